@@ -1,0 +1,131 @@
+// The environment, read and validated once. A bad value stops start-up with
+// a message naming the variable.
+import {
+  APPROVAL_POLICIES,
+  FILESYSTEM_SANDBOXES,
+  NETWORK_ACCESS,
+  type ControlFields,
+} from "./domain/types.js";
+
+export interface Limits {
+  maxKeyLength: number;
+  maxActorLength: number;
+  maxSourceLength: number;
+  maxDepth: number;
+  maxBodyBytes: number;
+  maxSettingsKeys: number;
+  maxSettingsBytes: number;
+}
+
+export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
+
+export interface Config {
+  port: number;
+  host: string;
+  redisUrl?: string;
+  redisClusterNodes?: { host: string; port: number }[];
+  redisPrefix: string;
+  /** Bound on how long a store call may take before it fails as unavailable. */
+  storeTimeoutMs: number;
+  defaultsLocked: boolean;
+  seedDefaults: ControlFields;
+  historyLimit: number;
+  limits: Limits;
+  logLevel: LogLevel;
+  corsOrigins: string[];
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  maxKeyLength: 240,
+  maxActorLength: 120,
+  maxSourceLength: 64,
+  maxDepth: 32,
+  maxBodyBytes: 1024 * 1024,
+  maxSettingsKeys: 10_000,
+  maxSettingsBytes: 4 * 1024 * 1024,
+};
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+function read(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v.trim() === "" ? undefined : v.trim();
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return Number(raw);
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(`${name} must be one of ${allowed.join(", ")}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+function bool(env: Env, name: string): boolean {
+  const v = oneOf(env, name, ["true", "false", "1", "0"], "false");
+  return v === "true" || v === "1";
+}
+
+function clusterNodes(env: Env): Config["redisClusterNodes"] {
+  const raw = read(env, "REDIS_CLUSTER_NODES");
+  if (raw === undefined) return undefined;
+  return raw.split(",").map((part) => {
+    const m = /^\s*([^:\s]+):(\d{1,5})\s*$/.exec(part);
+    if (!m) throw new ConfigError(`REDIS_CLUSTER_NODES must be host:port,..., got "${part}"`);
+    return { host: m[1]!, port: Number(m[2]) };
+  });
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const redisUrl = read(env, "REDIS_URL");
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
+    throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got "${redisUrl}"`);
+  }
+  const redisClusterNodes = clusterNodes(env);
+  if (redisUrl && redisClusterNodes) {
+    throw new ConfigError("set REDIS_URL or REDIS_CLUSTER_NODES, not both");
+  }
+  const prefix = read(env, "REDIS_PREFIX") ?? "cm:";
+  if (/[{}\s]/.test(prefix)) {
+    throw new ConfigError(`REDIS_PREFIX must not contain braces or spaces, got "${prefix}"`);
+  }
+  const L = DEFAULT_LIMITS;
+  return {
+    port: int(env, "PORT", 8080, 0, 65535),
+    host: read(env, "HOST") ?? "127.0.0.1",
+    redisUrl,
+    redisClusterNodes,
+    redisPrefix: prefix,
+    storeTimeoutMs: int(env, "STORE_TIMEOUT_MS", 2000, 10, 600_000),
+    defaultsLocked: bool(env, "SESSION_DEFAULTS_LOCKED"),
+    seedDefaults: {
+      model: null,
+      approvalPolicy: oneOf(env, "DEFAULT_APPROVAL_POLICY", APPROVAL_POLICIES, "untrusted"),
+      networkAccess: oneOf(env, "DEFAULT_NETWORK_ACCESS", NETWORK_ACCESS, "restricted"),
+      filesystemSandbox: oneOf(env, "DEFAULT_SANDBOX_MODE", FILESYSTEM_SANDBOXES, "read-only"),
+    },
+    historyLimit: int(env, "HISTORY_LIMIT", 1000, 1, 1_000_000),
+    limits: {
+      maxKeyLength: int(env, "MAX_KEY_LENGTH", L.maxKeyLength, 1, 65_536),
+      maxActorLength: int(env, "MAX_ACTOR_LENGTH", L.maxActorLength, 1, 65_536),
+      maxSourceLength: int(env, "MAX_SOURCE_LENGTH", L.maxSourceLength, 1, 65_536),
+      maxDepth: int(env, "MAX_JSON_DEPTH", L.maxDepth, 1, 1000),
+      maxBodyBytes: int(env, "MAX_BODY_BYTES", L.maxBodyBytes, 1024, 256 * 1024 * 1024),
+      maxSettingsKeys: int(env, "MAX_SETTINGS_KEYS", L.maxSettingsKeys, 1, 10_000_000),
+      maxSettingsBytes: int(env, "MAX_SETTINGS_BYTES", L.maxSettingsBytes, 1024, 512 * 1024 * 1024),
+    },
+    logLevel: oneOf(env, "LOG_LEVEL", ["debug", "info", "warn", "error", "silent"], "info"),
+    corsOrigins: (read(env, "CORS_ORIGINS") ?? "*").split(",").map((s) => s.trim()),
+  };
+}

@@ -1,0 +1,81 @@
+// Every failure the service reports is one DomainError with a reason of SPEC §4.
+// Transports map reasons to their codes and statuses in one place each.
+import type { Scope } from "./types.js";
+
+export type ErrorReason =
+  | "INVALID_REQUEST"
+  | "SYSTEM_SESSION"
+  | "SESSION_NOT_FOUND"
+  | "SESSION_DELETED"
+  | "SESSION_EXISTS"
+  | "DEFAULTS_LOCKED"
+  | "REVISION_MISMATCH"
+  | "PAYLOAD_TOO_LARGE"
+  | "HISTORY_TRUNCATED"
+  | "STORE_UNAVAILABLE";
+
+export interface Issue {
+  path: string;
+  message: string;
+}
+
+export interface ErrorFacts {
+  sessionId?: string;
+  scope?: Scope;
+  deletedAt?: Date;
+  expectedRevision?: bigint;
+  currentRevision?: bigint;
+  limit?: number;
+  issues?: Issue[];
+}
+
+export class DomainError extends Error {
+  override readonly name = "DomainError";
+  constructor(
+    readonly reason: ErrorReason,
+    message: string,
+    readonly facts: ErrorFacts = {},
+  ) {
+    super(message);
+  }
+}
+
+export const LOCK_REASON = "Managed by harness configuration";
+
+export const errors = {
+  invalid: (issues: Issue[]) =>
+    new DomainError(
+      "INVALID_REQUEST",
+      issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; "),
+      { issues },
+    ),
+  notFound: (sessionId: string) =>
+    new DomainError("SESSION_NOT_FOUND", `session ${sessionId} not found`, { sessionId }),
+  deleted: (sessionId: string, deletedAt: Date) =>
+    new DomainError("SESSION_DELETED", `session ${sessionId} was deleted`, { sessionId, deletedAt }),
+  systemSession: (sessionId: string) =>
+    new DomainError("SYSTEM_SESSION", `session ${sessionId} is owned by the system`, { sessionId }),
+  exists: (sessionId: string) =>
+    new DomainError("SESSION_EXISTS", `session ${sessionId} already exists`, { sessionId }),
+  locked: (sessionId: string) =>
+    new DomainError("DEFAULTS_LOCKED", LOCK_REASON, { sessionId, scope: "default" }),
+  conflict: (sessionId: string, scope: Scope, expectedRevision: bigint, currentRevision: bigint) =>
+    new DomainError(
+      "REVISION_MISMATCH",
+      `revision is ${currentRevision}, not ${expectedRevision}`,
+      { sessionId, scope, expectedRevision, currentRevision },
+    ),
+  tooLarge: (what: string, limit: number) =>
+    new DomainError("PAYLOAD_TOO_LARGE", `${what} exceeds the limit of ${limit}`, { limit }),
+  historyTruncated: (sessionId: string, scope: Scope, oldest: bigint) =>
+    new DomainError(
+      "HISTORY_TRUNCATED",
+      `history no longer reaches that revision; the oldest retained is ${oldest}`,
+      { sessionId, scope, currentRevision: oldest },
+    ),
+  unavailable: (cause?: unknown) => {
+    const e = new DomainError("STORE_UNAVAILABLE", "settings store is unavailable");
+    if (cause !== undefined) (e as { cause?: unknown }).cause = cause;
+    return e;
+  },
+};

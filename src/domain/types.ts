@@ -1,0 +1,104 @@
+// Domain types shared by the stores, the services and the transports.
+// Values are plain JSON; the transports convert to and from protobuf.
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;
+export type JsonObject = { [key: string]: JsonValue };
+
+export type Scope = "session" | "default";
+
+export const APPROVAL_POLICIES = ["untrusted", "on-failure", "on-request", "never"] as const;
+export const NETWORK_ACCESS = ["restricted", "enabled"] as const;
+export const FILESYSTEM_SANDBOXES = ["read-only", "workspace-write", "danger-full-access"] as const;
+
+export type ApprovalPolicy = (typeof APPROVAL_POLICIES)[number];
+export type NetworkAccess = (typeof NETWORK_ACCESS)[number];
+export type FilesystemSandbox = (typeof FILESYSTEM_SANDBOXES)[number];
+
+/** The four controls of a tuple; `model: null` inherits the runtime's default. */
+export interface ControlFields {
+  model: string | null;
+  approvalPolicy: ApprovalPolicy;
+  networkAccess: NetworkAccess;
+  filesystemSandbox: FilesystemSandbox;
+}
+
+export const CONTROL_NAMES = ["model", "approvalPolicy", "networkAccess", "filesystemSandbox"] as const;
+
+/** One scope's whole tuple, read at one revision. */
+export interface Tuple extends ControlFields {
+  settings: JsonObject;
+  revision: bigint;
+}
+
+export interface SessionRecord {
+  sessionId: string;
+  cwd: string;
+  createdAt: Date;
+  systemOwned: boolean;
+  state: "active" | "deleted";
+  deletedAt?: Date;
+}
+
+/** Addresses one tuple: a session's own, or the default through a session. */
+export interface ScopeRef {
+  sessionId: string;
+  scope: Scope;
+}
+
+export type PathOp = "set" | "merge" | "unset";
+
+/** A validated settings or controls write, as the stores apply it. */
+export type Mutation =
+  | { op: "set"; key: string; value: JsonValue }
+  | { op: "merge"; settings: JsonObject }
+  | { op: "replace"; settings: JsonObject }
+  | { op: "path"; key: string; segments: string[]; pathOp: PathOp; value: JsonValue }
+  | { op: "unset"; key: string }
+  | { op: "controls"; controls: ControlFields; settings?: JsonObject };
+
+export type HistoryOp = Mutation["op"];
+
+export interface WriteOptions {
+  ifRevision?: bigint;
+  actor: string;
+  source: string;
+  /** Also answer the whole settings map after the write (REST needs it). */
+  withSettings?: boolean;
+}
+
+export interface MutationResult {
+  changed: boolean;
+  revision: bigint;
+  /** For unset and path unset: whether something was removed. */
+  removed: boolean;
+  /** For set and path: the top-level key's value after the write; undefined if absent. */
+  value?: JsonValue;
+  /** Present when asked for with `withSettings`, and always for controls. */
+  settings?: JsonObject;
+  /** For controls: the tuple's controls after the write. */
+  controls?: ControlFields;
+}
+
+/** One changed key or control; an absent side means the key did not exist. */
+export interface Change {
+  kind: "setting" | "control";
+  key: string;
+  before?: JsonValue;
+  after?: JsonValue;
+}
+
+/** One write that changed something, as history keeps it and watchers see it. */
+export interface HistoryEntry {
+  revision: bigint;
+  scope: Scope;
+  op: HistoryOp;
+  actor: string;
+  source: string;
+  time: Date;
+  changes: Change[];
+}
+
+/** What the bus carries: a change, or the end of a session. */
+export type StoreEvent =
+  | { type: "change"; sessionId?: string; entry: HistoryEntry }
+  | { type: "deleted"; sessionId: string; deletedAt: Date };

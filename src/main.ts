@@ -1,0 +1,46 @@
+// Entry point: configuration, store, one-port server, graceful SIGTERM.
+import { ConfigError, loadConfig } from "./config.js";
+import { createLogger } from "./log.js";
+import { openStore } from "./store/open-store.js";
+import { PROTOCOLS, startServer } from "./transport/server.js";
+import { restRoutes } from "./transport/rest/routes.js";
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`configuration error: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel);
+  const store = await openStore(config);
+  const server = await startServer({ config, store, log, routes: restRoutes });
+  log.info("listening", {
+    store: store.kind,
+    address: server.url,
+    protocols: [...PROTOCOLS, "rest (/api)"],
+    defaultsLocked: config.defaultsLocked,
+  });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info("shutting down", { signal });
+    await server.close();
+    await store.close();
+    log.info("stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`fatal: ${(err as Error)?.message ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,131 @@
+// SettingsService and SessionService as plain objects of async functions
+// (connect-es style): proto in, domain operations, proto out. Errors are
+// DomainErrors here; the transport's interceptor maps them to ConnectErrors.
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { SessionService } from "../../gen/codexmanager/settings/v1/session_pb.js";
+import { Mode, PathOp, SettingsService, type SetSettingsRequest } from "../../gen/codexmanager/settings/v1/settings_pb.js";
+import type { Operations, SettingsUpdate } from "./operations.js";
+import {
+  controlsFromPb,
+  controlsToPb,
+  overridesFromPb,
+  scopeFromPb,
+  sessionToPb,
+  tupleToPb,
+  valueFromPb,
+  valueToPb,
+} from "./convert.js";
+
+function updateFromPb(update: SetSettingsRequest["update"]): SettingsUpdate {
+  switch (update.case) {
+    case "object":
+      return {
+        kind: "object",
+        settings: update.value.settings ?? undefined,
+        mode: update.value.mode === Mode.REPLACE ? "replace" : "merge",
+      };
+    case "entry":
+      return { kind: "entry", key: update.value.key, value: valueFromPb("entry.value", update.value.value) };
+    case "path": {
+      const op = update.value.op === PathOp.MERGE ? "merge" : update.value.op === PathOp.UNSET ? "unset" : "set";
+      return { kind: "path", path: update.value.path, value: valueFromPb("path.value", update.value.value), op };
+    }
+    default:
+      return { kind: "missing" };
+  }
+}
+
+export function settingsService(ops: Operations): ServiceImpl<typeof SettingsService> {
+  return {
+    async getSettings(req) {
+      const read = await ops.getSettings({ sessionId: req.sessionId, scope: scopeFromPb(req.scope) }, req.key);
+      if ("settings" in read) return { settings: read.settings, revision: read.revision };
+      return { found: read.found, value: valueToPb(read.value), revision: read.revision };
+    },
+
+    async setSettings(req) {
+      const result = await ops.setSettings(
+        { sessionId: req.sessionId, scope: scopeFromPb(req.scope), ifRevision: req.ifRevision, actor: req.actor, source: req.source },
+        updateFromPb(req.update),
+      );
+      return {
+        changed: result.changed,
+        revision: result.revision,
+        key: result.key,
+        value: valueToPb(result.value),
+        removed: result.removed,
+      };
+    },
+
+    async unsetSetting(req) {
+      const result = await ops.unsetSetting(
+        { sessionId: req.sessionId, scope: scopeFromPb(req.scope), ifRevision: req.ifRevision, actor: req.actor, source: req.source },
+        req.key,
+      );
+      return { removed: result.removed, changed: result.changed, revision: result.revision };
+    },
+
+    async getControls(req) {
+      const view = await ops.getControls(req.sessionId);
+      return {
+        session: tupleToPb(view.session),
+        defaults: tupleToPb(view.defaults),
+        defaultsEditable: view.defaultsEditable,
+        defaultLockReason: view.defaultLockReason ?? undefined,
+      };
+    },
+
+    async applyControls(req) {
+      const result = await ops.applyControls(
+        { sessionId: req.sessionId, scope: scopeFromPb(req.scope), ifRevision: req.ifRevision, actor: req.actor, source: req.source },
+        req.controls && controlsFromPb(req.controls),
+        req.controls?.settings,
+      );
+      return {
+        changed: result.changed,
+        revision: result.revision,
+        applied: controlsToPb(result.applied),
+        summary: result.summary,
+      };
+    },
+
+    // eslint-disable-next-line require-yield
+    async *watchSettings() {
+      throw new ConnectError("WatchSettings is not implemented yet", Code.Unimplemented);
+    },
+
+    async listHistory() {
+      throw new ConnectError("ListHistory is not implemented yet", Code.Unimplemented);
+    },
+  };
+}
+
+export function sessionService(ops: Operations): ServiceImpl<typeof SessionService> {
+  return {
+    async createSession(req) {
+      const { session, tuple } = await ops.createSession({
+        sessionId: req.sessionId,
+        cwd: req.cwd,
+        systemOwned: req.systemOwned,
+        overrides: overridesFromPb(req),
+      });
+      return { session: sessionToPb(session), controls: tupleToPb(tuple) };
+    },
+
+    async getSession(req) {
+      const { session, tuple } = await ops.getSession(req.sessionId);
+      return { session: sessionToPb(session), controls: tupleToPb(tuple) };
+    },
+
+    async listSessions(req) {
+      const page = await ops.listSessions(req.pageSize, req.pageToken);
+      return { sessions: page.sessions.map(sessionToPb), nextPageToken: page.nextPageToken };
+    },
+
+    async deleteSession(req) {
+      const { sessionId, deletedAt } = await ops.deleteSession(req.sessionId);
+      return { sessionId, deletedAt: timestampFromDate(deletedAt) };
+    },
+  };
+}

@@ -1,0 +1,243 @@
+// The service's operations over a Store, in domain terms, shared by every
+// transport: Connect/gRPC handlers and REST routes both call these. Each one
+// follows SPEC §4's order of checks: identifiers, session state, payload,
+// lock, revision, apply.
+import { randomUUID } from "node:crypto";
+import type { Config } from "../config.js";
+import { errors, LOCK_REASON } from "../domain/errors.js";
+import { Rules } from "../domain/rules.js";
+import {
+  CONTROL_NAMES,
+  type ControlFields,
+  type JsonObject,
+  type JsonValue,
+  type Mutation,
+  type MutationResult,
+  type PathOp,
+  type Scope,
+  type ScopeRef,
+  type SessionRecord,
+  type Tuple,
+} from "../domain/types.js";
+import type { Store } from "../store/store.js";
+
+export type OperationsConfig = Pick<Config, "limits" | "defaultsLocked">;
+
+/** A settings update as a transport received it, before validation. */
+export type SettingsUpdate =
+  | { kind: "object"; settings: JsonValue | undefined; mode: "merge" | "replace" }
+  | { kind: "entry"; key: string | undefined; value: JsonValue | undefined }
+  | { kind: "path"; path: string | undefined; value: JsonValue | undefined; op: PathOp }
+  | { kind: "missing" };
+
+export interface WriteInput {
+  sessionId: string;
+  scope: Scope;
+  ifRevision?: bigint;
+  actor?: string;
+  source?: string;
+  /** Also answer the whole map (REST). */
+  withSettings?: boolean;
+}
+
+export interface CreateSessionInput {
+  sessionId?: string;
+  cwd?: string;
+  systemOwned?: boolean;
+  overrides: Partial<Record<keyof ControlFields, unknown>>;
+}
+
+export interface ControlsView {
+  session: Tuple;
+  defaults: Tuple;
+  defaultsEditable: boolean;
+  defaultLockReason: string | null;
+}
+
+const MAX_CWD = 4096;
+const DEFAULT_PAGE = 50;
+const MAX_PAGE = 500;
+
+export function createOperations(store: Store, config: OperationsConfig) {
+  const rules = () => new Rules(config.limits);
+
+  /** SPEC §4 step 1: identifiers are checked before anything is read. */
+  function identifiers(sessionId: string): void {
+    const r = rules();
+    r.sessionId("sessionId", sessionId);
+    r.throwIfInvalid();
+  }
+
+  /** Steps 2-6 before a write: session state wins over a bad payload or the lock. */
+  async function admitWrite(ref: ScopeRef, r: Rules): Promise<void> {
+    if (!r.ok) {
+      await store.requireActiveSession(ref.sessionId);
+      r.throwIfInvalid();
+    }
+    if (ref.scope === "default" && config.defaultsLocked) {
+      await store.requireActiveSession(ref.sessionId);
+      throw errors.locked(ref.sessionId);
+    }
+  }
+
+  function provenance(r: Rules, input: WriteInput, fallbackSource: "api" | "ui") {
+    return {
+      actor: r.actor("actor", input.actor),
+      source: r.source("source", input.source, fallbackSource),
+      ifRevision: input.ifRevision,
+      withSettings: input.withSettings,
+    };
+  }
+
+  function toMutation(r: Rules, update: SettingsUpdate): Mutation | undefined {
+    switch (update.kind) {
+      case "object": {
+        const settings = r.settings("settings", update.settings);
+        return settings && { op: update.mode, settings };
+      }
+      case "entry": {
+        const key = r.key("key", update.key);
+        const value = r.value("value", update.value);
+        return key !== undefined && value !== undefined ? { op: "set", key, value } : undefined;
+      }
+      case "path": {
+        const path = r.path("path", update.path);
+        const value = update.op === "unset" ? null : r.value("value", update.value, path?.segments.length ?? 0);
+        if (update.op === "merge" && value !== undefined && (typeof value !== "object" || value === null || Array.isArray(value))) {
+          r.fail("value", "must be a JSON object to merge");
+        }
+        return path && value !== undefined && r.ok
+          ? { op: "path", key: path.key, segments: path.segments, pathOp: update.op, value }
+          : undefined;
+      }
+      case "missing":
+        r.fail("update", "give settings, an entry (key and value) or a path");
+        return undefined;
+    }
+  }
+
+  async function controlsView(sessionId: string): Promise<ControlsView> {
+    const [session, defaults] = await Promise.all([
+      store.readTuple({ sessionId, scope: "session" }),
+      store.readTuple({ sessionId, scope: "default" }),
+    ]);
+    return {
+      session,
+      defaults,
+      defaultsEditable: !config.defaultsLocked,
+      defaultLockReason: config.defaultsLocked ? LOCK_REASON : null,
+    };
+  }
+
+  return {
+    config,
+
+    async createSession(input: CreateSessionInput) {
+      const r = rules();
+      const sessionId = input.sessionId === undefined ? randomUUID() : r.sessionId("sessionId", input.sessionId);
+      const cwd = input.cwd ?? "";
+      if (cwd.length > MAX_CWD) r.fail("cwd", `must be at most ${MAX_CWD} characters`);
+      const overrides: Partial<ControlFields> = {};
+      for (const name of CONTROL_NAMES) {
+        const value = input.overrides[name];
+        if (value !== undefined) Object.assign(overrides, { [name]: r.control(name, name, value) });
+      }
+      r.throwIfInvalid();
+      return store.createSession({
+        sessionId: sessionId!,
+        cwd,
+        systemOwned: input.systemOwned ?? false,
+        createdAt: new Date(),
+        overrides,
+      });
+    },
+
+    async getSession(sessionId: string) {
+      identifiers(sessionId);
+      return store.getSession(sessionId);
+    },
+
+    async listSessions(pageSize: number, pageToken: string) {
+      const r = rules();
+      let after: string | undefined;
+      if (pageToken !== "") {
+        after = Buffer.from(pageToken, "base64url").toString("utf8");
+        r.sessionId("pageToken", after);
+      }
+      if (!Number.isInteger(pageSize) || pageSize < 0) r.fail("pageSize", "must be a non-negative integer");
+      r.throwIfInvalid();
+      const limit = Math.min(pageSize || DEFAULT_PAGE, MAX_PAGE);
+      const page = await store.listSessions(limit, after);
+      return {
+        sessions: page.sessions,
+        nextPageToken: page.nextAfter === undefined ? "" : Buffer.from(page.nextAfter).toString("base64url"),
+      };
+    },
+
+    async deleteSession(sessionId: string): Promise<{ sessionId: string; deletedAt: Date }> {
+      identifiers(sessionId);
+      const { deletedAt } = await store.deleteSession(sessionId, new Date());
+      return { sessionId, deletedAt };
+    },
+
+    async getSettings(ref: ScopeRef, key?: string) {
+      const r = rules();
+      r.sessionId("sessionId", ref.sessionId);
+      const k = key === undefined ? undefined : r.key("key", key);
+      r.throwIfInvalid();
+      return store.readSettings(ref, k);
+    },
+
+    async setSettings(input: WriteInput, update: SettingsUpdate): Promise<MutationResult & { key?: string }> {
+      identifiers(input.sessionId);
+      const r = rules();
+      const mutation = toMutation(r, update);
+      const options = provenance(r, input, "api");
+      await admitWrite(input, r);
+      const result = await store.mutate(input, mutation!, options);
+      const key = mutation!.op === "set" || mutation!.op === "path" ? mutation!.key : undefined;
+      return { ...result, key };
+    },
+
+    async unsetSetting(input: WriteInput, rawKey: string | undefined) {
+      identifiers(input.sessionId);
+      const r = rules();
+      const key = r.key("key", rawKey);
+      const options = provenance(r, input, "api");
+      await admitWrite(input, r);
+      return { ...(await store.mutate(input, { op: "unset", key: key! }, options)), key: key! };
+    },
+
+    async getControls(sessionId: string): Promise<ControlsView> {
+      identifiers(sessionId);
+      return controlsView(sessionId);
+    },
+
+    /** `settings` undefined keeps the scope's settings; present replaces them. */
+    async applyControls(
+      input: WriteInput,
+      controls: Partial<Record<keyof ControlFields, unknown>> | undefined,
+      settings: JsonValue | undefined,
+    ) {
+      identifiers(input.sessionId);
+      const r = rules();
+      const fields = controls === undefined ? r.fail("controls", "is required") : r.controls("controls", controls);
+      const replacement = settings === undefined ? undefined : r.settings("controls.settings", settings);
+      const options = provenance(r, input, "ui");
+      await admitWrite(input, r);
+      const result = await store.mutate(input, { op: "controls", controls: fields!, settings: replacement }, options);
+      const applied = { ...result.controls!, settings: result.settings! };
+      return { ...result, applied, summary: summarize(applied) };
+    },
+
+    controlsView,
+  };
+}
+
+export type Operations = ReturnType<typeof createOperations>;
+
+export function summarize(t: ControlFields & { settings: JsonObject }): string {
+  return [t.model ?? "default", t.approvalPolicy, t.networkAccess, t.filesystemSandbox, `settings:${Object.keys(t.settings).length}`].join(" | ");
+}
+
+export type { SessionRecord };

@@ -1,0 +1,51 @@
+// Every Redis key and channel name, built in one place. All keys of one
+// session share the hash tag {s:<id>} and the default tuple's share {d}, so
+// each script touches one Redis Cluster slot (SPEC §6). Session ids cannot
+// contain braces, so a tag never ends early.
+import type { ScopeRef } from "../../domain/types.js";
+
+export interface TupleKeys {
+  /** The owning session's state; for the default tuple an unused key in its slot. */
+  meta: string;
+  tuple: string;
+  settings: string;
+  history: string;
+  channel: string;
+}
+
+export class RedisKeys {
+  constructor(readonly prefix: string) {}
+
+  session(sessionId: string): TupleKeys {
+    return this.tag(`{s:${sessionId}}`);
+  }
+
+  defaults(): TupleKeys {
+    return this.tag("{d}");
+  }
+
+  of(ref: ScopeRef): TupleKeys {
+    return ref.scope === "default" ? this.defaults() : this.session(ref.sessionId);
+  }
+
+  /** Sorted set of user-visible active session ids, for ListSessions. */
+  sessionIndex(): string {
+    return `${this.prefix}{idx}:sessions`;
+  }
+
+  /** The prefix of every event channel, for recognising our messages. */
+  channelPattern(): string {
+    return `${this.prefix}*:events`;
+  }
+
+  private tag(tag: string): TupleKeys {
+    const base = `${this.prefix}${tag}`;
+    return {
+      meta: `${base}:meta`,
+      tuple: `${base}:tuple`,
+      settings: `${base}:settings`,
+      history: `${base}:history`,
+      channel: `${base}:events`,
+    };
+  }
+}

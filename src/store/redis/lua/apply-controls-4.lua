@@ -1,0 +1,15 @@
+-- Replaces the four controls, and the settings when given.
+-- ARGV 13: model ('' = null), 14: approvalPolicy, 15: networkAccess,
+--      16: filesystemSandbox, 17: settings given (1/0), 18..: key, JSON pairs.
+--- @include "includes/json"
+--- @include "includes/session"
+--- @include "includes/write"
+local e = check_preconditions()
+if e then return e end
+local model = ARGV[OP_ARGS + 1]
+stage_control('model', model ~= '' and model or nil)
+stage_control('approvalPolicy', ARGV[OP_ARGS + 2])
+stage_control('networkAccess', ARGV[OP_ARGS + 3])
+stage_control('filesystemSandbox', ARGV[OP_ARGS + 4])
+if ARGV[OP_ARGS + 5] == '1' then stage_replace(OP_ARGS + 6) end
+return finish('controls', false, nil)

@@ -1,0 +1,8 @@
+-- Makes the map exactly the given object. ARGV 13..: key, JSON pairs.
+--- @include "includes/json"
+--- @include "includes/session"
+--- @include "includes/write"
+local e = check_preconditions()
+if e then return e end
+stage_replace(OP_ARGS + 1)
+return finish('replace', false, nil)

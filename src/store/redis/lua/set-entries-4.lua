@@ -1,0 +1,12 @@
+-- Sets top-level keys (op "set" for one entry, "merge" for a shallow merge).
+-- ARGV 13: op; 14..: key, JSON pairs.
+--- @include "includes/json"
+--- @include "includes/session"
+--- @include "includes/write"
+local e = check_preconditions()
+if e then return e end
+local op = ARGV[OP_ARGS + 1]
+for i = OP_ARGS + 2, #ARGV, 2 do
+  stage_setting(ARGV[i], redis.call('HGET', settings_key, ARGV[i]) or nil, ARGV[i + 1])
+end
+return finish(op, false, op == 'set' and ARGV[OP_ARGS + 2] or nil)

@@ -1,0 +1,396 @@
+// The Redis store (SPEC §6): settings in hashes, every mutation one Lua
+// script, history in a stream, events over pub/sub. Script error codes are
+// turned into domain errors in one function, `expectOk`.
+import { Cluster, Redis, ReplyError, type RedisOptions } from "ioredis";
+import type { Config } from "../../config.js";
+import { DomainError, errors } from "../../domain/errors.js";
+import { canonicalJson, setOwn } from "../../domain/json.js";
+import type {
+  Change,
+  ControlFields,
+  HistoryEntry,
+  JsonObject,
+  JsonValue,
+  Mutation,
+  MutationResult,
+  Scope,
+  ScopeRef,
+  SessionRecord,
+  StoreEvent,
+  Tuple,
+  WriteOptions,
+} from "../../domain/types.js";
+import type { HistoryPage, NewSession, SessionPage, SettingsRead, Store, Unsubscribe } from "../store.js";
+import { RedisKeys, type TupleKeys } from "./keys.js";
+import { registerScripts, type ScriptCommands } from "./scripts.js";
+
+type Client = (Redis | Cluster) & ScriptCommands;
+type Listener = (event: StoreEvent) => void;
+type RedisConfig = Pick<
+  Config,
+  "redisUrl" | "redisClusterNodes" | "redisPrefix" | "storeTimeoutMs" | "seedDefaults" | "historyLimit" | "limits"
+>;
+
+export class RedisStore implements Store {
+  readonly kind: "redis" | "redis-cluster";
+  private readonly keys: RedisKeys;
+  private subscriber?: Redis | Cluster;
+  private readonly listeners = new Map<string, Set<Listener>>();
+
+  private constructor(
+    private readonly redis: Client,
+    private readonly config: RedisConfig,
+  ) {
+    this.kind = redis instanceof Cluster ? "redis-cluster" : "redis";
+    this.keys = new RedisKeys(config.redisPrefix);
+  }
+
+  /** Connects, registers the scripts and seeds the default tuple. */
+  static async connect(config: RedisConfig): Promise<RedisStore> {
+    const options: RedisOptions = {
+      lazyConnect: true,
+      connectTimeout: config.storeTimeoutMs,
+      commandTimeout: config.storeTimeoutMs,
+      // Fail fast while Redis is away instead of queueing writes for replay
+      // behind the caller's back; reconnect in the background.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: (attempt) => Math.min(50 * attempt, 1000),
+    };
+    const client = config.redisClusterNodes
+      ? new Cluster(config.redisClusterNodes, { lazyConnect: true, redisOptions: options, enableOfflineQueue: true })
+      : new Redis(config.redisUrl!, options);
+    client.on("error", () => {
+      // Failures surface to callers as STORE_UNAVAILABLE; this keeps ioredis
+      // from printing every reconnect attempt.
+    });
+    try {
+      await client.connect();
+    } catch (cause) {
+      client.disconnect();
+      throw new Error(`cannot connect to Redis: ${(cause as Error).message}`);
+    }
+    const store = new RedisStore(registerScripts(client), config);
+    const d = store.keys.defaults();
+    const seed = config.seedDefaults;
+    await store.call(() => store.redis.seedDefaults(d.tuple, seed.approvalPolicy, seed.networkAccess, seed.filesystemSandbox));
+    return store;
+  }
+
+  async requireActiveSession(sessionId: string): Promise<void> {
+    const [state, systemOwned, deletedAt] = await this.call(() =>
+      this.redis.hmget(this.keys.session(sessionId).meta, "state", "systemOwned", "deletedAt"),
+    );
+    if (!state) throw errors.notFound(sessionId);
+    if (state === "deleted") throw errors.deleted(sessionId, new Date(Number(deletedAt)));
+    if (systemOwned === "1") throw errors.systemSession(sessionId);
+  }
+
+  async createSession(input: NewSession) {
+    const defaults = await this.readTupleAt(this.keys.defaults(), false, input.sessionId);
+    const controls: ControlFields = { ...pickControls(defaults), ...input.overrides };
+    const k = this.keys.session(input.sessionId);
+    const pairs = Object.keys(defaults.settings).flatMap((key) => [key, canonicalJson(defaults.settings[key]!)]);
+    const bytes = pairs.reduce((n, s) => n + Buffer.byteLength(s), 0);
+    const reply = await this.call(() =>
+      this.redis.createSession(
+        k.meta, k.tuple, k.settings, k.history,
+        input.sessionId, input.cwd, input.createdAt.getTime(), input.systemOwned ? "1" : "0",
+        controls.model ?? "", controls.approvalPolicy, controls.networkAccess, controls.filesystemSandbox,
+        bytes, ...pairs,
+      ),
+    );
+    this.expectOk(reply, input.sessionId);
+    if (!input.systemOwned) await this.call(() => this.redis.zadd(this.keys.sessionIndex(), 0, input.sessionId));
+    const session: SessionRecord = { ...input, state: "active" };
+    delete (session as Partial<NewSession>).overrides;
+    return { session, tuple: { ...controls, settings: defaults.settings, revision: 0n } };
+  }
+
+  async getSession(sessionId: string) {
+    const tuple = await this.readTupleAt(this.keys.session(sessionId), true, sessionId);
+    const meta = await this.call(() => this.redis.hgetall(this.keys.session(sessionId).meta));
+    return { session: toSession(meta), tuple };
+  }
+
+  async listSessions(limit: number, after?: string): Promise<SessionPage> {
+    const ids = await this.call(() =>
+      this.redis.zrangebylex(this.keys.sessionIndex(), after === undefined ? "-" : `(${after}`, "+", "LIMIT", 0, limit + 1),
+    );
+    const page = ids.slice(0, limit);
+    const metas = await this.call(() => Promise.all(page.map((id) => this.redis.hgetall(this.keys.session(id).meta))));
+    return {
+      sessions: metas.filter((m) => m.state === "active").map(toSession),
+      nextAfter: ids.length > limit ? page[page.length - 1] : undefined,
+    };
+  }
+
+  async deleteSession(sessionId: string, at: Date) {
+    const k = this.keys.session(sessionId);
+    const event = JSON.stringify({ type: "deleted", sessionId, deletedAt: at.getTime() });
+    const reply = await this.call(() =>
+      this.redis.deleteSession(k.meta, k.tuple, k.settings, k.history, at.getTime(), k.channel, event),
+    );
+    this.expectOk(reply, sessionId);
+    await this.call(() => this.redis.zrem(this.keys.sessionIndex(), sessionId));
+    return { deletedAt: at };
+  }
+
+  async readSettings(ref: ScopeRef, key?: string): Promise<SettingsRead> {
+    const k = await this.target(ref);
+    const reply = await this.call(() =>
+      this.redis.readScope(k.meta, k.tuple, k.settings, checkFlag(ref), key === undefined ? "map" : "key", key ?? ""),
+    );
+    this.expectOk(reply, ref.sessionId);
+    const revision = BigInt(reply[1] as string);
+    if (key === undefined) return { settings: pairsToObject(reply[2] as string[]), revision };
+    const text = reply[2] as string | null;
+    return { found: text !== null, value: text === null ? null : (JSON.parse(text) as JsonValue), revision };
+  }
+
+  async readTuple(ref: ScopeRef): Promise<Tuple> {
+    if (ref.scope === "default") await this.requireActiveSession(ref.sessionId);
+    return this.readTupleAt(this.keys.of(ref), ref.scope === "session", ref.sessionId);
+  }
+
+  async mutate(ref: ScopeRef, mutation: Mutation, options: WriteOptions): Promise<MutationResult> {
+    const k = await this.target(ref);
+    const { limits, historyLimit } = this.config;
+    const frame = [
+      k.meta, k.tuple, k.settings, k.history,
+      checkFlag(ref), options.ifRevision?.toString() ?? "", Date.now(), options.actor, options.source,
+      historyLimit, k.channel, limits.maxSettingsKeys, limits.maxSettingsBytes,
+      options.withSettings || mutation.op === "controls" ? "1" : "0", ref.scope, ref.scope === "default" ? "" : ref.sessionId,
+    ];
+    const reply = await this.call(() => this.runMutation(frame, mutation));
+    this.expectOk(reply, ref.sessionId, ref.scope, options.ifRevision);
+    const result: MutationResult = {
+      changed: reply[1] === 1,
+      revision: BigInt(reply[2] as number),
+      removed: reply[3] === 1,
+    };
+    if (typeof reply[4] === "string") result.value = JSON.parse(reply[4]) as JsonValue;
+    if (Array.isArray(reply[5])) result.settings = pairsToObject(reply[5] as string[]);
+    if (mutation.op === "controls") result.controls = { ...mutation.controls };
+    return result;
+  }
+
+  async listHistory(ref: ScopeRef, limit: number, before?: bigint): Promise<HistoryPage> {
+    const reply = await this.readHistory(ref, "before", before?.toString() ?? "", limit + 1);
+    const entries = (reply[3] as StreamEntry[]).map((e) => toHistoryEntry(e, ref.scope));
+    const page = entries.slice(0, limit);
+    return { entries: page, nextBefore: entries.length > limit ? page[page.length - 1]!.revision : undefined };
+  }
+
+  async historySince(ref: ScopeRef, after: bigint): Promise<HistoryEntry[]> {
+    const reply = await this.readHistory(ref, "since", after.toString(), 0);
+    const current = BigInt(reply[1] as string);
+    const oldest = typeof reply[2] === "string" ? revisionOf(reply[2]) : current + 1n;
+    if (after < current && after + 1n < oldest) throw errors.historyTruncated(ref.sessionId, ref.scope, oldest);
+    return (reply[3] as StreamEntry[]).map((e) => toHistoryEntry(e, ref.scope));
+  }
+
+  async subscribe(channel: { sessionId?: string }, listener: Listener): Promise<Unsubscribe> {
+    const name = channel.sessionId === undefined ? this.keys.defaults().channel : this.keys.session(channel.sessionId).channel;
+    const subscriber = this.ensureSubscriber();
+    let set = this.listeners.get(name);
+    if (!set) {
+      this.listeners.set(name, (set = new Set()));
+      await this.call(() => subscriber.subscribe(name));
+    }
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.listeners.get(name) === set) {
+        this.listeners.delete(name);
+        subscriber.unsubscribe(name).catch(() => {});
+      }
+    };
+  }
+
+  async ping(): Promise<void> {
+    await this.call(() => this.redis.ping());
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+    await Promise.allSettled([this.subscriber?.quit(), this.redis.quit()]);
+  }
+
+  /** One shared subscriber connection per process, multiplexed over listeners. */
+  private ensureSubscriber(): Redis | Cluster {
+    if (this.subscriber) return this.subscriber;
+    const subscriber = this.redis.duplicate();
+    subscriber.on("error", () => {});
+    subscriber.on("message", (channel: string, message: string) => {
+      const set = this.listeners.get(channel);
+      if (!set) return;
+      const event = parseEvent(message);
+      for (const listener of set) {
+        try {
+          listener(event);
+        } catch {
+          // One watcher's failure must not starve the others.
+        }
+      }
+    });
+    this.subscriber = subscriber;
+    return subscriber;
+  }
+
+  private runMutation(frame: (string | number)[], m: Mutation): Promise<unknown[]> {
+    const r = this.redis;
+    switch (m.op) {
+      case "set":
+        return r.setEntries(...frame, "set", m.key, canonicalJson(m.value));
+      case "merge":
+        return r.setEntries(...frame, "merge", ...objectPairs(m.settings));
+      case "replace":
+        return r.replaceSettings(...frame, ...objectPairs(m.settings));
+      case "unset":
+        return r.unsetSetting(...frame, m.key);
+      case "path":
+        return r.setPath(...frame, m.key, m.pathOp, canonicalJson(m.value), ...m.segments);
+      case "controls": {
+        const c = m.controls;
+        const settings = m.settings === undefined ? ["0"] : ["1", ...objectPairs(m.settings)];
+        return r.applyControls(...frame, c.model ?? "", c.approvalPolicy, c.networkAccess, c.filesystemSandbox, ...settings);
+      }
+    }
+  }
+
+  /** The keys of a tuple; the default tuple's slot cannot see the session, so it is checked first. */
+  private async target(ref: ScopeRef): Promise<TupleKeys> {
+    if (ref.scope === "default") await this.requireActiveSession(ref.sessionId);
+    return this.keys.of(ref);
+  }
+
+  private async readTupleAt(k: TupleKeys, checkSession: boolean, sessionId: string): Promise<Tuple> {
+    const reply = await this.call(() => this.redis.readScope(k.meta, k.tuple, k.settings, checkSession ? "1" : "0", "tuple", ""));
+    this.expectOk(reply, sessionId);
+    const t = pairsToStrings(reply[1] as string[]);
+    const seed = this.config.seedDefaults;
+    return {
+      model: t.model ?? null,
+      approvalPolicy: (t.approvalPolicy ?? seed.approvalPolicy) as Tuple["approvalPolicy"],
+      networkAccess: (t.networkAccess ?? seed.networkAccess) as Tuple["networkAccess"],
+      filesystemSandbox: (t.filesystemSandbox ?? seed.filesystemSandbox) as Tuple["filesystemSandbox"],
+      settings: pairsToObject(reply[2] as string[]),
+      revision: BigInt(t.revision ?? "0"),
+    };
+  }
+
+  private async readHistory(ref: ScopeRef, mode: "since" | "before", revision: string, count: number) {
+    const k = await this.target(ref);
+    const reply = await this.call(() => this.redis.readHistory(k.meta, k.tuple, k.history, checkFlag(ref), mode, revision, count));
+    this.expectOk(reply, ref.sessionId);
+    return reply;
+  }
+
+  /** Maps a script's negative reply code to its domain error. */
+  private expectOk(reply: unknown[], sessionId: string, scope: Scope = "session", ifRevision?: bigint): void {
+    const code = reply[0] as number;
+    const { limits } = this.config;
+    switch (code) {
+      case 0:
+        return;
+      case -1:
+        throw errors.notFound(sessionId);
+      case -2:
+        throw errors.deleted(sessionId, new Date(Number(reply[1])));
+      case -3:
+        throw errors.systemSession(sessionId);
+      case -4:
+        throw errors.conflict(sessionId, scope, ifRevision ?? 0n, BigInt(reply[1] as string));
+      case -5:
+        throw errors.tooLarge("settings map key count", limits.maxSettingsKeys);
+      case -6:
+        throw errors.tooLarge("settings map size in bytes", limits.maxSettingsBytes);
+      case -8:
+        throw errors.exists(sessionId);
+      default:
+        throw new Error(`unexpected script reply code ${code}`);
+    }
+  }
+
+  /** Runs a Redis call; connection failures and timeouts become STORE_UNAVAILABLE. */
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (cause) {
+      if (cause instanceof DomainError || cause instanceof ReplyError) throw cause;
+      throw errors.unavailable(cause);
+    }
+  }
+}
+
+type StreamEntry = [id: string, fields: string[]];
+
+function checkFlag(ref: ScopeRef): string {
+  return ref.scope === "session" ? "1" : "0";
+}
+
+function objectPairs(settings: JsonObject): string[] {
+  return Object.keys(settings).flatMap((key) => [key, canonicalJson(settings[key]!)]);
+}
+
+function pairsToStrings(flat: string[]): Record<string, string> {
+  const out: Record<string, string> = Object.create(null);
+  for (let i = 0; i < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;
+  return out;
+}
+
+function pairsToObject(flat: string[]): JsonObject {
+  const out: JsonObject = {};
+  for (let i = 0; i < flat.length; i += 2) setOwn(out, flat[i]!, JSON.parse(flat[i + 1]!) as JsonValue);
+  return out;
+}
+
+function pickControls(t: ControlFields): ControlFields {
+  return { model: t.model, approvalPolicy: t.approvalPolicy, networkAccess: t.networkAccess, filesystemSandbox: t.filesystemSandbox };
+}
+
+function toSession(meta: Record<string, string>): SessionRecord {
+  const session: SessionRecord = {
+    sessionId: meta.sessionId!,
+    cwd: meta.cwd ?? "",
+    createdAt: new Date(Number(meta.createdAt)),
+    systemOwned: meta.systemOwned === "1",
+    state: meta.state === "deleted" ? "deleted" : "active",
+  };
+  if (meta.deletedAt) session.deletedAt = new Date(Number(meta.deletedAt));
+  return session;
+}
+
+function revisionOf(streamId: string): bigint {
+  return BigInt(streamId.slice(0, streamId.indexOf("-")));
+}
+
+function toHistoryEntry([id, fields]: StreamEntry, scope: Scope): HistoryEntry {
+  const f = pairsToStrings(fields);
+  return {
+    revision: revisionOf(id),
+    scope,
+    op: f.op as HistoryEntry["op"],
+    actor: f.actor!,
+    source: f.source!,
+    time: new Date(Number(f.time)),
+    changes: JSON.parse(f.changes!) as Change[],
+  };
+}
+
+function parseEvent(message: string): StoreEvent {
+  const e = JSON.parse(message) as {
+    type: "change" | "deleted"; sessionId: string; deletedAt: number; scope: Scope; revision: number;
+    op: HistoryEntry["op"]; actor: string; source: string; time: number; changes: Change[];
+  };
+  if (e.type === "deleted") return { type: "deleted", sessionId: e.sessionId, deletedAt: new Date(e.deletedAt) };
+  return {
+    type: "change",
+    sessionId: e.scope === "default" ? undefined : e.sessionId,
+    entry: {
+      revision: BigInt(e.revision), scope: e.scope, op: e.op, actor: e.actor, source: e.source,
+      time: new Date(e.time), changes: e.changes,
+    },
+  };
+}

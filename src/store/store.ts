@@ -1,0 +1,73 @@
+// What the services need from storage. Two implementations keep exactly the
+// same semantics: the embedded in-process store and the Redis store. Each
+// write checks session state, compare-and-set, limits, "unchanged", revision,
+// history and the change event in one atomic step.
+import type {
+  ControlFields,
+  HistoryEntry,
+  JsonObject,
+  JsonValue,
+  Mutation,
+  MutationResult,
+  ScopeRef,
+  SessionRecord,
+  StoreEvent,
+  Tuple,
+  WriteOptions,
+} from "../domain/types.js";
+
+export interface NewSession {
+  sessionId: string;
+  cwd: string;
+  systemOwned: boolean;
+  createdAt: Date;
+  /** Controls that override the copied default tuple. */
+  overrides: Partial<ControlFields>;
+}
+
+export interface SessionPage {
+  sessions: SessionRecord[];
+  /** The last session id of this page when more may follow. */
+  nextAfter?: string;
+}
+
+export interface HistoryPage {
+  entries: HistoryEntry[];
+  /** Pass as `before` for the next page; undefined on the last. */
+  nextBefore?: bigint;
+}
+
+export type SettingsRead =
+  | { settings: JsonObject; revision: bigint }
+  | { found: boolean; value: JsonValue | null; revision: bigint };
+
+export type Unsubscribe = () => void;
+
+export interface Store {
+  readonly kind: "embedded" | "redis" | "redis-cluster";
+
+  /** Throws SESSION_DELETED, SYSTEM_SESSION or SESSION_NOT_FOUND unless active and user-owned. */
+  requireActiveSession(sessionId: string): Promise<void>;
+
+  /** Copies the default tuple into a new session, then applies `overrides`. */
+  createSession(input: NewSession): Promise<{ session: SessionRecord; tuple: Tuple }>;
+  getSession(sessionId: string): Promise<{ session: SessionRecord; tuple: Tuple }>;
+  /** Active user-visible sessions ordered by id, after `after`. */
+  listSessions(limit: number, after?: string): Promise<SessionPage>;
+  deleteSession(sessionId: string, at: Date): Promise<{ deletedAt: Date }>;
+
+  readSettings(ref: ScopeRef, key?: string): Promise<SettingsRead>;
+  readTuple(ref: ScopeRef): Promise<Tuple>;
+  mutate(ref: ScopeRef, mutation: Mutation, options: WriteOptions): Promise<MutationResult>;
+
+  /** Newest first, entries with revision < before. */
+  listHistory(ref: ScopeRef, limit: number, before?: bigint): Promise<HistoryPage>;
+  /** Entries with revision > after, oldest first; throws HISTORY_TRUNCATED if they are gone. */
+  historySince(ref: ScopeRef, after: bigint): Promise<HistoryEntry[]>;
+  /** Events of one tuple (`sessionId` undefined means the default tuple's). */
+  subscribe(channel: { sessionId?: string }, listener: (event: StoreEvent) => void): Promise<Unsubscribe>;
+
+  /** Resolves while the backing store answers. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

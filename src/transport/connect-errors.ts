@@ -1,0 +1,86 @@
+// The one mapping from domain errors to Connect/gRPC codes, with an
+// ErrorDetail carrying the reason so clients can tell 404 from 410.
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { ErrorDetailSchema } from "../../gen/codexmanager/settings/v1/errors_pb.js";
+import { DomainError, type ErrorReason } from "../domain/errors.js";
+import type { Logger } from "../log.js";
+import { scopeToPb } from "../service/convert.js";
+
+export const CONNECT_CODES: Record<ErrorReason, Code> = {
+  INVALID_REQUEST: Code.InvalidArgument,
+  SYSTEM_SESSION: Code.PermissionDenied,
+  SESSION_NOT_FOUND: Code.NotFound,
+  SESSION_DELETED: Code.NotFound,
+  SESSION_EXISTS: Code.AlreadyExists,
+  DEFAULTS_LOCKED: Code.FailedPrecondition,
+  REVISION_MISMATCH: Code.Aborted,
+  PAYLOAD_TOO_LARGE: Code.ResourceExhausted,
+  HISTORY_TRUNCATED: Code.OutOfRange,
+  STORE_UNAVAILABLE: Code.Unavailable,
+};
+
+export function domainToConnect(err: DomainError): ConnectError {
+  const f = err.facts;
+  const detail = create(ErrorDetailSchema, {
+    reason: err.reason,
+    sessionId: f.sessionId ?? "",
+    scope: f.scope ? scopeToPb(f.scope) : undefined,
+    deletedAt: f.deletedAt ? timestampFromDate(f.deletedAt) : undefined,
+    expectedRevision: f.expectedRevision,
+    currentRevision: f.currentRevision,
+    limit: f.limit === undefined ? undefined : BigInt(f.limit),
+    issues: f.issues ?? [],
+  });
+  return new ConnectError(err.message, CONNECT_CODES[err.reason], undefined, [
+    { desc: ErrorDetailSchema, value: detail },
+  ]);
+}
+
+/**
+ * Turns any error into what the client may see: DomainErrors map by reason,
+ * ConnectErrors raised by the framework pass through, and anything else is
+ * logged and becomes a bare `internal` with no internals leaked.
+ */
+export function toConnectError(err: unknown, log: Logger, procedure: string): ConnectError {
+  if (err instanceof DomainError) return domainToConnect(err);
+  if (err instanceof ConnectError) return err;
+  log.error("unexpected error", { procedure, error: String(err), stack: (err as Error)?.stack });
+  return new ConnectError("internal server error", Code.Internal);
+}
+
+/** Maps errors of unary and streaming calls, and logs each call's outcome. */
+export function errorInterceptor(log: Logger): Interceptor {
+  return (next) => async (req) => {
+    const started = performance.now();
+    const procedure = req.method.name;
+    const done = (code: string, level: "debug" | "info" | "warn") =>
+      log[level]("rpc", { procedure, protocol: req.header.get("content-type"), code, ms: +(performance.now() - started).toFixed(1) });
+    try {
+      const res = await next(req);
+      if (!res.stream) {
+        done("ok", "debug");
+        return res;
+      }
+      const messages = res.message;
+      return {
+        ...res,
+        message: (async function* () {
+          try {
+            yield* messages;
+            done("ok", "debug");
+          } catch (err) {
+            const ce = toConnectError(err, log, procedure);
+            done(Code[ce.code], ce.code === Code.Internal ? "warn" : "info");
+            throw ce;
+          }
+        })(),
+      };
+    } catch (err) {
+      const ce = toConnectError(err, log, procedure);
+      done(Code[ce.code], ce.code === Code.Internal ? "warn" : "info");
+      throw ce;
+    }
+  };
+}

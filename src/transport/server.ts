@@ -1,0 +1,109 @@
+// The HTTP surface on one port: Connect, gRPC and gRPC-Web through
+// connect-node, plus health checks and CORS, with room for REST routes.
+import { cors as connectCors } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { SessionService } from "../../gen/codexmanager/settings/v1/session_pb.js";
+import { SettingsService } from "../../gen/codexmanager/settings/v1/settings_pb.js";
+import type { Config } from "../config.js";
+import type { Logger } from "../log.js";
+import { sessionService, settingsService } from "../service/connect-services.js";
+import { createOperations, type Operations } from "../service/operations.js";
+import type { Store } from "../store/store.js";
+import { errorInterceptor } from "./connect-errors.js";
+import { sendJson, type Req, type Res } from "./http-json.js";
+import { listenOnePort } from "./one-port.js";
+
+/** Answers a request outside Connect; returns false when the path is not its own. */
+export type RouteHandler = (req: Req, res: Res) => Promise<boolean>;
+
+export interface RunningServer {
+  port: number;
+  url: string;
+  close(): Promise<void>;
+}
+
+export interface ServerDeps {
+  config: Config;
+  store: Store;
+  log: Logger;
+  /** Extra routes tried before the 404 (REST). */
+  routes?: (ops: Operations) => RouteHandler;
+}
+
+export const PROTOCOLS = ["grpc (h2c)", "connect (json, binary; http/1.1, h2c)", "grpc-web"];
+const SHUTDOWN_GRACE_MS = 10_000;
+
+export async function startServer({ config, store, log, routes }: ServerDeps): Promise<RunningServer> {
+  const ops = createOperations(store, config);
+  const shutdown = new AbortController();
+  const extra = routes?.(ops);
+
+  const fallback = async (req: Req, res: Res) => {
+    const path = (req.url ?? "/").split("?")[0];
+    if (req.method === "GET" && path === "/healthz") return sendJson(res, 200, { status: "ok" });
+    if (req.method === "GET" && path === "/readyz") return readiness(store, res);
+    if (extra && (await extra(req, res))) return;
+    sendJson(res, 404, { status: "error", code: "not_found", message: `no route for ${req.method} ${path}` });
+  };
+
+  const connect = connectNodeAdapter({
+    routes: (router) => {
+      router.service(SettingsService, settingsService(ops));
+      router.service(SessionService, sessionService(ops));
+    },
+    interceptors: [errorInterceptor(log)],
+    readMaxBytes: config.limits.maxBodyBytes,
+    shutdownSignal: shutdown.signal,
+    fallback: (req, res) => {
+      fallback(req, res).catch((err: unknown) => {
+        log.error("unexpected error", { path: req.url, error: String(err), stack: (err as Error)?.stack });
+        if (!res.headersSent) sendJson(res, 500, { status: "error", code: "internal_error", message: "internal server error" });
+        else res.end();
+      });
+    },
+  });
+
+  const handler = (req: Req, res: Res) => {
+    if (applyCors(config.corsOrigins, req, res)) return;
+    connect(req, res);
+  };
+
+  const server = await listenOnePort(handler, config.host, config.port);
+  const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${server.port}`;
+  return {
+    port: server.port,
+    url,
+    async close() {
+      shutdown.abort();
+      await server.close(SHUTDOWN_GRACE_MS);
+    },
+  };
+}
+
+async function readiness(store: Store, res: Res): Promise<void> {
+  try {
+    await store.ping();
+    sendJson(res, 200, { status: "ok", store: store.kind });
+  } catch {
+    sendJson(res, 503, { status: "error", code: "unavailable", message: "settings store is unavailable" });
+  }
+}
+
+/** Adds CORS headers for allowed origins; answers preflights itself (returns true). */
+function applyCors(origins: string[], req: Req, res: Res): boolean {
+  const origin = req.headers.origin;
+  if (typeof origin !== "string") return false;
+  const any = origins.includes("*");
+  if (!any && !origins.includes(origin)) return false;
+  res.setHeader("access-control-allow-origin", any ? "*" : origin);
+  if (!any) res.setHeader("vary", "origin");
+  res.setHeader("access-control-expose-headers", connectCors.exposedHeaders.join(", "));
+  if (req.method !== "OPTIONS" || !req.headers["access-control-request-method"]) return false;
+  res.writeHead(204, {
+    "access-control-allow-methods": [...connectCors.allowedMethods, "DELETE"].join(", "),
+    "access-control-allow-headers": [...connectCors.allowedHeaders, "Authorization"].join(", "),
+    "access-control-max-age": "7200",
+  });
+  res.end();
+  return true;
+}
