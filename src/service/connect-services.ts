@@ -9,6 +9,7 @@ import type { Operations, SettingsUpdate } from "./operations.js";
 import {
   controlsFromPb,
   controlsToPb,
+  historyEntryToPb,
   overridesFromPb,
   scopeFromPb,
   sessionToPb,
@@ -95,8 +96,13 @@ export function settingsService(ops: Operations): ServiceImpl<typeof SettingsSer
       throw new ConnectError("WatchSettings is not implemented yet", Code.Unimplemented);
     },
 
-    async listHistory() {
-      throw new ConnectError("ListHistory is not implemented yet", Code.Unimplemented);
+    async listHistory(req) {
+      const page = await ops.listHistory(
+        { sessionId: req.sessionId, scope: scopeFromPb(req.scope) },
+        req.limit,
+        req.beforeRevision,
+      );
+      return { entries: page.entries.map(historyEntryToPb), nextBeforeRevision: page.nextBefore };
     },
   };
 }

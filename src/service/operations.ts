@@ -231,6 +231,14 @@ export function createOperations(store: Store, config: OperationsConfig) {
     },
 
     controlsView,
+
+    async listHistory(ref: ScopeRef, limit: number, before?: bigint) {
+      const r = rules();
+      r.sessionId("sessionId", ref.sessionId);
+      if (!Number.isInteger(limit) || limit < 0) r.fail("limit", "must be a non-negative integer");
+      r.throwIfInvalid();
+      return store.listHistory(ref, Math.min(limit || DEFAULT_PAGE, MAX_PAGE), before);
+    },
   };
 }
 

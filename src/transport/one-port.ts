@@ -18,6 +18,9 @@ export interface OnePortServer {
 
 export async function listenOnePort(handler: Handler, host: string, port: number): Promise<OnePortServer> {
   const h1 = http.createServer(handler);
+  // h1 never listens itself; "listening" starts its connection tracking, which
+  // enforces request timeouts and lets closeIdleConnections() find keep-alive sockets.
+  h1.emit("listening");
   const h2 = http2.createServer(
     {
       // Larger windows keep many small concurrent gRPC calls from stalling on flow control.

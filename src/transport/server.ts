@@ -65,6 +65,7 @@ export async function startServer({ config, store, log, routes }: ServerDeps): P
 
   const handler = (req: Req, res: Res) => {
     if (applyCors(config.corsOrigins, req, res)) return;
+    closeIfAnsweredEarly(req, res);
     connect(req, res);
   };
 
@@ -78,6 +79,20 @@ export async function startServer({ config, store, log, routes }: ServerDeps): P
       await server.close(SHUTDOWN_GRACE_MS);
     },
   };
+}
+
+/**
+ * An HTTP/1.1 answer sent before the request body was read (a body over the
+ * limit) must close the connection: the unread rest of the body would
+ * otherwise stall the next request a client sends on the same socket.
+ */
+function closeIfAnsweredEarly(req: Req, res: Res): void {
+  if (req.httpVersionMajor !== 1) return;
+  const writeHead = res.writeHead;
+  res.writeHead = function (this: Res, ...args: Parameters<Res["writeHead"]>) {
+    if (!req.complete) res.setHeader("connection", "close");
+    return writeHead.apply(this, args);
+  } as Res["writeHead"];
 }
 
 async function readiness(store: Store, res: Res): Promise<void> {

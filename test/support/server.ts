@@ -1,0 +1,90 @@
+// Starts the real server in-process on a free port, over the chosen store,
+// and builds generated clients for each transport.
+import { randomUUID } from "node:crypto";
+import { createClient, type Client, type Transport } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { SessionService } from "../../gen/codexmanager/settings/v1/session_pb.js";
+import { SettingsService } from "../../gen/codexmanager/settings/v1/settings_pb.js";
+import { loadConfig } from "../../src/config.js";
+import { createLogger } from "../../src/log.js";
+import { openStore } from "../../src/store/open-store.js";
+import type { Store } from "../../src/store/store.js";
+import { restRoutes } from "../../src/transport/rest/routes.js";
+import { startServer, type RunningServer } from "../../src/transport/server.js";
+
+export type Backend = "embedded" | "redis";
+export type TransportName = "grpc" | "connect-json" | "connect-binary-h2" | "grpc-web";
+export const TRANSPORTS: TransportName[] = ["grpc", "connect-json", "connect-binary-h2", "grpc-web"];
+
+export interface TestServer {
+  url: string;
+  port: number;
+  store: Store;
+  env: Record<string, string>;
+  close(): Promise<void>;
+  clients(transport?: TransportName): Clients;
+}
+
+export interface Clients {
+  settings: Client<typeof SettingsService>;
+  sessions: Client<typeof SessionService>;
+}
+
+export function makeTransport(url: string, name: TransportName): Transport {
+  switch (name) {
+    case "grpc":
+      return createGrpcTransport({ baseUrl: url });
+    case "connect-json":
+      return createConnectTransport({ baseUrl: url, httpVersion: "1.1" });
+    case "connect-binary-h2":
+      return createConnectTransport({ baseUrl: url, httpVersion: "2", useBinaryFormat: true });
+    case "grpc-web":
+      return createGrpcWebTransport({ baseUrl: url, httpVersion: "1.1" });
+  }
+}
+
+export interface StartOptions {
+  backend: Backend;
+  redisUrl?: string;
+  /** Extra environment, as the server would read it. */
+  env?: Record<string, string>;
+}
+
+export async function startTestServer(options: StartOptions): Promise<TestServer> {
+  const env: Record<string, string> = {
+    PORT: "0",
+    HOST: "127.0.0.1",
+    LOG_LEVEL: "silent",
+    ...(options.backend === "redis" ? { REDIS_URL: options.redisUrl!, REDIS_PREFIX: `t${randomUUID().slice(0, 8)}:` } : {}),
+    ...options.env,
+  };
+  const config = loadConfig(env);
+  const store = await openStore(config);
+  let server: RunningServer;
+  try {
+    server = await startServer({ config, store, log: createLogger(config.logLevel), routes: restRoutes });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const cache = new Map<TransportName, Clients>();
+  return {
+    url: server.url,
+    port: server.port,
+    store,
+    env,
+    async close() {
+      await server.close();
+      await store.close();
+    },
+    clients(name = "connect-json") {
+      let c = cache.get(name);
+      if (!c) {
+        const transport = makeTransport(server.url, name);
+        c = { settings: createClient(SettingsService, transport), sessions: createClient(SessionService, transport) };
+        cache.set(name, c);
+      }
+      return c;
+    },
+  };
+}

@@ -1,0 +1,11 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // Files start their own redis-server and server; two at a time fits the 2-core machines.
+    maxWorkers: 2,
+  },
+});
