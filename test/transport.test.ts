@@ -89,7 +89,7 @@ describe("one port for every protocol", () => {
     expect(await ready.json()).toEqual({ status: "ok", store: "redis" });
     const unknown = await fetch(`${server.url}/nope`);
     expect(unknown.status).toBe(404);
-    expect((await unknown.json()).status).toBe("error");
+    expect(((await unknown.json()) as { status: string }).status).toBe("error");
   });
 
   it("answers CORS preflights for browser Connect clients", async () => {
