@@ -132,6 +132,12 @@ export function createOperations(store: Store, config: OperationsConfig) {
   return {
     config,
 
+    /** SPEC §4 steps 1-4 alone, for transports that found the payload bad before parsing it. */
+    async requireSession(sessionId: string): Promise<void> {
+      identifiers(sessionId);
+      await store.requireActiveSession(sessionId);
+    },
+
     async createSession(input: CreateSessionInput) {
       const r = rules();
       const sessionId = input.sessionId === undefined ? randomUUID() : r.sessionId("sessionId", input.sessionId);

@@ -1,7 +1,190 @@
-// REST routes compatible with codex-manager's API (SPEC §5).
-import type { Operations } from "../../service/operations.js";
+// REST routes compatible with codex-manager's API (SPEC §5), on the same
+// port. Each route parses its declared JSON shape, calls the same operations
+// as Connect, and maps errors in one place (./errors.ts).
+import type { z } from "zod";
+import { errors } from "../../domain/errors.js";
+import { isObject } from "../../domain/json.js";
+import type { JsonObject, JsonValue, Scope } from "../../domain/types.js";
+import type { Logger } from "../../log.js";
+import type { Operations, SettingsUpdate } from "../../service/operations.js";
+import { sendJson, type Req, type Res } from "../http-json.js";
 import type { RouteHandler } from "../server.js";
+import { readJsonBody } from "./body.js";
+import { restError, type RestAnswer } from "./errors.js";
+import { controlsBody, createSessionBody, deleteKeyQuery, scopeSchema, settingsBody, toIssues, toRevision } from "./schemas.js";
+import { controlsViewJson, sessionJson, settingsJson, tupleJson } from "./views.js";
 
-export function restRoutes(_ops: Operations): RouteHandler {
-  return async () => false;
+interface Ctx {
+  req: Req;
+  /** Path parameters, URL-decoded. */
+  params: string[];
+  query: URLSearchParams;
+  ops: Operations;
+}
+
+type Handler = (ctx: Ctx) => Promise<RestAnswer>;
+
+const ok = (body: unknown): RestAnswer => ({ status: 200, body });
+const outcome = (changed: boolean) => (changed ? "ok" : "unchanged");
+
+/** SPEC §4 step 1: a scope that is not session or default is a malformed request. */
+function parseScope(raw: unknown): Scope {
+  if (raw === undefined || raw === null) return "session";
+  const parsed = scopeSchema.safeParse(raw);
+  if (!parsed.success) throw errors.invalid([{ path: "scope", message: parsed.error.issues[0]!.message }]);
+  return parsed.data;
+}
+
+/**
+ * Reads and shape-checks a body. A bad body to a session that is deleted,
+ * system-owned or unknown reports the session first (SPEC §4).
+ */
+async function parseBody<S extends z.ZodType>(ctx: Ctx, schema: S, sessionId?: string): Promise<z.output<S>> {
+  const body = await readJsonBody(ctx.req, ctx.ops.config.limits.maxBodyBytes);
+  if (body.ok && isObject(body.value)) parseScope(body.value.scope);
+  const parsed = body.ok ? schema.safeParse(body.value ?? {}) : undefined;
+  if (parsed?.success) return parsed.data;
+  if (sessionId !== undefined) await ctx.ops.requireSession(sessionId);
+  throw errors.invalid(body.ok ? toIssues(parsed!.error) : body.issues);
+}
+
+const createSession: Handler = async (ctx) => {
+  const b = await parseBody(ctx, createSessionBody);
+  const { session, tuple } = await ctx.ops.createSession({
+    sessionId: b.sessionId,
+    cwd: b.cwd,
+    systemOwned: b.systemOwned,
+    overrides: { model: b.model, approvalPolicy: b.approvalPolicy, networkAccess: b.networkAccess, filesystemSandbox: b.filesystemSandbox },
+  });
+  return ok({ session: sessionJson(session, tuple) });
+};
+
+const getSession: Handler = async ({ params: [sessionId], ops }) => {
+  const { session, tuple } = await ops.getSession(sessionId!);
+  return ok({ session: sessionJson(session, tuple) });
+};
+
+const deleteSession: Handler = async ({ params: [sessionId], ops }) => {
+  const { deletedAt } = await ops.deleteSession(sessionId!);
+  return ok({ status: "ok", sessionId, deletedAt: deletedAt.toISOString() });
+};
+
+const getSettings: Handler = async ({ params: [sessionId], query, ops }) => {
+  const scope = parseScope(query.get("scope") ?? undefined);
+  const key = query.get("key") ?? undefined;
+  const read = await ops.getSettings({ sessionId: sessionId!, scope }, key);
+  const revision = Number(read.revision);
+  if ("settings" in read) return ok({ status: "ok", sessionId, scope, settings: read.settings, revision });
+  return ok({ status: "ok", sessionId, scope, key: key!.trim(), found: read.found, value: read.value, revision });
+};
+
+const postSettings: Handler = async (ctx) => {
+  const sessionId = ctx.params[0]!;
+  const b = await parseBody(ctx, settingsBody, sessionId);
+  const scope = parseScope(b.scope);
+  const update: SettingsUpdate =
+    b.settings !== undefined
+      ? { kind: "object", settings: b.settings, mode: b.mode ?? "merge" }
+      : b.path !== undefined
+        ? { kind: "path", path: b.path, value: b.value as JsonValue | undefined, op: b.op ?? "set" }
+        : { kind: "entry", key: b.key, value: b.value as JsonValue | undefined };
+  const result = await ctx.ops.setSettings(
+    { sessionId, scope, ifRevision: toRevision(b.ifRevision), actor: b.actor, source: b.source, withSettings: true },
+    update,
+  );
+  const body: Record<string, unknown> = { status: outcome(result.changed), sessionId, scope };
+  if (result.key !== undefined) body.key = result.key;
+  if (update.kind === "path" && update.op === "unset") body.removed = result.removed;
+  return ok({ ...body, settings: settingsJson(result.settings), revision: Number(result.revision) });
+};
+
+const deleteSetting: Handler = async (ctx) => {
+  const [sessionId, rawKey] = ctx.params as [string, string];
+  const q = deleteKeyQuery.safeParse(Object.fromEntries(ctx.query));
+  if (!q.success) throw errors.invalid(toIssues(q.error));
+  const scope = parseScope(q.data.scope);
+  const result = await ctx.ops.unsetSetting(
+    { sessionId, scope, ifRevision: toRevision(q.data.ifRevision), actor: q.data.actor, source: q.data.source, withSettings: true },
+    rawKey,
+  );
+  return ok({
+    status: outcome(result.changed), sessionId, scope, key: result.key, removed: result.removed,
+    settings: settingsJson(result.settings), revision: Number(result.revision),
+  });
+};
+
+const getControls: Handler = async ({ params: [sessionId], ops }) => {
+  const view = await ops.getControls(sessionId!);
+  return ok({ status: "ok", sessionId, ...controlsViewJson(view) });
+};
+
+const postControls: Handler = async (ctx) => {
+  const sessionId = ctx.params[0]!;
+  const b = await parseBody(ctx, controlsBody, sessionId);
+  const scope = parseScope(b.scope);
+  const controls = b.controls as JsonObject;
+  const result = await ctx.ops.applyControls(
+    { sessionId, scope, ifRevision: toRevision(b.ifRevision), actor: b.actor, source: b.source },
+    controls,
+    Object.prototype.hasOwnProperty.call(controls, "settings") ? controls.settings : undefined,
+  );
+  const view = await ctx.ops.controlsView(sessionId);
+  return ok({
+    status: outcome(result.changed), scope, applied: tupleJson(result.applied), summary: result.summary,
+    sessionId, ...controlsViewJson(view),
+  });
+};
+
+const ROUTES: { method: string; name: string; pattern: RegExp; handler: Handler }[] = (
+  [
+    ["POST", "/api/sessions", createSession],
+    ["GET", "/api/sessions/:sessionId", getSession],
+    ["DELETE", "/api/sessions/:sessionId", deleteSession],
+    ["GET", "/api/sessions/:sessionId/settings", getSettings],
+    ["POST", "/api/sessions/:sessionId/settings", postSettings],
+    ["DELETE", "/api/sessions/:sessionId/settings/:key", deleteSetting],
+    ["GET", "/api/sessions/:sessionId/session-controls", getControls],
+    ["POST", "/api/sessions/:sessionId/session-controls", postControls],
+  ] as const
+).map(([method, name, handler]) => ({
+  method,
+  name: `${method} ${name}`,
+  // Parameters match one raw segment; an encoded "/" (%2F) stays inside it.
+  pattern: new RegExp(`^${name.replace(/:\w+/g, "([^/]+)")}/?$`),
+  handler,
+}));
+
+function decodeParams(match: RegExpExecArray): string[] {
+  try {
+    return match.slice(1).map((p) => decodeURIComponent(p));
+  } catch {
+    throw errors.invalid([{ path: "", message: "the path is not valid percent-encoding" }]);
+  }
+}
+
+export function restRoutes(ops: Operations, log: Logger): RouteHandler {
+  return async (req: Req, res: Res) => {
+    const url = req.url ?? "/";
+    const q = url.indexOf("?");
+    const path = q === -1 ? url : url.slice(0, q);
+    if (!path.startsWith("/api/")) return false;
+    let match: RegExpExecArray | null = null;
+    const route = ROUTES.find((r) => r.method === req.method && (match = r.pattern.exec(path)) !== null);
+    if (!route || !match) {
+      sendJson(res, 404, { status: "error", code: "not_found", message: `no route for ${req.method} ${path}` });
+      return true;
+    }
+    const started = performance.now();
+    let answer: RestAnswer;
+    try {
+      const params = decodeParams(match);
+      answer = await route.handler({ req, params, query: new URLSearchParams(q === -1 ? "" : url.slice(q + 1)), ops });
+    } catch (err) {
+      answer = await restError(err, ops, log, route.name);
+    }
+    const level = answer.status >= 500 ? "warn" : answer.status >= 400 ? "info" : "debug";
+    log[level]("rest", { route: route.name, status: answer.status, ms: +(performance.now() - started).toFixed(1) });
+    sendJson(res, answer.status, answer.body);
+    return true;
+  };
 }

@@ -1,0 +1,61 @@
+// The one mapping from domain errors to REST statuses and bodies (SPEC §4).
+import { DomainError } from "../../domain/errors.js";
+import type { Logger } from "../../log.js";
+import type { Operations } from "../../service/operations.js";
+import { controlsViewJson } from "./views.js";
+
+export interface RestAnswer {
+  status: number;
+  body: unknown;
+}
+
+const INTERNAL: RestAnswer = {
+  status: 500,
+  body: { status: "error", code: "internal_error", message: "internal server error" },
+};
+
+export async function restError(err: unknown, ops: Operations, log: Logger, route: string): Promise<RestAnswer> {
+  if (!(err instanceof DomainError)) {
+    log.error("unexpected error", { route, error: String(err), stack: (err as Error)?.stack });
+    return INTERNAL;
+  }
+  const f = err.facts;
+  const message = err.message;
+  switch (err.reason) {
+    case "INVALID_REQUEST":
+      return { status: 400, body: { status: "error", code: "invalid_request", message, issues: f.issues ?? [] } };
+    case "SYSTEM_SESSION":
+      return { status: 403, body: { status: "error", code: "system_session", sessionId: f.sessionId, message } };
+    case "SESSION_NOT_FOUND":
+      return { status: 404, body: { status: "not_found", sessionId: f.sessionId } };
+    case "SESSION_DELETED":
+      return { status: 410, body: { status: "deleted", sessionId: f.sessionId, message, deletedAt: f.deletedAt?.toISOString() } };
+    case "SESSION_EXISTS":
+      return { status: 409, body: { status: "error", code: "session_exists", sessionId: f.sessionId, message } };
+    case "DEFAULTS_LOCKED": {
+      // The locked answer carries the current view, so a client can show it without another call.
+      const view = await ops.controlsView(f.sessionId!).catch(() => undefined);
+      return {
+        status: 423,
+        body: { status: "locked", scope: "default", message, sessionId: f.sessionId, ...(view && controlsViewJson(view)) },
+      };
+    }
+    case "REVISION_MISMATCH":
+      return {
+        status: 409,
+        body: {
+          status: "conflict", code: "revision_mismatch", sessionId: f.sessionId, scope: f.scope,
+          expectedRevision: Number(f.expectedRevision), currentRevision: Number(f.currentRevision),
+        },
+      };
+    case "PAYLOAD_TOO_LARGE":
+      return { status: 413, body: { status: "error", code: "payload_too_large", message, limit: f.limit } };
+    case "HISTORY_TRUNCATED":
+      return {
+        status: 410,
+        body: { status: "error", code: "history_truncated", sessionId: f.sessionId, scope: f.scope, message, oldestRevision: Number(f.currentRevision) },
+      };
+    case "STORE_UNAVAILABLE":
+      return { status: 503, body: { status: "error", code: "unavailable", message } };
+  }
+}

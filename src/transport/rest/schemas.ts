@@ -1,0 +1,87 @@
+// The JSON shape of each REST route, declared once with zod. Domain rules
+// (key length, depth, enums, ...) are not repeated here: the shared
+// operations check those for every transport.
+import { z } from "zod";
+import type { Issue } from "../../domain/errors.js";
+import { isObject } from "../../domain/json.js";
+import type { JsonObject, JsonValue } from "../../domain/types.js";
+
+// Objects pass through untouched (not rebuilt), so a "__proto__" key stays data.
+const jsonObject = z.custom<JsonObject>((v) => isObject(v as JsonValue), { message: "must be a JSON object" });
+const json = z.custom<JsonValue>(() => true);
+
+export const scopeSchema = z.enum(["session", "default"], { message: 'must be "session" or "default"' });
+
+const revision = z.union([
+  z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  z.string().regex(/^\d{1,20}$/, "must be a revision number"),
+]);
+
+const provenance = {
+  ifRevision: revision.optional(),
+  actor: z.string().optional(),
+  source: z.string().optional(),
+};
+
+export const createSessionBody = z.object({
+  sessionId: z.string().optional(),
+  cwd: z.string().optional(),
+  model: z.string().nullable().optional(),
+  approvalPolicy: z.string().optional(),
+  networkAccess: z.string().optional(),
+  filesystemSandbox: z.string().optional(),
+  systemOwned: z.boolean().optional(),
+});
+
+export const settingsBody = z
+  .object({
+    scope: scopeSchema.optional(),
+    settings: json.optional(),
+    mode: z.enum(["merge", "replace"], { message: 'must be "merge" or "replace"' }).optional(),
+    key: z.string().optional(),
+    value: json.optional(),
+    path: z.string().optional(),
+    op: z.enum(["set", "merge", "unset"], { message: 'must be "set", "merge" or "unset"' }).optional(),
+    ...provenance,
+  })
+  .superRefine((b, ctx) => {
+    const fail = (message: string, path: string[] = []) => ctx.addIssue({ code: "custom", message, path });
+    const hasValue = b.value !== undefined;
+    const forms = [b.settings !== undefined, b.key !== undefined, b.path !== undefined].filter(Boolean).length;
+    if (forms > 1) return fail("give either {settings[, mode]}, {key, value} or {path, value[, op]}, not several");
+    if (b.settings !== undefined) {
+      if (!isObject(b.settings)) fail("must be a JSON object", ["settings"]);
+      if (hasValue) fail("value goes with key or path, not with settings", ["value"]);
+    } else if (b.key !== undefined) {
+      if (!hasValue) fail("is required with key (null is a value)", ["value"]);
+    } else if (b.path !== undefined) {
+      if (!hasValue && b.op !== "unset") fail("is required with path unless op is unset", ["value"]);
+    } else if (hasValue) {
+      fail("is required with value", ["key"]);
+    } else {
+      fail("give either {settings[, mode]}, {key, value} or {path, value[, op]}");
+    }
+    if (b.mode !== undefined && b.settings === undefined) fail("applies only to settings", ["mode"]);
+    if (b.op !== undefined && b.path === undefined) fail("applies only to path", ["op"]);
+  });
+
+export const controlsBody = z.object({
+  scope: scopeSchema.optional(),
+  controls: jsonObject,
+  ...provenance,
+});
+
+export const deleteKeyQuery = z.object({
+  scope: scopeSchema.optional(),
+  actor: z.string().optional(),
+  source: z.string().optional(),
+  ifRevision: z.string().regex(/^\d{1,20}$/, "must be a revision number").optional(),
+});
+
+export function toIssues(error: z.ZodError): Issue[] {
+  return error.issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message }));
+}
+
+export function toRevision(v: number | string | undefined): bigint | undefined {
+  return v === undefined ? undefined : BigInt(v);
+}
