@@ -30,6 +30,8 @@ export interface Config {
   defaultsLocked: boolean;
   seedDefaults: ControlFields;
   historyLimit: number;
+  /** How often an idle watch stream sends a keep-alive message. */
+  watchHeartbeatMs: number;
   limits: Limits;
   logLevel: LogLevel;
   corsOrigins: string[];
@@ -116,6 +118,7 @@ export function loadConfig(env: Env = process.env): Config {
       filesystemSandbox: oneOf(env, "DEFAULT_SANDBOX_MODE", FILESYSTEM_SANDBOXES, "read-only"),
     },
     historyLimit: int(env, "HISTORY_LIMIT", 1000, 1, 1_000_000),
+    watchHeartbeatMs: int(env, "WATCH_HEARTBEAT_MS", 15_000, 10, 30_000),
     limits: {
       maxKeyLength: int(env, "MAX_KEY_LENGTH", L.maxKeyLength, 1, 65_536),
       maxActorLength: int(env, "MAX_ACTOR_LENGTH", L.maxActorLength, 1, 65_536),

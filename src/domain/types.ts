@@ -98,7 +98,8 @@ export interface HistoryEntry {
   changes: Change[];
 }
 
-/** What the bus carries: a change, or the end of a session. */
+/** What the bus carries: a change, the end of a session, or the loss of the bus itself. */
 export type StoreEvent =
   | { type: "change"; sessionId?: string; entry: HistoryEntry }
-  | { type: "deleted"; sessionId: string; deletedAt: Date };
+  | { type: "deleted"; sessionId: string; deletedAt: Date }
+  | { type: "unavailable" };

@@ -1,7 +1,7 @@
 // SettingsService and SessionService as plain objects of async functions
 // (connect-es style): proto in, domain operations, proto out. Errors are
 // DomainErrors here; the transport's interceptor maps them to ConnectErrors.
-import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import type { ServiceImpl } from "@connectrpc/connect";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { SessionService } from "../../gen/codexmanager/settings/v1/session_pb.js";
 import { Mode, PathOp, SettingsService, type SetSettingsRequest } from "../../gen/codexmanager/settings/v1/settings_pb.js";
@@ -91,9 +91,15 @@ export function settingsService(ops: Operations): ServiceImpl<typeof SettingsSer
       };
     },
 
-    // eslint-disable-next-line require-yield
-    async *watchSettings() {
-      throw new ConnectError("WatchSettings is not implemented yet", Code.Unimplemented);
+    async *watchSettings(req, ctx) {
+      const items = await ops.watch(
+        { sessionId: req.sessionId, scope: scopeFromPb(req.scope) },
+        { fromRevision: req.fromRevision, includeSettings: req.includeSettings, signal: ctx.signal },
+      );
+      for await (const item of items) {
+        if (item.type === "heartbeat") yield { heartbeat: true };
+        else yield { entry: historyEntryToPb(item.entry), settings: item.settings };
+      }
     },
 
     async listHistory(req) {

@@ -20,8 +20,9 @@ import {
   type Tuple,
 } from "../domain/types.js";
 import type { Store } from "../store/store.js";
+import { openWatch } from "./watch.js";
 
-export type OperationsConfig = Pick<Config, "limits" | "defaultsLocked">;
+export type OperationsConfig = Pick<Config, "limits" | "defaultsLocked" | "watchHeartbeatMs">;
 
 /** A settings update as a transport received it, before validation. */
 export type SettingsUpdate =
@@ -237,6 +238,16 @@ export function createOperations(store: Store, config: OperationsConfig) {
     },
 
     controlsView,
+
+    async watch(ref: ScopeRef, options: { fromRevision?: bigint; includeSettings?: boolean; signal: AbortSignal }) {
+      identifiers(ref.sessionId);
+      return openWatch(store, ref, {
+        fromRevision: options.fromRevision,
+        includeSettings: options.includeSettings ?? false,
+        heartbeatMs: config.watchHeartbeatMs,
+        signal: options.signal,
+      });
+    },
 
     async listHistory(ref: ScopeRef, limit: number, before?: bigint) {
       const r = rules();

@@ -27,7 +27,7 @@ export interface ServerDeps {
   store: Store;
   log: Logger;
   /** Extra routes tried before the 404 (REST). */
-  routes?: (ops: Operations, log: Logger) => RouteHandler;
+  routes?: (ops: Operations, log: Logger, shutdown: AbortSignal) => RouteHandler;
 }
 
 export const PROTOCOLS = ["grpc (h2c)", "connect (json, binary; http/1.1, h2c)", "grpc-web"];
@@ -36,7 +36,7 @@ const SHUTDOWN_GRACE_MS = 10_000;
 export async function startServer({ config, store, log, routes }: ServerDeps): Promise<RunningServer> {
   const ops = createOperations(store, config);
   const shutdown = new AbortController();
-  const extra = routes?.(ops, log);
+  const extra = routes?.(ops, log, shutdown.signal);
 
   const fallback = async (req: Req, res: Res) => {
     const path = (req.url ?? "/").split("?")[0];

@@ -34,8 +34,8 @@ type RedisConfig = Pick<
 export class RedisStore implements Store {
   readonly kind: "redis" | "redis-cluster";
   private readonly keys: RedisKeys;
-  private subscriber?: Redis | Cluster;
-  private readonly listeners = new Map<string, Set<Listener>>();
+  private subscriber?: Promise<Redis | Cluster>;
+  private readonly channels = new Map<string, { listeners: Set<Listener>; ready: Promise<void> }>();
 
   private constructor(
     private readonly redis: Client,
@@ -192,20 +192,31 @@ export class RedisStore implements Store {
 
   async subscribe(channel: { sessionId?: string }, listener: Listener): Promise<Unsubscribe> {
     const name = channel.sessionId === undefined ? this.keys.defaults().channel : this.keys.session(channel.sessionId).channel;
-    const subscriber = this.ensureSubscriber();
-    let set = this.listeners.get(name);
-    if (!set) {
-      this.listeners.set(name, (set = new Set()));
-      await this.call(() => subscriber.subscribe(name));
+    const subscriber = await this.ensureSubscriber();
+    let entry = this.channels.get(name);
+    if (!entry) {
+      // Later listeners of the same channel wait for the same SUBSCRIBE acknowledgement.
+      entry = { listeners: new Set(), ready: this.call(() => subscriber.subscribe(name)).then(() => undefined) };
+      this.channels.set(name, entry);
+      entry.ready.catch(() => {
+        if (this.channels.get(name) === entry) this.channels.delete(name);
+      });
     }
-    set.add(listener);
-    return () => {
-      set.delete(listener);
-      if (set.size === 0 && this.listeners.get(name) === set) {
-        this.listeners.delete(name);
+    entry.listeners.add(listener);
+    const unsubscribe = () => {
+      entry.listeners.delete(listener);
+      if (entry.listeners.size === 0 && this.channels.get(name) === entry) {
+        this.channels.delete(name);
         subscriber.unsubscribe(name).catch(() => {});
       }
     };
+    try {
+      await entry.ready;
+    } catch (err) {
+      unsubscribe();
+      throw err;
+    }
+    return unsubscribe;
   }
 
   async ping(): Promise<void> {
@@ -213,29 +224,33 @@ export class RedisStore implements Store {
   }
 
   async close(): Promise<void> {
-    this.listeners.clear();
-    await Promise.allSettled([this.subscriber?.quit(), this.redis.quit()]);
+    this.channels.clear();
+    const subscriber = await this.subscriber?.catch(() => undefined);
+    await Promise.allSettled([subscriber?.quit(), this.redis.quit()]);
   }
 
-  /** One shared subscriber connection per process, multiplexed over listeners. */
-  private ensureSubscriber(): Redis | Cluster {
+  /**
+   * One shared subscriber connection per process, multiplexed over listeners.
+   * When it drops, every listener hears "unavailable": messages published
+   * while it was away are lost, so watchers must not carry on as if whole.
+   */
+  private ensureSubscriber(): Promise<Redis | Cluster> {
     if (this.subscriber) return this.subscriber;
     const subscriber = this.redis.duplicate();
     subscriber.on("error", () => {});
     subscriber.on("message", (channel: string, message: string) => {
-      const set = this.listeners.get(channel);
-      if (!set) return;
-      const event = parseEvent(message);
-      for (const listener of set) {
-        try {
-          listener(event);
-        } catch {
-          // One watcher's failure must not starve the others.
-        }
-      }
+      const entry = this.channels.get(channel);
+      if (entry) deliver(entry.listeners, parseEvent(message));
     });
-    this.subscriber = subscriber;
-    return subscriber;
+    subscriber.on("close", () => {
+      for (const entry of this.channels.values()) deliver(entry.listeners, { type: "unavailable" });
+    });
+    this.subscriber = this.call(() => subscriber.connect()).then(() => subscriber);
+    this.subscriber.catch(() => {
+      this.subscriber = undefined;
+      subscriber.disconnect();
+    });
+    return this.subscriber;
   }
 
   private runMutation(frame: (string | number)[], m: Mutation): Promise<unknown[]> {
@@ -325,6 +340,16 @@ export class RedisStore implements Store {
 }
 
 type StreamEntry = [id: string, fields: string[]];
+
+function deliver(listeners: Iterable<Listener>, event: StoreEvent): void {
+  for (const listener of listeners) {
+    try {
+      listener(event);
+    } catch {
+      // One watcher's failure must not starve the others.
+    }
+  }
+}
 
 function checkFlag(ref: ScopeRef): string {
   return ref.scope === "session" ? "1" : "0";

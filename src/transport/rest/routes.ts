@@ -11,18 +11,34 @@ import { sendJson, type Req, type Res } from "../http-json.js";
 import type { RouteHandler } from "../server.js";
 import { readJsonBody } from "./body.js";
 import { restError, type RestAnswer } from "./errors.js";
-import { controlsBody, createSessionBody, deleteKeyQuery, scopeSchema, settingsBody, toIssues, toRevision } from "./schemas.js";
-import { controlsViewJson, sessionJson, settingsJson, tupleJson } from "./views.js";
+import { streamEvents } from "./events.js";
+import {
+  controlsBody,
+  createSessionBody,
+  deleteKeyQuery,
+  eventsQuery,
+  historyQuery,
+  scopeSchema,
+  settingsBody,
+  toIssues,
+  toRevision,
+} from "./schemas.js";
+import { controlsViewJson, historyEntryJson, sessionJson, settingsJson, tupleJson } from "./views.js";
 
 interface Ctx {
   req: Req;
+  res: Res;
+  log: Logger;
+  /** Aborted when the client goes away or the server shuts down. */
+  signal: AbortSignal;
   /** Path parameters, URL-decoded. */
   params: string[];
   query: URLSearchParams;
   ops: Operations;
 }
 
-type Handler = (ctx: Ctx) => Promise<RestAnswer>;
+/** Answers JSON, or undefined when the handler wrote the response itself (SSE). */
+type Handler = (ctx: Ctx) => Promise<RestAnswer | undefined>;
 
 const ok = (body: unknown): RestAnswer => ({ status: 200, body });
 const outcome = (changed: boolean) => (changed ? "ok" : "unchanged");
@@ -135,6 +151,31 @@ const postControls: Handler = async (ctx) => {
   });
 };
 
+const getHistory: Handler = async ({ params: [sessionId], query, ops }) => {
+  const q = historyQuery.safeParse(Object.fromEntries(query));
+  if (!q.success) throw errors.invalid(toIssues(q.error));
+  const scope = parseScope(q.data.scope);
+  const page = await ops.listHistory({ sessionId: sessionId!, scope }, Number(q.data.limit ?? 0), toRevision(q.data.before));
+  return ok({
+    status: "ok", sessionId, scope, entries: page.entries.map(historyEntryJson),
+    nextBefore: page.nextBefore === undefined ? null : Number(page.nextBefore),
+  });
+};
+
+const getEvents: Handler = async ({ params: [sessionId], query, req, res, ops, log, signal }) => {
+  const q = eventsQuery.safeParse(Object.fromEntries(query));
+  if (!q.success) throw errors.invalid(toIssues(q.error));
+  const scope = parseScope(q.data.scope);
+  const lastEventId = req.headers["last-event-id"];
+  const from = q.data.fromRevision ?? (typeof lastEventId === "string" && /^\d{1,20}$/.test(lastEventId) ? lastEventId : undefined);
+  const items = await ops.watch(
+    { sessionId: sessionId!, scope },
+    { fromRevision: toRevision(from), includeSettings: q.data.includeSettings === "true", signal },
+  );
+  await streamEvents(res, items, ops, log);
+  return undefined;
+};
+
 const ROUTES: { method: string; name: string; pattern: RegExp; handler: Handler }[] = (
   [
     ["POST", "/api/sessions", createSession],
@@ -142,6 +183,8 @@ const ROUTES: { method: string; name: string; pattern: RegExp; handler: Handler 
     ["DELETE", "/api/sessions/:sessionId", deleteSession],
     ["GET", "/api/sessions/:sessionId/settings", getSettings],
     ["POST", "/api/sessions/:sessionId/settings", postSettings],
+    ["GET", "/api/sessions/:sessionId/settings/history", getHistory],
+    ["GET", "/api/sessions/:sessionId/settings/events", getEvents],
     ["DELETE", "/api/sessions/:sessionId/settings/:key", deleteSetting],
     ["GET", "/api/sessions/:sessionId/session-controls", getControls],
     ["POST", "/api/sessions/:sessionId/session-controls", postControls],
@@ -162,7 +205,7 @@ function decodeParams(match: RegExpExecArray): string[] {
   }
 }
 
-export function restRoutes(ops: Operations, log: Logger): RouteHandler {
+export function restRoutes(ops: Operations, log: Logger, shutdown: AbortSignal): RouteHandler {
   return async (req: Req, res: Res) => {
     const url = req.url ?? "/";
     const q = url.indexOf("?");
@@ -175,10 +218,15 @@ export function restRoutes(ops: Operations, log: Logger): RouteHandler {
       return true;
     }
     const started = performance.now();
-    let answer: RestAnswer;
+    const gone = new AbortController();
+    res.once("close", () => gone.abort());
+    const signal = AbortSignal.any([gone.signal, shutdown]);
+    let answer: RestAnswer | undefined;
     try {
       const params = decodeParams(match);
-      answer = await route.handler({ req, params, query: new URLSearchParams(q === -1 ? "" : url.slice(q + 1)), ops });
+      const query = new URLSearchParams(q === -1 ? "" : url.slice(q + 1));
+      answer = await route.handler({ req, res, log, signal, params, query, ops });
+      if (answer === undefined) return true;
     } catch (err) {
       answer = await restError(err, ops, log, route.name);
     }

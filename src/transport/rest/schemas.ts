@@ -71,11 +71,25 @@ export const controlsBody = z.object({
   ...provenance,
 });
 
+const revisionText = z.string().regex(/^\d{1,20}$/, "must be a revision number");
+
 export const deleteKeyQuery = z.object({
   scope: scopeSchema.optional(),
   actor: z.string().optional(),
   source: z.string().optional(),
-  ifRevision: z.string().regex(/^\d{1,20}$/, "must be a revision number").optional(),
+  ifRevision: revisionText.optional(),
+});
+
+export const historyQuery = z.object({
+  scope: scopeSchema.optional(),
+  before: revisionText.optional(),
+  limit: z.string().regex(/^\d{1,4}$/, "must be a number from 0 to 9999").optional(),
+});
+
+export const eventsQuery = z.object({
+  scope: scopeSchema.optional(),
+  fromRevision: revisionText.optional(),
+  includeSettings: z.enum(["true", "false"], { message: 'must be "true" or "false"' }).optional(),
 });
 
 export function toIssues(error: z.ZodError): Issue[] {

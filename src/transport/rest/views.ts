@@ -1,5 +1,5 @@
 // Domain values in codex-manager's REST JSON: its spellings, revisions as numbers.
-import type { JsonObject, SessionRecord, Tuple } from "../../domain/types.js";
+import type { HistoryEntry, JsonObject, SessionRecord, Tuple } from "../../domain/types.js";
 import type { ControlsView } from "../../service/operations.js";
 
 export function tupleJson(t: Omit<Tuple, "revision"> & { revision?: bigint }): Record<string, unknown> {
@@ -35,4 +35,16 @@ export function controlsViewJson(view: ControlsView): Record<string, unknown> {
 
 export function settingsJson(settings: JsonObject | undefined): JsonObject {
   return settings ?? {};
+}
+
+export function historyEntryJson(e: HistoryEntry): Record<string, unknown> {
+  return {
+    revision: Number(e.revision),
+    scope: e.scope,
+    op: e.op,
+    actor: e.actor,
+    source: e.source,
+    time: e.time.toISOString(),
+    changes: e.changes,
+  };
 }
