@@ -1,0 +1,107 @@
+// The real `cm` binary against a live server, through the shared profile file.
+import { execFile, spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestServer, type TestServer } from "./support/server.js";
+
+let server: TestServer;
+let locked: TestServer;
+let env: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  server = await startTestServer({ backend: "embedded" });
+  locked = await startTestServer({ backend: "embedded", env: { SESSION_DEFAULTS_LOCKED: "true" } });
+  const home = mkdtempSync(join(tmpdir(), "cm-cli-"));
+  mkdirSync(join(home, "codex-manager", "cli"), { recursive: true });
+  writeFileSync(
+    join(home, "codex-manager", "cli", "config.json"),
+    JSON.stringify({ currentProfile: "local", profiles: { local: { baseUrl: server.url, apiPrefix: "/api" }, locked: { baseUrl: locked.url } } }),
+  );
+  const { CODEX_MANAGER_API_BASE: _, ...rest } = process.env;
+  env = { ...rest, XDG_CONFIG_HOME: home };
+});
+afterAll(async () => {
+  await server?.close();
+  await locked?.close();
+});
+
+function cm(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ["bin/cm.mjs", ...args], { env }, (err, stdout, stderr) => {
+      resolve({ code: err ? (err as { code?: number }).code ?? 1 : 0, stdout, stderr });
+    });
+  });
+}
+
+async function created(): Promise<string> {
+  const r = await cm("--json", "sessions", "create", "--cwd", "/w");
+  expect(r.code).toBe(0);
+  return JSON.parse(r.stdout).session.sessionId;
+}
+
+describe("cm", () => {
+  it("creates a session, sets, gets and unsets settings, human and --json", async () => {
+    const id = await created();
+    const human = await cm("sessions", "settings", "set", "--session-id", id, "--key", "team", "--value", '{"review":{"owner":"ana"}}');
+    expect(human).toMatchObject({ code: 0 });
+    expect(human.stdout).toContain("updated (revision 1)");
+    const map = await cm("--json", "sessions", "settings", "set", "--session-id", id, "--settings", '{"x":1}', "--mode", "merge");
+    expect(JSON.parse(map.stdout)).toMatchObject({ changed: true, revision: 2 });
+    const file = join(mkdtempSync(join(tmpdir(), "cm-val-")), "v.json");
+    writeFileSync(file, "[1,2,3]");
+    await cm("sessions", "settings", "set", "--session-id", id, "--key", "list", "--value-file", file);
+    const got = await cm("--json", "sessions", "settings", "get", "--session-id", id);
+    expect(JSON.parse(got.stdout)).toEqual({ settings: { team: { review: { owner: "ana" } }, x: 1, list: [1, 2, 3] }, revision: 3 });
+    const one = await cm("sessions", "settings", "get", "--session-id", id, "--key", "x");
+    expect(one.stdout.trim()).toBe("1");
+    const unset = await cm("sessions", "settings", "unset", "--session-id", id, "--key", "x");
+    expect(unset.stdout).toContain("removed x");
+    const history = await server.clients().settings.listHistory({ sessionId: id, limit: 1 });
+    expect(history.entries[0]!.source).toBe("cli");
+  });
+
+  it("gets and applies controls, with --model or --inherit-model", async () => {
+    const id = await created();
+    const applied = await cm("sessions", "controls", "apply", "--session-id", id, "--approval-policy", "on-request", "--network-access", "enabled", "--filesystem-sandbox", "workspace-write", "--model", "gpt-5");
+    expect(applied.stdout).toContain("applied: gpt-5 | on-request | enabled | workspace-write | settings:0");
+    const inherit = await cm("sessions", "controls", "apply", "--session-id", id, "--approval-policy", "on-request", "--network-access", "enabled", "--filesystem-sandbox", "workspace-write", "--inherit-model");
+    expect(inherit.stdout).toContain("applied: default |");
+    const got = await cm("--json", "sessions", "controls", "get", "--session-id", id);
+    expect(JSON.parse(got.stdout)).toMatchObject({ session: { model: null, approvalPolicy: "on-request" }, defaultsEditable: true });
+  });
+
+  it("exits with distinct codes: usage 2, not found 3, deleted 4, locked 5, conflict 6, invalid 7", async () => {
+    expect((await cm("sessions", "settings", "get")).code).toBe(2);
+    expect((await cm("sessions", "settings", "set", "--session-id", "x", "--key", "k", "--value", "not json")).code).toBe(2);
+    expect((await cm("sessions", "controls", "apply", "--session-id", "x", "--approval-policy", "never", "--network-access", "enabled", "--filesystem-sandbox", "read-only")).code).toBe(2);
+    const missing = await cm("sessions", "settings", "get", "--session-id", "missing-session");
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toContain("SESSION_NOT_FOUND");
+    const id = await created();
+    await cm("sessions", "settings", "set", "--session-id", id, "--key", "k", "--value", "1");
+    expect((await cm("sessions", "settings", "set", "--session-id", id, "--key", "k", "--value", "2", "--if-revision", "0")).code).toBe(6);
+    expect((await cm("sessions", "settings", "set", "--session-id", id, "--key", " ", "--value", "2")).code).toBe(7);
+    const lockedRun = await cm("--profile", "locked", "--json", "sessions", "create");
+    const lockedId = JSON.parse(lockedRun.stdout).session.sessionId;
+    expect((await cm("--profile", "locked", "sessions", "settings", "set", "--session-id", lockedId, "--scope", "default", "--key", "k", "--value", "1")).code).toBe(5);
+    await server.clients().sessions.deleteSession({ sessionId: id });
+    expect((await cm("sessions", "settings", "get", "--session-id", id)).code).toBe(4);
+    expect((await cm("--base-url", "http://127.0.0.1:9", "sessions", "create")).code).toBe(9);
+  });
+
+  it("watch streams changes as JSON lines", async () => {
+    const id = await created();
+    const child = spawn(process.execPath, ["bin/cm.mjs", "sessions", "settings", "watch", "--session-id", id], { env });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    await new Promise((r) => setTimeout(r, 1500));
+    await cm("sessions", "settings", "set", "--session-id", id, "--key", "live", "--value", '"yes"', "--actor", "ana");
+    const deadline = Date.now() + 10_000;
+    while (!out.includes("\n") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    child.kill("SIGTERM");
+    const line = JSON.parse(out.split("\n")[0]!);
+    expect(line).toMatchObject({ revision: 1, op: "set", actor: "ana", source: "cli", changes: [{ key: "live", after: "yes" }] });
+  });
+});
