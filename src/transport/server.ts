@@ -1,6 +1,7 @@
 // The HTTP surface on one port: Connect, gRPC and gRPC-Web through
 // connect-node, plus health checks and CORS, with room for REST routes.
-import { cors as connectCors } from "@connectrpc/connect";
+import { setMaxListeners } from "node:events";
+import { cors as connectCors, type ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { SessionService } from "../../gen/codexmanager/settings/v1/session_pb.js";
 import { SettingsService } from "../../gen/codexmanager/settings/v1/settings_pb.js";
@@ -26,6 +27,8 @@ export interface ServerDeps {
   config: Config;
   store: Store;
   log: Logger;
+  /** Extra Connect services (the benchmark's no-op; never registered in production). */
+  extraServices?: (router: ConnectRouter) => void;
   /** Extra routes tried before the 404 (REST). */
   routes?: (ops: Operations, log: Logger, shutdown: AbortSignal) => RouteHandler;
 }
@@ -33,9 +36,11 @@ export interface ServerDeps {
 export const PROTOCOLS = ["grpc (h2c)", "connect (json, binary; http/1.1, h2c)", "grpc-web"];
 const SHUTDOWN_GRACE_MS = 10_000;
 
-export async function startServer({ config, store, log, routes }: ServerDeps): Promise<RunningServer> {
+export async function startServer({ config, store, log, routes, extraServices }: ServerDeps): Promise<RunningServer> {
   const ops = createOperations(store, config);
   const shutdown = new AbortController();
+  // Every call in flight and every open stream listens for shutdown.
+  setMaxListeners(0, shutdown.signal);
   const extra = routes?.(ops, log, shutdown.signal);
 
   const fallback = async (req: Req, res: Res) => {
@@ -50,6 +55,7 @@ export async function startServer({ config, store, log, routes }: ServerDeps): P
     routes: (router) => {
       router.service(SettingsService, settingsService(ops));
       router.service(SessionService, sessionService(ops));
+      extraServices?.(router);
     },
     interceptors: [errorInterceptor(log)],
     readMaxBytes: config.limits.maxBodyBytes,

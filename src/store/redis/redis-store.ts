@@ -155,14 +155,8 @@ export class RedisStore implements Store {
 
   async mutate(ref: ScopeRef, mutation: Mutation, options: WriteOptions): Promise<MutationResult> {
     const k = await this.target(ref);
-    const { limits, historyLimit } = this.config;
-    const frame = [
-      k.meta, k.tuple, k.settings, k.history,
-      checkFlag(ref), options.ifRevision?.toString() ?? "", Date.now(), options.actor, options.source,
-      historyLimit, k.channel, limits.maxSettingsKeys, limits.maxSettingsBytes,
-      options.withSettings || mutation.op === "controls" ? "1" : "0", ref.scope, ref.scope === "default" ? "" : ref.sessionId,
-    ];
-    const reply = await this.call(() => this.runMutation(frame, mutation));
+    const [script, args] = mutationCall(k, ref, mutation, options, this.config);
+    const reply = await this.call(() => this.redis[script](...args));
     this.expectOk(reply, ref.sessionId, ref.scope, options.ifRevision);
     const result: MutationResult = {
       changed: reply[1] === 1,
@@ -253,27 +247,6 @@ export class RedisStore implements Store {
     return this.subscriber;
   }
 
-  private runMutation(frame: (string | number)[], m: Mutation): Promise<unknown[]> {
-    const r = this.redis;
-    switch (m.op) {
-      case "set":
-        return r.setEntries(...frame, "set", m.key, canonicalJson(m.value));
-      case "merge":
-        return r.setEntries(...frame, "merge", ...objectPairs(m.settings));
-      case "replace":
-        return r.replaceSettings(...frame, ...objectPairs(m.settings));
-      case "unset":
-        return r.unsetSetting(...frame, m.key);
-      case "path":
-        return r.setPath(...frame, m.key, m.pathOp, canonicalJson(m.value), ...m.segments);
-      case "controls": {
-        const c = m.controls;
-        const settings = m.settings === undefined ? ["0"] : ["1", ...objectPairs(m.settings)];
-        return r.applyControls(...frame, c.model ?? "", c.approvalPolicy, c.networkAccess, c.filesystemSandbox, ...settings);
-      }
-    }
-  }
-
   /** The keys of a tuple; the default tuple's slot cannot see the session, so it is checked first. */
   private async target(ref: ScopeRef): Promise<TupleKeys> {
     if (ref.scope === "default") await this.requireActiveSession(ref.sessionId);
@@ -340,6 +313,45 @@ export class RedisStore implements Store {
 }
 
 type StreamEntry = [id: string, fields: string[]];
+
+type MutationScript = "setEntries" | "replaceSettings" | "unsetSetting" | "setPath" | "applyControls";
+
+/**
+ * The script and arguments of one mutation: the frame every write script
+ * reads (includes/write.lua), then the operation's own arguments. Exported
+ * so the benchmark can call the very same script directly.
+ */
+export function mutationCall(
+  k: TupleKeys,
+  ref: ScopeRef,
+  m: Mutation,
+  options: WriteOptions,
+  config: Pick<Config, "limits" | "historyLimit">,
+): [MutationScript, (string | number)[]] {
+  const frame = [
+    k.meta, k.tuple, k.settings, k.history,
+    checkFlag(ref), options.ifRevision?.toString() ?? "", Date.now(), options.actor, options.source,
+    config.historyLimit, k.channel, config.limits.maxSettingsKeys, config.limits.maxSettingsBytes,
+    options.withSettings || m.op === "controls" ? "1" : "0", ref.scope, ref.scope === "default" ? "" : ref.sessionId,
+  ];
+  switch (m.op) {
+    case "set":
+      return ["setEntries", [...frame, "set", m.key, canonicalJson(m.value)]];
+    case "merge":
+      return ["setEntries", [...frame, "merge", ...objectPairs(m.settings)]];
+    case "replace":
+      return ["replaceSettings", [...frame, ...objectPairs(m.settings)]];
+    case "unset":
+      return ["unsetSetting", [...frame, m.key]];
+    case "path":
+      return ["setPath", [...frame, m.key, m.pathOp, canonicalJson(m.value), ...m.segments]];
+    case "controls": {
+      const c = m.controls;
+      const settings = m.settings === undefined ? ["0"] : ["1", ...objectPairs(m.settings)];
+      return ["applyControls", [...frame, c.model ?? "", c.approvalPolicy, c.networkAccess, c.filesystemSandbox, ...settings]];
+    }
+  }
+}
 
 function deliver(listeners: Iterable<Listener>, event: StoreEvent): void {
   for (const listener of listeners) {
