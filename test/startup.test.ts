@@ -1,30 +1,7 @@
 // The real entry point, as `npm start` runs it: its start-up log line,
 // refusal of bad configuration, and a clean exit on SIGTERM.
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { describe, expect, it } from "vitest";
-
-function startMain(env: Record<string, string>) {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-    env: { ...process.env, REDIS_URL: "", PORT: "0", LOG_LEVEL: "info", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => (stdout += d));
-  child.stderr.on("data", (d) => (stderr += d));
-  const exited = once(child, "exit") as Promise<[number | null, string | null]>;
-  const line = async (pattern: RegExp, timeoutMs = 15_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const found = stdout.split("\n").find((l) => pattern.test(l));
-      if (found) return JSON.parse(found) as Record<string, any>;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`no log line matching ${pattern}; stdout: ${stdout}; stderr: ${stderr}`);
-  };
-  return { child, exited, line, output: () => ({ stdout, stderr }) };
-}
+import { startMain } from "./support/process.js";
 
 describe("the server process", () => {
   it("logs its store, address and protocols, serves, and stops cleanly on SIGTERM", async () => {

@@ -12,7 +12,7 @@ import type { Store } from "../../src/store/store.js";
 import { restRoutes } from "../../src/transport/rest/routes.js";
 import { startServer, type RunningServer } from "../../src/transport/server.js";
 
-export type Backend = "embedded" | "redis";
+export type Backend = "embedded" | "redis" | "redis-cluster";
 export type TransportName = "grpc" | "connect-json" | "connect-binary-h2" | "grpc-web";
 export const TRANSPORTS: TransportName[] = ["grpc", "connect-json", "connect-binary-h2", "grpc-web"];
 
@@ -46,6 +46,8 @@ export function makeTransport(url: string, name: TransportName): Transport {
 export interface StartOptions {
   backend: Backend;
   redisUrl?: string;
+  /** host:port,... for the redis-cluster backend. */
+  clusterNodes?: string;
   /** Extra environment, as the server would read it. */
   env?: Record<string, string>;
 }
@@ -56,6 +58,7 @@ export async function startTestServer(options: StartOptions): Promise<TestServer
     HOST: "127.0.0.1",
     LOG_LEVEL: "silent",
     ...(options.backend === "redis" ? { REDIS_URL: options.redisUrl!, REDIS_PREFIX: `t${randomUUID().slice(0, 8)}:` } : {}),
+    ...(options.backend === "redis-cluster" ? { REDIS_CLUSTER_NODES: options.clusterNodes!, REDIS_PREFIX: `t${randomUUID().slice(0, 8)}:` } : {}),
     ...options.env,
   };
   const config = loadConfig(env);
