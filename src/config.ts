@@ -35,6 +35,8 @@ export interface Config {
   limits: Limits;
   logLevel: LogLevel;
   corsOrigins: string[];
+  /** JSON file of bearer tokens; unset means authentication is off. */
+  authTokensFile?: string;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -130,5 +132,6 @@ export function loadConfig(env: Env = process.env): Config {
     },
     logLevel: oneOf(env, "LOG_LEVEL", ["debug", "info", "warn", "error", "silent"], "info"),
     corsOrigins: (read(env, "CORS_ORIGINS") ?? "*").split(",").map((s) => s.trim()),
+    authTokensFile: read(env, "AUTH_TOKENS_FILE"),
   };
 }

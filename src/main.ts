@@ -1,4 +1,5 @@
 // Entry point: configuration, store, one-port server, graceful SIGTERM.
+import { Authenticator } from "./auth.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { createLogger } from "./log.js";
 import { openStore } from "./store/open-store.js";
@@ -7,8 +8,10 @@ import { restRoutes } from "./transport/rest/routes.js";
 
 async function main(): Promise<void> {
   let config;
+  let auth;
   try {
     config = loadConfig();
+    auth = config.authTokensFile ? Authenticator.fromFile(config.authTokensFile) : undefined;
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`configuration error: ${err.message}\n`);
@@ -18,12 +21,13 @@ async function main(): Promise<void> {
   }
   const log = createLogger(config.logLevel);
   const store = await openStore(config);
-  const server = await startServer({ config, store, log, routes: restRoutes });
+  const server = await startServer({ config, store, log, auth, routes: restRoutes });
   log.info("listening", {
     store: store.kind,
     address: server.url,
     protocols: [...PROTOCOLS, "rest (/api)"],
     defaultsLocked: config.defaultsLocked,
+    auth: auth ? "bearer tokens" : "off",
   });
 
   let stopping = false;

@@ -12,7 +12,9 @@ export type ErrorReason =
   | "REVISION_MISMATCH"
   | "PAYLOAD_TOO_LARGE"
   | "HISTORY_TRUNCATED"
-  | "STORE_UNAVAILABLE";
+  | "STORE_UNAVAILABLE"
+  | "UNAUTHENTICATED"
+  | "PERMISSION_DENIED";
 
 export interface Issue {
   path: string;
@@ -73,6 +75,8 @@ export const errors = {
       `history no longer reaches that revision; the oldest retained is ${oldest}`,
       { sessionId, scope, currentRevision: oldest },
     ),
+  unauthenticated: () => new DomainError("UNAUTHENTICATED", "a valid bearer token is required"),
+  forbidden: (message: string) => new DomainError("PERMISSION_DENIED", message),
   unavailable: (cause?: unknown) => {
     const e = new DomainError("STORE_UNAVAILABLE", "settings store is unavailable");
     if (cause !== undefined) (e as { cause?: unknown }).cause = cause;

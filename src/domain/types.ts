@@ -61,6 +61,8 @@ export type HistoryOp = Mutation["op"];
 export interface WriteOptions {
   ifRevision?: bigint;
   actor: string;
+  /** With authentication on: the actor the caller declared, when it differs from the token's. */
+  claimedActor?: string;
   source: string;
   /** Also answer the whole settings map after the write (REST needs it). */
   withSettings?: boolean;
@@ -93,6 +95,7 @@ export interface HistoryEntry {
   scope: Scope;
   op: HistoryOp;
   actor: string;
+  claimedActor?: string;
   source: string;
   time: Date;
   changes: Change[];

@@ -1,11 +1,12 @@
 // SettingsService and SessionService as plain objects of async functions
 // (connect-es style): proto in, domain operations, proto out. Errors are
 // DomainErrors here; the transport's interceptor maps them to ConnectErrors.
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { principalKey } from "../auth.js";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { SessionService } from "../../gen/codexmanager/settings/v1/session_pb.js";
-import { Mode, PathOp, SettingsService, type SetSettingsRequest } from "../../gen/codexmanager/settings/v1/settings_pb.js";
-import type { Operations, SettingsUpdate } from "./operations.js";
+import { Mode, PathOp, SettingsService, type Scope as ScopePb, type SetSettingsRequest } from "../../gen/codexmanager/settings/v1/settings_pb.js";
+import type { Operations, SettingsUpdate, WriteInput } from "./operations.js";
 import {
   controlsFromPb,
   controlsToPb,
@@ -17,6 +18,13 @@ import {
   valueFromPb,
   valueToPb,
 } from "./convert.js";
+
+const callerOf = (ctx: HandlerContext) => ctx.values.get(principalKey);
+
+/** The fields every write request shares, with the authenticated caller. */
+function writeInput(req: { sessionId: string; scope: ScopePb; actor: string; source: string }, ctx: HandlerContext): WriteInput {
+  return { sessionId: req.sessionId, scope: scopeFromPb(req.scope), actor: req.actor, source: req.source, caller: callerOf(ctx) };
+}
 
 function updateFromPb(update: SetSettingsRequest["update"]): SettingsUpdate {
   switch (update.case) {
@@ -39,15 +47,15 @@ function updateFromPb(update: SetSettingsRequest["update"]): SettingsUpdate {
 
 export function settingsService(ops: Operations): ServiceImpl<typeof SettingsService> {
   return {
-    async getSettings(req) {
-      const read = await ops.getSettings({ sessionId: req.sessionId, scope: scopeFromPb(req.scope) }, req.key);
+    async getSettings(req, ctx) {
+      const read = await ops.getSettings({ sessionId: req.sessionId, scope: scopeFromPb(req.scope) }, req.key, callerOf(ctx));
       if ("settings" in read) return { settings: read.settings, revision: read.revision };
       return { found: read.found, value: valueToPb(read.value), revision: read.revision };
     },
 
-    async setSettings(req) {
+    async setSettings(req, ctx) {
       const result = await ops.setSettings(
-        { sessionId: req.sessionId, scope: scopeFromPb(req.scope), ifRevision: req.ifRevision, actor: req.actor, source: req.source },
+        { ...writeInput(req, ctx), ifRevision: req.ifRevision },
         updateFromPb(req.update),
       );
       return {
@@ -59,16 +67,16 @@ export function settingsService(ops: Operations): ServiceImpl<typeof SettingsSer
       };
     },
 
-    async unsetSetting(req) {
+    async unsetSetting(req, ctx) {
       const result = await ops.unsetSetting(
-        { sessionId: req.sessionId, scope: scopeFromPb(req.scope), ifRevision: req.ifRevision, actor: req.actor, source: req.source },
+        { ...writeInput(req, ctx), ifRevision: req.ifRevision },
         req.key,
       );
       return { removed: result.removed, changed: result.changed, revision: result.revision };
     },
 
-    async getControls(req) {
-      const view = await ops.getControls(req.sessionId);
+    async getControls(req, ctx) {
+      const view = await ops.getControls(req.sessionId, callerOf(ctx));
       return {
         session: tupleToPb(view.session),
         defaults: tupleToPb(view.defaults),
@@ -77,9 +85,9 @@ export function settingsService(ops: Operations): ServiceImpl<typeof SettingsSer
       };
     },
 
-    async applyControls(req) {
+    async applyControls(req, ctx) {
       const result = await ops.applyControls(
-        { sessionId: req.sessionId, scope: scopeFromPb(req.scope), ifRevision: req.ifRevision, actor: req.actor, source: req.source },
+        { ...writeInput(req, ctx), ifRevision: req.ifRevision },
         req.controls && controlsFromPb(req.controls),
         req.controls?.settings,
       );
@@ -94,7 +102,7 @@ export function settingsService(ops: Operations): ServiceImpl<typeof SettingsSer
     async *watchSettings(req, ctx) {
       const items = await ops.watch(
         { sessionId: req.sessionId, scope: scopeFromPb(req.scope) },
-        { fromRevision: req.fromRevision, includeSettings: req.includeSettings, signal: ctx.signal },
+        { fromRevision: req.fromRevision, includeSettings: req.includeSettings, signal: ctx.signal, caller: callerOf(ctx) },
       );
       for await (const item of items) {
         if (item.type === "heartbeat") yield { heartbeat: true };
@@ -102,11 +110,12 @@ export function settingsService(ops: Operations): ServiceImpl<typeof SettingsSer
       }
     },
 
-    async listHistory(req) {
+    async listHistory(req, ctx) {
       const page = await ops.listHistory(
         { sessionId: req.sessionId, scope: scopeFromPb(req.scope) },
         req.limit,
         req.beforeRevision,
+        callerOf(ctx),
       );
       return { entries: page.entries.map(historyEntryToPb), nextBeforeRevision: page.nextBefore };
     },
@@ -115,8 +124,9 @@ export function settingsService(ops: Operations): ServiceImpl<typeof SettingsSer
 
 export function sessionService(ops: Operations): ServiceImpl<typeof SessionService> {
   return {
-    async createSession(req) {
+    async createSession(req, ctx) {
       const { session, tuple } = await ops.createSession({
+        caller: callerOf(ctx),
         sessionId: req.sessionId,
         cwd: req.cwd,
         systemOwned: req.systemOwned,
@@ -125,18 +135,18 @@ export function sessionService(ops: Operations): ServiceImpl<typeof SessionServi
       return { session: sessionToPb(session), controls: tupleToPb(tuple) };
     },
 
-    async getSession(req) {
-      const { session, tuple } = await ops.getSession(req.sessionId);
+    async getSession(req, ctx) {
+      const { session, tuple } = await ops.getSession(req.sessionId, callerOf(ctx));
       return { session: sessionToPb(session), controls: tupleToPb(tuple) };
     },
 
-    async listSessions(req) {
-      const page = await ops.listSessions(req.pageSize, req.pageToken);
+    async listSessions(req, ctx) {
+      const page = await ops.listSessions(req.pageSize, req.pageToken, callerOf(ctx));
       return { sessions: page.sessions.map(sessionToPb), nextPageToken: page.nextPageToken };
     },
 
-    async deleteSession(req) {
-      const { sessionId, deletedAt } = await ops.deleteSession(req.sessionId);
+    async deleteSession(req, ctx) {
+      const { sessionId, deletedAt } = await ops.deleteSession(req.sessionId, callerOf(ctx));
       return { sessionId, deletedAt: timestampFromDate(deletedAt) };
     },
   };

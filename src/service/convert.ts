@@ -119,6 +119,7 @@ export function historyEntryToPb(e: HistoryEntry): MessageInitShape<typeof Histo
     scope: scopeToPb(e.scope),
     op: e.op,
     actor: e.actor,
+    claimedActor: e.claimedActor ?? "",
     source: e.source,
     time: timestampFromDate(e.time),
     changes: e.changes.map((c) => ({

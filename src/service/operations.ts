@@ -3,6 +3,7 @@
 // follows SPEC §4's order of checks: identifiers, session state, payload,
 // lock, revision, apply.
 import { randomUUID } from "node:crypto";
+import { authorize, type Principal } from "../auth.js";
 import type { Config } from "../config.js";
 import { errors, LOCK_REASON } from "../domain/errors.js";
 import { Rules } from "../domain/rules.js";
@@ -34,6 +35,8 @@ export type SettingsUpdate =
 export interface WriteInput {
   sessionId: string;
   scope: Scope;
+  /** The authenticated caller; undefined while authentication is off. */
+  caller?: Principal;
   ifRevision?: bigint;
   actor?: string;
   source?: string;
@@ -42,6 +45,7 @@ export interface WriteInput {
 }
 
 export interface CreateSessionInput {
+  caller?: Principal;
   sessionId?: string;
   cwd?: string;
   systemOwned?: boolean;
@@ -81,9 +85,20 @@ export function createOperations(store: Store, config: OperationsConfig) {
     }
   }
 
+  /** Reads need the read role, session writes write, default-scope writes admin. */
+  function authorizeWrite(input: WriteInput): void {
+    if (input.scope === "default") authorize(input.caller, "admin", "write the default scope");
+    else authorize(input.caller, "write", "write settings");
+  }
+
+  /** With authentication on, history records the token's actor; a declared one is kept as claimedActor. */
   function provenance(r: Rules, input: WriteInput, fallbackSource: "api" | "ui") {
+    const declared = r.actor("actor", input.actor);
+    const actor = input.caller?.actor ?? declared;
+    const claimed = input.caller && input.actor !== undefined && input.actor !== "" && declared !== actor ? declared : undefined;
     return {
-      actor: r.actor("actor", input.actor),
+      actor,
+      claimedActor: claimed,
       source: r.source("source", input.source, fallbackSource),
       ifRevision: input.ifRevision,
       withSettings: input.withSettings,
@@ -140,6 +155,7 @@ export function createOperations(store: Store, config: OperationsConfig) {
     },
 
     async createSession(input: CreateSessionInput) {
+      authorize(input.caller, input.systemOwned ? "admin" : "write", input.systemOwned ? "create system-owned sessions" : "create sessions");
       const r = rules();
       const sessionId = input.sessionId === undefined ? randomUUID() : r.sessionId("sessionId", input.sessionId);
       const cwd = input.cwd ?? "";
@@ -159,12 +175,14 @@ export function createOperations(store: Store, config: OperationsConfig) {
       });
     },
 
-    async getSession(sessionId: string) {
+    async getSession(sessionId: string, caller?: Principal) {
+      authorize(caller, "read", "read sessions");
       identifiers(sessionId);
       return store.getSession(sessionId);
     },
 
-    async listSessions(pageSize: number, pageToken: string) {
+    async listSessions(pageSize: number, pageToken: string, caller?: Principal) {
+      authorize(caller, "read", "list sessions");
       const r = rules();
       let after: string | undefined;
       if (pageToken !== "") {
@@ -181,13 +199,15 @@ export function createOperations(store: Store, config: OperationsConfig) {
       };
     },
 
-    async deleteSession(sessionId: string): Promise<{ sessionId: string; deletedAt: Date }> {
+    async deleteSession(sessionId: string, caller?: Principal): Promise<{ sessionId: string; deletedAt: Date }> {
+      authorize(caller, "write", "delete sessions");
       identifiers(sessionId);
       const { deletedAt } = await store.deleteSession(sessionId, new Date());
       return { sessionId, deletedAt };
     },
 
-    async getSettings(ref: ScopeRef, key?: string) {
+    async getSettings(ref: ScopeRef, key?: string, caller?: Principal) {
+      authorize(caller, "read", "read settings");
       const r = rules();
       r.sessionId("sessionId", ref.sessionId);
       const k = key === undefined ? undefined : r.key("key", key);
@@ -196,6 +216,7 @@ export function createOperations(store: Store, config: OperationsConfig) {
     },
 
     async setSettings(input: WriteInput, update: SettingsUpdate): Promise<MutationResult & { key?: string }> {
+      authorizeWrite(input);
       identifiers(input.sessionId);
       const r = rules();
       const mutation = toMutation(r, update);
@@ -207,6 +228,7 @@ export function createOperations(store: Store, config: OperationsConfig) {
     },
 
     async unsetSetting(input: WriteInput, rawKey: string | undefined) {
+      authorizeWrite(input);
       identifiers(input.sessionId);
       const r = rules();
       const key = r.key("key", rawKey);
@@ -215,7 +237,8 @@ export function createOperations(store: Store, config: OperationsConfig) {
       return { ...(await store.mutate(input, { op: "unset", key: key! }, options)), key: key! };
     },
 
-    async getControls(sessionId: string): Promise<ControlsView> {
+    async getControls(sessionId: string, caller?: Principal): Promise<ControlsView> {
+      authorize(caller, "read", "read controls");
       identifiers(sessionId);
       return controlsView(sessionId);
     },
@@ -226,6 +249,7 @@ export function createOperations(store: Store, config: OperationsConfig) {
       controls: Partial<Record<keyof ControlFields, unknown>> | undefined,
       settings: JsonValue | undefined,
     ) {
+      authorizeWrite(input);
       identifiers(input.sessionId);
       const r = rules();
       const fields = controls === undefined ? r.fail("controls", "is required") : r.controls("controls", controls);
@@ -239,7 +263,8 @@ export function createOperations(store: Store, config: OperationsConfig) {
 
     controlsView,
 
-    async watch(ref: ScopeRef, options: { fromRevision?: bigint; includeSettings?: boolean; signal: AbortSignal }) {
+    async watch(ref: ScopeRef, options: { fromRevision?: bigint; includeSettings?: boolean; signal: AbortSignal; caller?: Principal }) {
+      authorize(options.caller, "read", "watch settings");
       identifiers(ref.sessionId);
       return openWatch(store, ref, {
         fromRevision: options.fromRevision,
@@ -249,7 +274,8 @@ export function createOperations(store: Store, config: OperationsConfig) {
       });
     },
 
-    async listHistory(ref: ScopeRef, limit: number, before?: bigint) {
+    async listHistory(ref: ScopeRef, limit: number, before?: bigint, caller?: Principal) {
+      authorize(caller, "read", "read history");
       const r = rules();
       r.sessionId("sessionId", ref.sessionId);
       if (!Number.isInteger(limit) || limit < 0) r.fail("limit", "must be a non-negative integer");

@@ -6,6 +6,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { ErrorDetailSchema } from "../../gen/codexmanager/settings/v1/errors_pb.js";
 import { DomainError, type ErrorReason } from "../domain/errors.js";
 import type { Logger } from "../log.js";
+import { principalKey, type Authenticator } from "../auth.js";
 import { scopeToPb } from "../service/convert.js";
 
 export const CONNECT_CODES: Record<ErrorReason, Code> = {
@@ -19,6 +20,8 @@ export const CONNECT_CODES: Record<ErrorReason, Code> = {
   PAYLOAD_TOO_LARGE: Code.ResourceExhausted,
   HISTORY_TRUNCATED: Code.OutOfRange,
   STORE_UNAVAILABLE: Code.Unavailable,
+  UNAUTHENTICATED: Code.Unauthenticated,
+  PERMISSION_DENIED: Code.PermissionDenied,
 };
 
 export function domainToConnect(err: DomainError): ConnectError {
@@ -48,6 +51,14 @@ export function toConnectError(err: unknown, log: Logger, procedure: string): Co
   if (err instanceof ConnectError) return err;
   log.error("unexpected error", { procedure, error: String(err), stack: (err as Error)?.stack });
   return new ConnectError("internal server error", Code.Internal);
+}
+
+/** Authenticates every call and leaves the caller in the context values for the handlers. */
+export function authInterceptor(auth: Authenticator): Interceptor {
+  return (next) => async (req) => {
+    req.contextValues.set(principalKey, auth.authenticate(req.header.get("authorization")));
+    return next(req);
+  };
 }
 
 /** Maps errors of unary and streaming calls, and logs each call's outcome. */

@@ -10,7 +10,8 @@ import type { Logger } from "../log.js";
 import { sessionService, settingsService } from "../service/connect-services.js";
 import { createOperations, type Operations } from "../service/operations.js";
 import type { Store } from "../store/store.js";
-import { errorInterceptor } from "./connect-errors.js";
+import { authInterceptor, errorInterceptor } from "./connect-errors.js";
+import type { Authenticator } from "../auth.js";
 import { sendJson, type Req, type Res } from "./http-json.js";
 import { listenOnePort } from "./one-port.js";
 
@@ -27,21 +28,23 @@ export interface ServerDeps {
   config: Config;
   store: Store;
   log: Logger;
+  /** Bearer-token authentication; undefined leaves it off. */
+  auth?: Authenticator;
   /** Extra Connect services (the benchmark's no-op; never registered in production). */
   extraServices?: (router: ConnectRouter) => void;
   /** Extra routes tried before the 404 (REST). */
-  routes?: (ops: Operations, log: Logger, shutdown: AbortSignal) => RouteHandler;
+  routes?: (ops: Operations, log: Logger, shutdown: AbortSignal, auth?: Authenticator) => RouteHandler;
 }
 
 export const PROTOCOLS = ["grpc (h2c)", "connect (json, binary; http/1.1, h2c)", "grpc-web"];
 const SHUTDOWN_GRACE_MS = 10_000;
 
-export async function startServer({ config, store, log, routes, extraServices }: ServerDeps): Promise<RunningServer> {
+export async function startServer({ config, store, log, auth, routes, extraServices }: ServerDeps): Promise<RunningServer> {
   const ops = createOperations(store, config);
   const shutdown = new AbortController();
   // Every call in flight and every open stream listens for shutdown.
   setMaxListeners(0, shutdown.signal);
-  const extra = routes?.(ops, log, shutdown.signal);
+  const extra = routes?.(ops, log, shutdown.signal, auth);
 
   const fallback = async (req: Req, res: Res) => {
     const path = (req.url ?? "/").split("?")[0];
@@ -57,7 +60,7 @@ export async function startServer({ config, store, log, routes, extraServices }:
       router.service(SessionService, sessionService(ops));
       extraServices?.(router);
     },
-    interceptors: [errorInterceptor(log)],
+    interceptors: auth ? [errorInterceptor(log), authInterceptor(auth)] : [errorInterceptor(log)],
     readMaxBytes: config.limits.maxBodyBytes,
     shutdownSignal: shutdown.signal,
     fallback: (req, res) => {

@@ -6,7 +6,8 @@ import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } f
 import { SessionService } from "../../gen/codexmanager/settings/v1/session_pb.js";
 import { SettingsService } from "../../gen/codexmanager/settings/v1/settings_pb.js";
 import { loadConfig } from "../../src/config.js";
-import { createLogger } from "../../src/log.js";
+import { Authenticator } from "../../src/auth.js";
+import { createLogger, type Logger } from "../../src/log.js";
 import { openStore } from "../../src/store/open-store.js";
 import type { Store } from "../../src/store/store.js";
 import { restRoutes } from "../../src/transport/rest/routes.js";
@@ -50,6 +51,7 @@ export interface StartOptions {
   clusterNodes?: string;
   /** Extra environment, as the server would read it. */
   env?: Record<string, string>;
+  log?: Logger;
 }
 
 export async function startTestServer(options: StartOptions): Promise<TestServer> {
@@ -65,7 +67,8 @@ export async function startTestServer(options: StartOptions): Promise<TestServer
   const store = await openStore(config);
   let server: RunningServer;
   try {
-    server = await startServer({ config, store, log: createLogger(config.logLevel), routes: restRoutes });
+    const auth = config.authTokensFile ? Authenticator.fromFile(config.authTokensFile) : undefined;
+    server = await startServer({ config, store, log: options.log ?? createLogger(config.logLevel), auth, routes: restRoutes });
   } catch (err) {
     await store.close();
     throw err;

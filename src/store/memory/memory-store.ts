@@ -150,6 +150,7 @@ export class MemoryStore implements Store {
         time: new Date(),
         changes: changes.map(toChange),
       };
+      if (options.claimedActor !== undefined) entry.claimedActor = options.claimedActor;
       tuple.history.push(entry);
       if (tuple.history.length > this.config.historyLimit) {
         tuple.history.splice(0, tuple.history.length - this.config.historyLimit);

@@ -333,6 +333,7 @@ export function mutationCall(
     checkFlag(ref), options.ifRevision?.toString() ?? "", Date.now(), options.actor, options.source,
     config.historyLimit, k.channel, config.limits.maxSettingsKeys, config.limits.maxSettingsBytes,
     options.withSettings || m.op === "controls" ? "1" : "0", ref.scope, ref.scope === "default" ? "" : ref.sessionId,
+    options.claimedActor ?? "",
   ];
   switch (m.op) {
     case "set":
@@ -405,7 +406,7 @@ function revisionOf(streamId: string): bigint {
 
 function toHistoryEntry([id, fields]: StreamEntry, scope: Scope): HistoryEntry {
   const f = pairsToStrings(fields);
-  return {
+  const entry: HistoryEntry = {
     revision: revisionOf(id),
     scope,
     op: f.op as HistoryEntry["op"],
@@ -414,12 +415,14 @@ function toHistoryEntry([id, fields]: StreamEntry, scope: Scope): HistoryEntry {
     time: new Date(Number(f.time)),
     changes: JSON.parse(f.changes!) as Change[],
   };
+  if (f.claimedActor !== undefined) entry.claimedActor = f.claimedActor;
+  return entry;
 }
 
 function parseEvent(message: string): StoreEvent {
   const e = JSON.parse(message) as {
     type: "change" | "deleted"; sessionId: string; deletedAt: number; scope: Scope; revision: number;
-    op: HistoryEntry["op"]; actor: string; source: string; time: number; changes: Change[];
+    op: HistoryEntry["op"]; actor: string; claimedActor?: string; source: string; time: number; changes: Change[];
   };
   if (e.type === "deleted") return { type: "deleted", sessionId: e.sessionId, deletedAt: new Date(e.deletedAt) };
   return {
@@ -428,6 +431,7 @@ function parseEvent(message: string): StoreEvent {
     entry: {
       revision: BigInt(e.revision), scope: e.scope, op: e.op, actor: e.actor, source: e.source,
       time: new Date(e.time), changes: e.changes,
+      ...(e.claimedActor !== undefined && { claimedActor: e.claimedActor }),
     },
   };
 }

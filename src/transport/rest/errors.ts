@@ -57,5 +57,9 @@ export async function restError(err: unknown, ops: Operations, log: Logger, rout
       };
     case "STORE_UNAVAILABLE":
       return { status: 503, body: { status: "error", code: "unavailable", message } };
+    case "UNAUTHENTICATED":
+      return { status: 401, body: { status: "error", code: "unauthenticated", message } };
+    case "PERMISSION_DENIED":
+      return { status: 403, body: { status: "error", code: "forbidden", message } };
   }
 }

@@ -5,6 +5,7 @@ import type { z } from "zod";
 import { errors } from "../../domain/errors.js";
 import { isObject } from "../../domain/json.js";
 import type { JsonObject, JsonValue, Scope } from "../../domain/types.js";
+import type { Authenticator, Principal } from "../../auth.js";
 import type { Logger } from "../../log.js";
 import type { Operations, SettingsUpdate } from "../../service/operations.js";
 import { sendJson, type Req, type Res } from "../http-json.js";
@@ -26,6 +27,8 @@ import {
 import { controlsViewJson, historyEntryJson, sessionJson, settingsJson, tupleJson } from "./views.js";
 
 interface Ctx {
+  /** The authenticated caller; undefined while authentication is off. */
+  caller?: Principal;
   req: Req;
   res: Res;
   log: Logger;
@@ -67,6 +70,7 @@ async function parseBody<S extends z.ZodType>(ctx: Ctx, schema: S, sessionId?: s
 const createSession: Handler = async (ctx) => {
   const b = await parseBody(ctx, createSessionBody);
   const { session, tuple } = await ctx.ops.createSession({
+    caller: ctx.caller,
     sessionId: b.sessionId,
     cwd: b.cwd,
     systemOwned: b.systemOwned,
@@ -75,20 +79,20 @@ const createSession: Handler = async (ctx) => {
   return ok({ session: sessionJson(session, tuple) });
 };
 
-const getSession: Handler = async ({ params: [sessionId], ops }) => {
-  const { session, tuple } = await ops.getSession(sessionId!);
+const getSession: Handler = async ({ params: [sessionId], ops, caller }) => {
+  const { session, tuple } = await ops.getSession(sessionId!, caller);
   return ok({ session: sessionJson(session, tuple) });
 };
 
-const deleteSession: Handler = async ({ params: [sessionId], ops }) => {
-  const { deletedAt } = await ops.deleteSession(sessionId!);
+const deleteSession: Handler = async ({ params: [sessionId], ops, caller }) => {
+  const { deletedAt } = await ops.deleteSession(sessionId!, caller);
   return ok({ status: "ok", sessionId, deletedAt: deletedAt.toISOString() });
 };
 
-const getSettings: Handler = async ({ params: [sessionId], query, ops }) => {
+const getSettings: Handler = async ({ params: [sessionId], query, ops, caller }) => {
   const scope = parseScope(query.get("scope") ?? undefined);
   const key = query.get("key") ?? undefined;
-  const read = await ops.getSettings({ sessionId: sessionId!, scope }, key);
+  const read = await ops.getSettings({ sessionId: sessionId!, scope }, key, caller);
   const revision = Number(read.revision);
   if ("settings" in read) return ok({ status: "ok", sessionId, scope, settings: read.settings, revision });
   return ok({ status: "ok", sessionId, scope, key: key!.trim(), found: read.found, value: read.value, revision });
@@ -105,7 +109,7 @@ const postSettings: Handler = async (ctx) => {
         ? { kind: "path", path: b.path, value: b.value as JsonValue | undefined, op: b.op ?? "set" }
         : { kind: "entry", key: b.key, value: b.value as JsonValue | undefined };
   const result = await ctx.ops.setSettings(
-    { sessionId, scope, ifRevision: toRevision(b.ifRevision), actor: b.actor, source: b.source, withSettings: true },
+    { sessionId, scope, caller: ctx.caller, ifRevision: toRevision(b.ifRevision), actor: b.actor, source: b.source, withSettings: true },
     update,
   );
   const body: Record<string, unknown> = { status: outcome(result.changed), sessionId, scope };
@@ -120,7 +124,7 @@ const deleteSetting: Handler = async (ctx) => {
   if (!q.success) throw errors.invalid(toIssues(q.error));
   const scope = parseScope(q.data.scope);
   const result = await ctx.ops.unsetSetting(
-    { sessionId, scope, ifRevision: toRevision(q.data.ifRevision), actor: q.data.actor, source: q.data.source, withSettings: true },
+    { sessionId, scope, caller: ctx.caller, ifRevision: toRevision(q.data.ifRevision), actor: q.data.actor, source: q.data.source, withSettings: true },
     rawKey,
   );
   return ok({
@@ -129,8 +133,8 @@ const deleteSetting: Handler = async (ctx) => {
   });
 };
 
-const getControls: Handler = async ({ params: [sessionId], ops }) => {
-  const view = await ops.getControls(sessionId!);
+const getControls: Handler = async ({ params: [sessionId], ops, caller }) => {
+  const view = await ops.getControls(sessionId!, caller);
   return ok({ status: "ok", sessionId, ...controlsViewJson(view) });
 };
 
@@ -140,7 +144,7 @@ const postControls: Handler = async (ctx) => {
   const scope = parseScope(b.scope);
   const controls = b.controls as JsonObject;
   const result = await ctx.ops.applyControls(
-    { sessionId, scope, ifRevision: toRevision(b.ifRevision), actor: b.actor, source: b.source },
+    { sessionId, scope, caller: ctx.caller, ifRevision: toRevision(b.ifRevision), actor: b.actor, source: b.source },
     controls,
     Object.prototype.hasOwnProperty.call(controls, "settings") ? controls.settings : undefined,
   );
@@ -151,18 +155,18 @@ const postControls: Handler = async (ctx) => {
   });
 };
 
-const getHistory: Handler = async ({ params: [sessionId], query, ops }) => {
+const getHistory: Handler = async ({ params: [sessionId], query, ops, caller }) => {
   const q = historyQuery.safeParse(Object.fromEntries(query));
   if (!q.success) throw errors.invalid(toIssues(q.error));
   const scope = parseScope(q.data.scope);
-  const page = await ops.listHistory({ sessionId: sessionId!, scope }, Number(q.data.limit ?? 0), toRevision(q.data.before));
+  const page = await ops.listHistory({ sessionId: sessionId!, scope }, Number(q.data.limit ?? 0), toRevision(q.data.before), caller);
   return ok({
     status: "ok", sessionId, scope, entries: page.entries.map(historyEntryJson),
     nextBefore: page.nextBefore === undefined ? null : Number(page.nextBefore),
   });
 };
 
-const getEvents: Handler = async ({ params: [sessionId], query, req, res, ops, log, signal }) => {
+const getEvents: Handler = async ({ params: [sessionId], query, req, res, ops, log, signal, caller }) => {
   const q = eventsQuery.safeParse(Object.fromEntries(query));
   if (!q.success) throw errors.invalid(toIssues(q.error));
   const scope = parseScope(q.data.scope);
@@ -170,7 +174,7 @@ const getEvents: Handler = async ({ params: [sessionId], query, req, res, ops, l
   const from = q.data.fromRevision ?? (typeof lastEventId === "string" && /^\d{1,20}$/.test(lastEventId) ? lastEventId : undefined);
   const items = await ops.watch(
     { sessionId: sessionId!, scope },
-    { fromRevision: toRevision(from), includeSettings: q.data.includeSettings === "true", signal },
+    { fromRevision: toRevision(from), includeSettings: q.data.includeSettings === "true", signal, caller },
   );
   await streamEvents(res, items, ops, log);
   return undefined;
@@ -205,7 +209,7 @@ function decodeParams(match: RegExpExecArray): string[] {
   }
 }
 
-export function restRoutes(ops: Operations, log: Logger, shutdown: AbortSignal): RouteHandler {
+export function restRoutes(ops: Operations, log: Logger, shutdown: AbortSignal, auth?: Authenticator): RouteHandler {
   return async (req: Req, res: Res) => {
     const url = req.url ?? "/";
     const q = url.indexOf("?");
@@ -223,9 +227,10 @@ export function restRoutes(ops: Operations, log: Logger, shutdown: AbortSignal):
     const signal = AbortSignal.any([gone.signal, shutdown]);
     let answer: RestAnswer | undefined;
     try {
+      const caller = auth?.authenticate(req.headers.authorization);
       const params = decodeParams(match);
       const query = new URLSearchParams(q === -1 ? "" : url.slice(q + 1));
-      answer = await route.handler({ req, res, log, signal, params, query, ops });
+      answer = await route.handler({ caller, req, res, log, signal, params, query, ops });
       if (answer === undefined) return true;
     } catch (err) {
       answer = await restError(err, ops, log, route.name);

@@ -43,6 +43,7 @@ export function historyEntryJson(e: HistoryEntry): Record<string, unknown> {
     scope: e.scope,
     op: e.op,
     actor: e.actor,
+    ...(e.claimedActor !== undefined && { claimedActor: e.claimedActor }),
     source: e.source,
     time: e.time.toISOString(),
     changes: e.changes,

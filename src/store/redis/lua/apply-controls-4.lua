@@ -1,6 +1,6 @@
 -- Replaces the four controls, and the settings when given.
--- ARGV 13: model ('' = null), 14: approvalPolicy, 15: networkAccess,
---      16: filesystemSandbox, 17: settings given (1/0), 18..: key, JSON pairs.
+-- ARGV 14: model ('' = null), 15: approvalPolicy, 16: networkAccess,
+--      17: filesystemSandbox, 18: settings given (1/0), 19..: key, JSON pairs.
 --- @include "includes/json"
 --- @include "includes/session"
 --- @include "includes/write"

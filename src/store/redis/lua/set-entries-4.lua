@@ -1,5 +1,5 @@
 -- Sets top-level keys (op "set" for one entry, "merge" for a shallow merge).
--- ARGV 13: op; 14..: key, JSON pairs.
+-- ARGV 14: op; 15..: key, JSON pairs.
 --- @include "includes/json"
 --- @include "includes/session"
 --- @include "includes/write"

@@ -1,6 +1,6 @@
 -- An atomic nested write inside one top-level key, decoded and re-encoded
 -- here so that concurrent writers of sibling paths never lose updates.
--- ARGV 13: key, 14: set|merge|unset, 15: value JSON, 16..: path segments below the key.
+-- ARGV 14: key, 15: set|merge|unset, 16: value JSON, 17..: path segments below the key.
 --- @include "includes/json"
 --- @include "includes/path"
 --- @include "includes/session"

@@ -1,4 +1,4 @@
--- Removes one top-level key. ARGV 13: key.
+-- Removes one top-level key. ARGV 14: key.
 --- @include "includes/json"
 --- @include "includes/session"
 --- @include "includes/write"

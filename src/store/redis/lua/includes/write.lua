@@ -6,13 +6,14 @@
 -- ARGV: 1 check session (1/0), 2 ifRevision ('' = none), 3 time (ms),
 --       4 actor, 5 source, 6 history bound, 7 event channel, 8 max keys,
 --       9 max bytes, 10 answer the map (1/0), 11 scope, 12 session id,
---       13.. the operation's own arguments.
+--       13 claimed actor ('' = none), 14.. the operation's own arguments.
 local meta_key, tuple_key, settings_key, history_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local if_revision, now, actor, source = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local history_bound, channel = ARGV[6], ARGV[7]
 local max_keys, max_bytes = tonumber(ARGV[8]), tonumber(ARGV[9])
 local want_settings, scope, session_id = ARGV[10] == '1', ARGV[11], ARGV[12]
-local OP_ARGS = 12
+local claimed_actor = ARGV[13]
+local OP_ARGS = 13
 
 local function check_preconditions()
   if ARGV[1] == '1' then
@@ -84,10 +85,13 @@ local function commit(op)
       .. (c[3] and (',"before":' .. c[3]) or '') .. (c[4] and (',"after":' .. c[4]) or '') .. '}'
   end
   local changes_json = '[' .. table.concat(parts, ',') .. ']'
+  local claimed = {}
+  if claimed_actor ~= '' then claimed = { 'claimedActor', claimed_actor } end
   redis.call('XADD', history_key, 'MAXLEN', history_bound, revision .. '-0',
-    'op', op, 'actor', actor, 'source', source, 'time', now, 'changes', changes_json)
+    'op', op, 'actor', actor, 'source', source, 'time', now, 'changes', changes_json, unpack(claimed))
   redis.call('PUBLISH', channel, '{"type":"change","scope":"' .. scope .. '","sessionId":' .. json_string(session_id)
     .. ',"revision":' .. revision .. ',"op":"' .. op .. '","actor":' .. json_string(actor)
+    .. (claimed_actor ~= '' and (',"claimedActor":' .. json_string(claimed_actor)) or '')
     .. ',"source":' .. json_string(source) .. ',"time":' .. now .. ',"changes":' .. changes_json .. '}')
   return revision
 end
