@@ -87,7 +87,7 @@ describe("one port for every protocol", () => {
     const ready = await fetch(`${server.url}/readyz`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: "ok", store: "redis" });
-    const unknown = await fetch(`${server.url}/nope`);
+    const unknown = await fetch(`${server.url}/nope`, { method: "POST" });
     expect(unknown.status).toBe(404);
     expect(((await unknown.json()) as { status: string }).status).toBe("error");
   });

@@ -14,6 +14,7 @@ import { authInterceptor, errorInterceptor } from "./connect-errors.js";
 import type { Authenticator } from "../auth.js";
 import { sendJson, type Req, type Res } from "./http-json.js";
 import { listenOnePort } from "./one-port.js";
+import { serveWebApp } from "./static-files.js";
 
 /** Answers a request outside Connect; returns false when the path is not its own. */
 export type RouteHandler = (req: Req, res: Res) => Promise<boolean>;
@@ -51,6 +52,7 @@ export async function startServer({ config, store, log, auth, routes, extraServi
     if (req.method === "GET" && path === "/healthz") return sendJson(res, 200, { status: "ok" });
     if (req.method === "GET" && path === "/readyz") return readiness(store, res);
     if (extra && (await extra(req, res))) return;
+    if (!path!.startsWith("/api/") && serveWebApp(req, res)) return;
     sendJson(res, 404, { status: "error", code: "not_found", message: `no route for ${req.method} ${path}` });
   };
 

@@ -1,0 +1,40 @@
+// Serves the built web panel (web/dist) at "/". Any path that is not a file
+// answers index.html, so /sessions/<id> links open straight onto a session.
+import { createReadStream, existsSync, statSync } from "node:fs";
+import { extname, join, normalize, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Req, Res } from "./http-json.js";
+
+const ROOT = fileURLToPath(new URL("../../web/dist/", import.meta.url));
+const TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".ico": "image/x-icon",
+  ".json": "application/json",
+};
+
+/** Answers GET and HEAD for the panel; false when the panel is not built or the method is not a read. */
+export function serveWebApp(req: Req, res: Res): boolean {
+  if (req.method !== "GET" && req.method !== "HEAD") return false;
+  const index = join(ROOT, "index.html");
+  if (!existsSync(index)) return false;
+  let path: string;
+  try {
+    path = decodeURIComponent((req.url ?? "/").split("?")[0]!);
+  } catch {
+    return false;
+  }
+  const candidate = normalize(join(ROOT, path));
+  const inside = candidate.startsWith(ROOT) || candidate + sep === ROOT;
+  const isFile = inside && existsSync(candidate) && statSync(candidate).isFile();
+  const file = isFile ? candidate : index;
+  // Hashed assets never change; index.html must always be fresh.
+  const cache = isFile && path.startsWith("/assets/") ? "public, max-age=31536000, immutable" : "no-cache";
+  res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream", "cache-control": cache });
+  if (req.method === "HEAD") res.end();
+  else createReadStream(file).pipe(res as NodeJS.WritableStream);
+  return true;
+}

@@ -1,0 +1,166 @@
+// The web panel end to end in real Chromium (Debian's, driven by
+// playwright-core): create a session, change controls and settings through
+// the UI and check them over REST, see REST changes arrive live, the lock,
+// a two-tab conflict, a deleted session and a phone-sized layout.
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { restClient, type Rest } from "./support/rest.js";
+import { startTestServer, type TestServer } from "./support/server.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const ARTIFACTS = join(import.meta.dirname, "..", "test-artifacts");
+
+let browser: Browser;
+let server: TestServer;
+let rest: Rest;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install it with \`apt-get install -y chromium\``);
+  if (!existsSync(join(import.meta.dirname, "..", "web", "dist", "index.html"))) throw new Error("the panel is not built: run `npm run build`");
+  mkdirSync(ARTIFACTS, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"],
+  });
+  server = await startTestServer({ backend: "embedded" });
+  rest = restClient(server.url);
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+async function open(path: string, base = server.url, viewport = { width: 1280, height: 800 }): Promise<Page> {
+  const page = await browser.newPage({ viewport });
+  await page.goto(`${base}${path}`);
+  return page;
+}
+
+async function createSession(): Promise<string> {
+  const res = await rest("POST", "/api/sessions", { cwd: "/work" });
+  return res.body.session.sessionId as string;
+}
+
+const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
+
+describe("the web panel", () => {
+  it("creates a session, and changes a control and a setting that REST then reads", async () => {
+    const page = await open("/");
+    await page.getByLabel("Working directory").fill("/srv/project");
+    await page.getByRole("button", { name: "Create session" }).click();
+    await page.waitForURL(/\/sessions\/[0-9a-f-]{36}$/);
+    const sessionId = decodeURIComponent(page.url().split("/sessions/")[1]!);
+    await page.getByText("● Live").waitFor();
+
+    await page.getByLabel("Approval policy").selectOption("never");
+    await page.getByLabel("Model", { exact: true }).isDisabled();
+    await page.getByLabel("Inherit the runtime's default model").uncheck();
+    await page.getByLabel("Model", { exact: true }).fill("gpt-5");
+    await page.getByRole("button", { name: "Apply controls" }).click();
+    await expect.poll(async () => (await rest("GET", `/api/sessions/${sessionId}/session-controls`)).body.controls)
+      .toMatchObject({ model: "gpt-5", approvalPolicy: "never" });
+
+    await page.getByLabel("Key or dot path").fill("team.review.owner");
+    await page.getByLabel("Value (JSON)").fill('"ana"');
+    await page.getByRole("button", { name: "Add" }).click();
+    await expect.poll(async () => (await rest("GET", `/api/sessions/${sessionId}/settings`)).body.settings)
+      .toEqual({ team: { review: { owner: "ana" } } });
+    await page.getByTestId("value-team.review.owner").waitFor();
+
+    // An invalid value is explained, and nothing is sent.
+    await page.getByLabel("Value (JSON)").fill("{not json");
+    await page.getByLabel("Key or dot path").fill("broken");
+    await page.getByRole("button", { name: "Add" }).click();
+    await page.getByText(/Not valid JSON/).waitFor();
+    expect((await rest("GET", `/api/sessions/${sessionId}/settings`)).body.revision).toBe(2);
+    await shot(page, "session");
+
+    // The list shows it, and deleting from the list works.
+    await page.goto(`${server.url}/`);
+    await page.getByRole("link", { name: sessionId }).waitFor();
+    await shot(page, "sessions");
+    await page.close();
+  }, 60_000);
+
+  it("shows a change made over REST live, within a second, with who made it", async () => {
+    const sessionId = await createSession();
+    const page = await open(`/sessions/${sessionId}`);
+    await page.getByText("● Live").waitFor();
+    const started = Date.now();
+    await rest("POST", `/api/sessions/${sessionId}/settings`, { path: "team.review.owner", value: "bob", actor: "ci-bot", source: "curl" });
+    await page.getByTestId("value-team.review.owner").filter({ hasText: '"bob"' }).waitFor({ timeout: 1000 });
+    expect(Date.now() - started).toBeLessThan(1000);
+    await page.getByTestId("last-actor").filter({ hasText: "ci-bot" }).waitFor();
+    await page.getByRole("region", { name: "History" }).getByText("curl").waitFor();
+    await shot(page, "live-update");
+
+    // Deleting it underneath shows the deleted state instead of a blank page.
+    await rest("DELETE", `/api/sessions/${sessionId}`);
+    await page.getByText("This session was deleted.").waitFor();
+    await shot(page, "deleted");
+    await page.close();
+  }, 30_000);
+
+  it("shows a conflict when two tabs edit the same key, and overwrites nothing", async () => {
+    const sessionId = await createSession();
+    await rest("POST", `/api/sessions/${sessionId}/settings`, { key: "limit", value: 1 });
+    const [a, b] = [await open(`/sessions/${sessionId}`), await open(`/sessions/${sessionId}`)];
+    for (const tab of [a, b]) {
+      await tab.getByText("● Live").waitFor();
+      await tab.getByRole("button", { name: "Edit limit" }).click();
+    }
+    await a.getByLabel(/New value of/).fill("2");
+    await a.getByRole("button", { name: "Save", exact: true }).click();
+    await b.getByTestId("value-limit").filter({ hasText: "2" }).waitFor();
+    await b.getByLabel(/New value of/).fill("3");
+    await b.getByRole("button", { name: "Save", exact: true }).click();
+    await b.getByText("Changed while you were editing.").waitFor();
+    expect(await b.getByTestId("conflict-now").textContent()).toBe("2");
+    expect((await rest("GET", `/api/sessions/${sessionId}/settings?key=limit`)).body.value).toBe(2);
+    await shot(b, "conflict");
+    await b.getByRole("button", { name: "Save mine anyway" }).click();
+    await expect.poll(async () => (await rest("GET", `/api/sessions/${sessionId}/settings?key=limit`)).body.value).toBe(3);
+    await a.close();
+    await b.close();
+  }, 30_000);
+
+  it("keeps a phone-sized layout from breaking, and works by keyboard", async () => {
+    const sessionId = await createSession();
+    await rest("POST", `/api/sessions/${sessionId}/settings`, { key: "a-rather-long-key-name-to-wrap", value: { nested: { deeper: "value" } } });
+    const page = await open(`/sessions/${sessionId}`, server.url, { width: 390, height: 844 });
+    await page.getByText("● Live").waitFor();
+    const overflow = await page.evaluate<number>("document.documentElement.scrollWidth - window.innerWidth");
+    expect(overflow).toBeLessThanOrEqual(0);
+    await shot(page, "phone");
+    // Keyboard: tab to the scope switch and change it with the arrow keys.
+    await page.getByRole("radio", { name: "This session" }).focus();
+    await page.keyboard.press("ArrowDown");
+    expect(await page.getByRole("radio", { name: "New sessions default" }).isChecked()).toBe(true);
+    await page.close();
+  }, 30_000);
+});
+
+describe("the web panel with SESSION_DEFAULTS_LOCKED=true", () => {
+  let locked: TestServer;
+  beforeAll(async () => {
+    locked = await startTestServer({ backend: "embedded", env: { SESSION_DEFAULTS_LOCKED: "true" } });
+  });
+  afterAll(async () => {
+    await locked?.close();
+  });
+
+  it("shows the default scope read-only, with a lock and the reason", async () => {
+    const res = await restClient(locked.url)("POST", "/api/sessions", {});
+    const page = await open(`/sessions/${res.body.session.sessionId}`, locked.url);
+    await page.getByText("● Live").waitFor();
+    await page.getByRole("radio", { name: "New sessions default" }).check();
+    await page.getByText("New-session defaults are read-only: Managed by harness configuration").waitFor();
+    expect(await page.getByRole("button", { name: "Apply controls" }).isDisabled()).toBe(true);
+    expect(await page.getByRole("button", { name: "Add" }).count()).toBe(0);
+    await shot(page, "locked");
+    await page.close();
+  }, 30_000);
+});

@@ -1,0 +1,146 @@
+// One session: its controls and settings in either scope, following
+// WatchSettings live, with the history of recent changes.
+import { useCallback, useEffect, useRef, useState } from "react";
+import { describeError, reasonOf, sdk, type JsonObject, type Scope, type SettingsChange, type Tuple } from "./api.js";
+import { ControlsPanel } from "./ControlsPanel.js";
+import { HistoryPanel } from "./HistoryPanel.js";
+import { SettingsPanel } from "./SettingsPanel.js";
+
+type View = Awaited<ReturnType<ReturnType<typeof sdk.session>["controls"]["get"]>>;
+
+export function SessionPage({ sessionId }: { sessionId: string }) {
+  const session = sdk.session(sessionId);
+  const [scope, setScope] = useState<Scope>("session");
+  const [view, setView] = useState<View>();
+  const [tuple, setTuple] = useState<Tuple>();
+  const [history, setHistory] = useState<SettingsChange[]>([]);
+  const [error, setError] = useState<string>();
+  const [gone, setGone] = useState<string>();
+  const [live, setLive] = useState<"connecting" | "live" | "paused">("connecting");
+  const [lastChange, setLastChange] = useState<SettingsChange>();
+  const revision = useRef(0n);
+
+  const fail = useCallback((err: unknown) => {
+    const reason = reasonOf(err);
+    if (reason === "SESSION_DELETED" || reason === "SESSION_NOT_FOUND" || reason === "SYSTEM_SESSION") setGone(describeError(err));
+    else setError(describeError(err));
+  }, []);
+
+  const loadView = useCallback(async () => {
+    const v = await session.controls.get();
+    setView(v);
+    return v;
+  }, [sessionId]);
+
+  // Load the scope's tuple and history, then follow its changes from that revision on.
+  useEffect(() => {
+    const stop = new AbortController();
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    (async () => {
+      try {
+        const v = await loadView();
+        const t = scope === "default" ? v.defaults : v.session;
+        setTuple(t);
+        revision.current = t.revision;
+        setHistory((await session.settings.history({ scope, limit: 20 })).entries);
+      } catch (err) {
+        fail(err);
+        return;
+      }
+      const follow = async () => {
+        setLive("connecting");
+        try {
+          const changes = session.settings.watch({ scope, fromRevision: revision.current, includeSettings: true, signal: stop.signal });
+          setLive("live");
+          for await (const change of changes) {
+            revision.current = change.revision;
+            setTuple((t) => t && { ...t, settings: change.settings ?? t.settings, revision: change.revision });
+            setHistory((h) => [change, ...h].slice(0, 50));
+            setLastChange(change);
+            if (change.changes.some((c) => c.kind === "control")) {
+              const v2 = await loadView();
+              setTuple((t) => t && { ...(scope === "default" ? v2.defaults : v2.session), settings: t.settings, revision: t.revision });
+            }
+          }
+        } catch (err) {
+          if (stop.signal.aborted) return;
+          const reason = reasonOf(err);
+          if (reason === "SESSION_DELETED" || reason === "SESSION_NOT_FOUND") {
+            fail(err);
+            setLive("paused");
+            return;
+          }
+          setLive("paused");
+          retry = setTimeout(() => void follow(), 2000);
+        }
+      };
+      void follow();
+    })();
+    return () => {
+      stop.abort();
+      clearTimeout(retry);
+    };
+  }, [sessionId, scope]);
+
+  const locked = scope === "default" && view !== undefined && !view.defaultsEditable;
+  const editable = !gone && !locked;
+
+  return (
+    <section aria-labelledby="session-title" className="session">
+      <h1 id="session-title">Session <code>{sessionId}</code></h1>
+      {gone && <div role="alert" className="banner gone">{gone} Its settings can no longer be changed. <a href="/">Back to sessions</a></div>}
+      {error && (
+        <div role="alert" className="banner error">
+          {error} <button type="button" className="link" onClick={() => setError(undefined)}>Dismiss</button>
+        </div>
+      )}
+      <div className="row toolbar">
+        <fieldset className="scope">
+          <legend>Applies to</legend>
+          <label><input type="radio" name="scope" checked={scope === "session"} onChange={() => setScope("session")} /> This session</label>
+          <label><input type="radio" name="scope" checked={scope === "default"} onChange={() => setScope("default")} /> New sessions default</label>
+        </fieldset>
+        <p className={`live ${live}`} aria-live="polite">
+          {live === "live" ? "● Live" : live === "paused" ? "○ Live updates paused" : "○ Connecting"}
+          {tuple && <> · revision <span data-testid="revision">{tuple.revision.toString()}</span></>}
+          {lastChange && <> · last change by <strong data-testid="last-actor">{lastChange.actor}</strong> via {lastChange.source}</>}
+        </p>
+      </div>
+      {locked && view && (
+        <div className="banner lock" role="status">
+          <span aria-hidden="true">🔒</span> New-session defaults are read-only: {view.defaultLockReason}
+        </div>
+      )}
+      <div className="columns">
+        {tuple && (
+          <ControlsPanel
+            key={`${scope}-controls`}
+            tuple={tuple}
+            scope={scope}
+            editable={editable}
+            onApply={async (controls) => {
+              try {
+                await session.controls.apply(controls, { scope, ifRevision: tuple.revision, source: "ui" });
+                setError(undefined);
+              } catch (err) {
+                fail(err);
+              }
+            }}
+          />
+        )}
+        {tuple && (
+          <SettingsPanel
+            key={`${scope}-settings`}
+            settings={tuple.settings as JsonObject}
+            revision={tuple.revision}
+            scope={scope}
+            editable={editable}
+            session={session}
+            onError={fail}
+          />
+        )}
+        <HistoryPanel entries={history} />
+      </div>
+    </section>
+  );
+}

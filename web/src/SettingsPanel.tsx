@@ -1,0 +1,173 @@
+// The settings map as a tree. Every edit sends only that change (an entry,
+// a nested path or an unset) with the revision the edit started from, so a
+// concurrent change is shown as a conflict instead of being overwritten.
+import { useState } from "react";
+import { describeError, reasonOf, type JsonObject, type JsonValue, type Scope, type sdk } from "./api.js";
+
+type SessionHandle = ReturnType<typeof sdk.session>;
+
+interface Edit {
+  path: string[];
+  text: string;
+  startRevision: bigint;
+  startValue: JsonValue | undefined;
+  problem?: string;
+  conflict?: { now: JsonValue | undefined; revision: bigint };
+}
+
+const isObject = (v: JsonValue | undefined): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function valueAt(settings: JsonObject, path: string[]): JsonValue | undefined {
+  let v: JsonValue | undefined = settings;
+  for (const segment of path) {
+    if (!isObject(v) || !Object.hasOwn(v, segment)) return undefined;
+    v = v[segment];
+  }
+  return v;
+}
+
+export function SettingsPanel(props: {
+  settings: JsonObject;
+  revision: bigint;
+  scope: Scope;
+  editable: boolean;
+  session: SessionHandle;
+  onError: (err: unknown) => void;
+}) {
+  const { settings, revision, scope, editable, session } = props;
+  const [edit, setEdit] = useState<Edit>();
+  const [newPath, setNewPath] = useState("");
+  const [newValue, setNewValue] = useState("");
+  const [addProblem, setAddProblem] = useState<string>();
+
+  const write = async (path: string[], value: JsonValue | undefined, ifRevision: bigint) => {
+    const options = { scope, ifRevision, source: "ui" };
+    if (path.length === 1) {
+      return value === undefined ? session.settings.unset(path[0]!, options) : session.settings.set(path[0]!, value, options);
+    }
+    const ns = session.settings.namespace(path.join("."), { scope });
+    return value === undefined ? ns.unset(options) : ns.set(value, options);
+  };
+
+  const save = async (e: Edit, ifRevision: bigint) => {
+    let value: JsonValue;
+    try {
+      value = JSON.parse(e.text) as JsonValue;
+    } catch (err) {
+      setEdit({ ...e, problem: `Not valid JSON: ${(err as Error).message}` });
+      return;
+    }
+    try {
+      await write(e.path, value, ifRevision);
+      setEdit(undefined);
+    } catch (err) {
+      if (reasonOf(err) === "REVISION_MISMATCH") {
+        setEdit({ ...e, problem: undefined, conflict: { now: valueAt(settings, e.path), revision } });
+      } else if (reasonOf(err) === "INVALID_REQUEST" || reasonOf(err) === "PAYLOAD_TOO_LARGE") {
+        setEdit({ ...e, problem: describeError(err) });
+      } else {
+        props.onError(err);
+      }
+    }
+  };
+
+  const remove = async (path: string[]) => {
+    try {
+      await write(path, undefined, revision);
+    } catch (err) {
+      props.onError(err);
+    }
+  };
+
+  const add = async () => {
+    const path = newPath.trim().split(".");
+    if (path.some((s) => s === "")) {
+      setAddProblem("Give a key, or a dot path such as team.review.owner.");
+      return;
+    }
+    let value: JsonValue;
+    try {
+      value = JSON.parse(newValue) as JsonValue;
+    } catch (err) {
+      setAddProblem(`Not valid JSON: ${(err as Error).message}`);
+      return;
+    }
+    try {
+      await write(path, value, revision);
+      setNewPath("");
+      setNewValue("");
+      setAddProblem(undefined);
+    } catch (err) {
+      if (reasonOf(err) === "INVALID_REQUEST" || reasonOf(err) === "REVISION_MISMATCH") setAddProblem(describeError(err));
+      else props.onError(err);
+    }
+  };
+
+  const startEdit = (path: string[]) => {
+    const value = valueAt(settings, path);
+    setEdit({ path, text: JSON.stringify(value, null, 2), startRevision: revision, startValue: value });
+  };
+
+  const renderNode = (key: string, value: JsonValue, path: string[]) => {
+    const dotted = path.join(".");
+    // A nested key with a dot cannot be addressed by a dot path; only top-level keys are exempt.
+    const addressable = path.slice(1).every((s) => !s.includes("."));
+    const isEditing = edit && edit.path.join("\u0000") === path.join("\u0000");
+    return (
+      <li key={key}>
+        <div className="node">
+          <code className="key">{key}</code>
+          {!isObject(value) && <code className="value" data-testid={`value-${dotted}`}>{JSON.stringify(value)}</code>}
+          {editable && addressable && (
+            <span className="actions">
+              <button type="button" aria-label={`Edit ${dotted}`} onClick={() => startEdit(path)}>Edit</button>
+              <button type="button" className="danger" aria-label={`Delete ${dotted}`} onClick={() => void remove(path)}>Delete</button>
+            </span>
+          )}
+        </div>
+        {isEditing && edit && (
+          <form className="editor" onSubmit={(ev) => { ev.preventDefault(); void save(edit, edit.startRevision); }}>
+            <label htmlFor="value-editor">New value of <code>{dotted}</code> (JSON)</label>
+            <textarea id="value-editor" rows={4} value={edit.text} aria-invalid={Boolean(edit.problem)}
+              onChange={(ev) => setEdit({ ...edit, text: ev.target.value, problem: undefined })} />
+            {edit.problem && <p className="invalid" role="alert">{edit.problem}</p>}
+            {edit.conflict ? (
+              <div className="conflict" role="alert">
+                <p><strong>Changed while you were editing.</strong> <code>{dotted}</code> was {JSON.stringify(edit.startValue)} at revision {edit.startRevision.toString()}, and is now <strong data-testid="conflict-now">{JSON.stringify(edit.conflict.now)}</strong> (revision {edit.conflict.revision.toString()}). Nothing was overwritten.</p>
+                <button type="button" onClick={() => void save({ ...edit, conflict: undefined }, revision)}>Save mine anyway</button>
+                <button type="button" onClick={() => setEdit(undefined)}>Discard my edit</button>
+              </div>
+            ) : (
+              <div className="row">
+                <button type="submit">Save</button>
+                <button type="button" onClick={() => setEdit(undefined)}>Cancel</button>
+              </div>
+            )}
+          </form>
+        )}
+        {isObject(value) && Object.keys(value).length > 0 && (
+          <ul>{Object.keys(value).sort().map((k) => renderNode(k, value[k]!, [...path, k]))}</ul>
+        )}
+      </li>
+    );
+  };
+
+  const keys = Object.keys(settings).sort();
+  return (
+    <section className="panel" aria-labelledby="settings-title">
+      <h2 id="settings-title">Settings <span className="muted">({scope === "default" ? "new sessions default" : "this session"})</span></h2>
+      {keys.length === 0 ? <p className="muted">No settings.</p> : <ul className="tree">{keys.map((k) => renderNode(k, settings[k]!, [k]))}</ul>}
+      {editable && (
+        <form className="add" onSubmit={(e) => { e.preventDefault(); void add(); }}>
+          <h3>Add or replace a value</h3>
+          <label htmlFor="new-path">Key or dot path</label>
+          <input id="new-path" value={newPath} onChange={(e) => setNewPath(e.target.value)} placeholder="team.review.owner" />
+          <label htmlFor="new-value">Value (JSON)</label>
+          <textarea id="new-value" rows={3} value={newValue} onChange={(e) => setNewValue(e.target.value)} placeholder='"ana" or {"enabled": true}' />
+          {addProblem && <p className="invalid" role="alert">{addProblem}</p>}
+          <button type="submit">Add</button>
+        </form>
+      )}
+    </section>
+  );
+}

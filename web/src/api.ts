@@ -1,0 +1,34 @@
+// The panel talks to the service only through Connect-Web and the SDK.
+import { createConnectTransport } from "@connectrpc/connect-web";
+import { createSettingsSdk, SettingsError } from "../../src/client/index.js";
+
+export const sdk = createSettingsSdk(createConnectTransport({ baseUrl: window.location.origin }));
+export { SettingsError };
+export type { JsonObject, JsonValue, Scope, SettingsChange, Tuple } from "../../src/client/index.js";
+
+const MESSAGES: Record<string, string> = {
+  SESSION_DELETED: "This session was deleted.",
+  SESSION_NOT_FOUND: "This session does not exist.",
+  SYSTEM_SESSION: "This session belongs to the orchestrator and cannot be viewed here.",
+  DEFAULTS_LOCKED: "New-session defaults are locked: Managed by harness configuration.",
+  REVISION_MISMATCH: "Someone else changed these settings first.",
+  PAYLOAD_TOO_LARGE: "That value is too large.",
+  STORE_UNAVAILABLE: "The settings store is unavailable. Try again in a moment.",
+  PERMISSION_DENIED: "You are not allowed to do that.",
+};
+
+/** A message a person can act on, for any failure. */
+export function describeError(err: unknown): string {
+  if (err instanceof SettingsError) {
+    if (err.reason === "INVALID_REQUEST") {
+      const issues = err.detail?.issues.map((i) => `${i.path ? `${i.path}: ` : ""}${i.message}`).join("; ");
+      return `Invalid value: ${issues || err.message}`;
+    }
+    if (err.reason && MESSAGES[err.reason]) return MESSAGES[err.reason]!;
+    if (err.code === 14) return MESSAGES.STORE_UNAVAILABLE!;
+    return err.message;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+export const reasonOf = (err: unknown) => (err instanceof SettingsError ? err.reason : undefined);
