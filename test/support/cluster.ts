@@ -6,8 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { Redis } from "ioredis";
-import { freePort, redisServerPath } from "./redis.js";
+import { freePort, redisServerPath, waitForPing } from "./redis.js";
 
 const run = promisify(execFile);
 
@@ -37,23 +36,7 @@ export async function startCluster(): Promise<TestCluster> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    for (const port of ports) {
-      const deadline = Date.now() + 5000;
-      for (;;) {
-        const probe = new Redis({ port, host: "127.0.0.1", lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-        probe.on("error", () => {});
-        try {
-          await probe.connect();
-          await probe.ping();
-          break;
-        } catch (err) {
-          if (Date.now() > deadline) throw err;
-          await new Promise((r) => setTimeout(r, 50));
-        } finally {
-          probe.disconnect();
-        }
-      }
-    }
+    for (const port of ports) await waitForPing(`redis://127.0.0.1:${port}`);
     await run("redis-cli", ["--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`), "--cluster-replicas", "0", "--cluster-yes"]);
     const deadline = Date.now() + 15_000;
     for (const port of ports) {

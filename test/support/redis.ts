@@ -37,7 +37,7 @@ export function redisServerPath(): string {
   return found;
 }
 
-async function waitForPing(url: string, timeoutMs = 5000): Promise<void> {
+export async function waitForPing(url: string, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
