@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { Scope } from "../gen/codexmanager/settings/v1/settings_pb.js";
+import { Redis } from "ioredis";
 import { expectFailure } from "./support/errors.js";
 import { startRedis, type TestRedis } from "./support/redis.js";
 import { startTestServer } from "./support/server.js";
@@ -51,5 +52,22 @@ it("keeps data, revisions, history, tombstones and system sessions across a rest
     expect(next.revision).toBe(2n);
   } finally {
     await second.close();
+  }
+});
+
+it("reloads its scripts by itself when Redis has forgotten them (NOSCRIPT)", async () => {
+  const server = await startTestServer({ backend: "redis", redisUrl: redis.url });
+  try {
+    const c = server.clients("grpc");
+    const sessionId = `noscript-${randomUUID()}`;
+    await c.sessions.createSession({ sessionId });
+    const raw = new Redis(redis.url);
+    await raw.script("FLUSH");
+    raw.disconnect();
+    const res = await c.settings.setSettings({ sessionId, update: { case: "path", value: { path: "a.b", value: { kind: { case: "numberValue", value: 1 } } } } });
+    expect(res.revision).toBe(1n);
+    expect((await c.settings.getSettings({ sessionId })).settings).toEqual({ a: { b: 1 } });
+  } finally {
+    await server.close();
   }
 });

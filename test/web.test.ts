@@ -127,6 +127,18 @@ describe("the web panel", () => {
     await b.close();
   }, 30_000);
 
+  it("lets a browser EventSource follow changes over Server-Sent Events", async () => {
+    const sessionId = await createSession();
+    const page = await open("/");
+    await page.evaluate(`window.received = []; window.source = new EventSource("/api/sessions/${sessionId}/settings/events"); window.source.addEventListener("change", (e) => window.received.push(JSON.parse(e.data))); new Promise((r) => window.source.addEventListener("open", r))`);
+    await rest("POST", `/api/sessions/${sessionId}/settings`, { key: "from", value: "curl", actor: "sse-test" });
+    await page.waitForFunction("window.received.length === 1");
+    const received = await page.evaluate<{ revision: number; actor: string; changes: unknown[] }[]>("window.received");
+    expect(received[0]).toMatchObject({ revision: 1, actor: "sse-test", changes: [{ kind: "setting", key: "from", after: "curl" }] });
+    await page.evaluate("window.source.close()");
+    await page.close();
+  }, 30_000);
+
   it("keeps a phone-sized layout from breaking, and works by keyboard", async () => {
     const sessionId = await createSession();
     await rest("POST", `/api/sessions/${sessionId}/settings`, { key: "a-rather-long-key-name-to-wrap", value: { nested: { deeper: "value" } } });
