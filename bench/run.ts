@@ -39,6 +39,8 @@ const quick = process.argv.includes("--quick");
 // --profile samples set1-grpc's first round; --profile=<scenario> another one.
 const profileArg = process.argv.find((a) => a.startsWith("--profile"));
 const profileTarget = profileArg === undefined ? undefined : profileArg.includes("=") ? profileArg.split("=")[1] : "set1-grpc";
+// --only=a,b runs just those scenarios (for quick comparisons while tuning); targets need all.
+const only = process.argv.find((a) => a.startsWith("--only="))?.split("=")[1]?.split(",");
 const SECONDS = quick ? 2 : 5;
 const WARMUP = quick ? 1 : 1;
 const ROUNDS = quick ? 1 : 3;
@@ -226,6 +228,7 @@ async function main(): Promise<void> {
   for (let round = 1; round <= ROUNDS; round++) {
     log(`round ${round} of ${ROUNDS}`);
     for (const [name, run] of plan) {
+      if (only && !only.includes(name)) continue;
       let result: Scenario;
       if (round === 1 && name === profileTarget) {
         [result, profileTop] = await withCpuProfile(join(RESULTS, `${name}.cpuprofile`), run);
@@ -237,6 +240,12 @@ async function main(): Promise<void> {
     }
   }
   for (const [name, results] of rounds) record(name, medianOf(results));
+  if (only) {
+    await server.close();
+    await store.close();
+    await redis.stop();
+    process.exit(0);
+  }
 
   // The same Lua script, called directly through ioredis with 64 in flight.
   const raw = registerScripts(new Redis(redis.url));

@@ -27,9 +27,14 @@ export function deeperThan(value: JsonValue, max: number): boolean {
   return false;
 }
 
-/** Defines an own property, so keys such as "__proto__" stay plain data. */
+/**
+ * Sets an own property, so that "__proto__" stays plain data. Only that key
+ * has a setter on Object.prototype; every other key takes the plain (and much
+ * faster) assignment, which keeps the object in V8's fast mode.
+ */
 export function setOwn(target: JsonObject, key: string, value: JsonValue): void {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === "__proto__") Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
 }
 
 export function utf8Length(text: string): number {

@@ -15,6 +15,7 @@ import type { Authenticator } from "../auth.js";
 import { sendJson, type Req, type Res } from "./http-json.js";
 import { listenOnePort } from "./one-port.js";
 import { serveWebApp } from "./static-files.js";
+import { useFastTextEncoding } from "./text-encoding.js";
 
 /** Answers a request outside Connect; returns false when the path is not its own. */
 export type RouteHandler = (req: Req, res: Res) => Promise<boolean>;
@@ -41,6 +42,7 @@ export const PROTOCOLS = ["grpc (h2c)", "connect (json, binary; http/1.1, h2c)",
 const SHUTDOWN_GRACE_MS = 10_000;
 
 export async function startServer({ config, store, log, auth, routes, extraServices }: ServerDeps): Promise<RunningServer> {
+  useFastTextEncoding();
   const ops = createOperations(store, config);
   const shutdown = new AbortController();
   // Every call in flight and every open stream listens for shutdown.
