@@ -41,9 +41,9 @@ const profileArg = process.argv.find((a) => a.startsWith("--profile"));
 const profileTarget = profileArg === undefined ? undefined : profileArg.includes("=") ? profileArg.split("=")[1] : "set1-grpc";
 // --only=a,b runs just those scenarios (for quick comparisons while tuning); targets need all.
 const only = process.argv.find((a) => a.startsWith("--only="))?.split("=")[1]?.split(",");
-const SECONDS = quick ? 2 : 5;
+const SECONDS = quick ? 2 : 4;
 const WARMUP = quick ? 1 : 1;
-const ROUNDS = quick ? 1 : 3;
+const ROUNDS = quick ? 1 : 5;
 const SESSIONS_FOR_MEMORY = quick ? 1000 : 10_000;
 const WATCHERS = quick ? 200 : 1000;
 const RESULTS = join(import.meta.dirname, "results");

@@ -17,7 +17,6 @@ import {
   type PathOp,
   type Scope,
   type ScopeRef,
-  type SessionRecord,
   type Tuple,
 } from "../domain/types.js";
 import type { Store } from "../store/store.js";
@@ -290,5 +289,3 @@ export type Operations = ReturnType<typeof createOperations>;
 export function summarize(t: ControlFields & { settings: JsonObject }): string {
   return [t.model ?? "default", t.approvalPolicy, t.networkAccess, t.filesystemSandbox, `settings:${Object.keys(t.settings).length}`].join(" | ");
 }
-
-export type { SessionRecord };

@@ -43,6 +43,19 @@ export type SettingsRead =
 
 export type Unsubscribe = () => void;
 
+export type Listener = (event: StoreEvent) => void;
+
+/** Hands an event to every listener; one listener's failure neither fails the write nor starves the others. */
+export function deliver(listeners: Iterable<Listener>, event: StoreEvent): void {
+  for (const listener of listeners) {
+    try {
+      listener(event);
+    } catch {
+      // Deliberately ignored: see above.
+    }
+  }
+}
+
 export interface Store {
   readonly kind: "embedded" | "redis" | "redis-cluster";
 
@@ -65,7 +78,7 @@ export interface Store {
   /** Entries with revision > after, oldest first; throws HISTORY_TRUNCATED if they are gone. */
   historySince(ref: ScopeRef, after: bigint): Promise<HistoryEntry[]>;
   /** Events of one tuple (`sessionId` undefined means the default tuple's). */
-  subscribe(channel: { sessionId?: string }, listener: (event: StoreEvent) => void): Promise<Unsubscribe>;
+  subscribe(channel: { sessionId?: string }, listener: Listener): Promise<Unsubscribe>;
 
   /** Resolves while the backing store answers. */
   ping(): Promise<void>;

@@ -21,7 +21,7 @@ import {
   type Tuple,
   type WriteOptions,
 } from "../../domain/types.js";
-import type { HistoryPage, NewSession, SessionPage, SettingsRead, Store, Unsubscribe } from "../store.js";
+import { deliver, type HistoryPage, type Listener, type NewSession, type SessionPage, type SettingsRead, type Store, type Unsubscribe } from "../store.js";
 
 interface TupleState {
   controls: ControlFields;
@@ -37,8 +37,6 @@ interface SessionEntry {
   record: SessionRecord;
   tuple?: TupleState;
 }
-
-type Listener = (event: StoreEvent) => void;
 
 const DEFAULT_CHANNEL = "\0default";
 
@@ -204,13 +202,7 @@ export class MemoryStore implements Store {
   }
 
   private emit(channel: string, event: StoreEvent): void {
-    for (const listener of this.listeners.get(channel) ?? []) {
-      try {
-        listener(event);
-      } catch {
-        // A watcher's failure must not fail the write that already happened.
-      }
-    }
+    deliver(this.listeners.get(channel) ?? [], event);
   }
 
   private activeSession(sessionId: string): SessionEntry {
