@@ -9,6 +9,10 @@ import { startRedis, type TestRedis } from "./support/redis.js";
 import { restClient } from "./support/rest.js";
 import { startTestServer, type Backend, type Clients, type TestServer, type TransportName } from "./support/server.js";
 import { newId, num, twoInstancesSuite, watch, watchSuite } from "./support/watch-suite.js";
+import { startMain } from "./support/process.js";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { SettingsService } from "../gen/codexmanager/settings/v1/settings_pb.js";
 
 let redis: TestRedis;
 beforeAll(async () => {
@@ -121,3 +125,33 @@ describe.each(["embedded", "redis"] as Backend[])("fan-out and history on the %s
   });
 });
 
+
+describe("two server processes on one Redis", () => {
+  it("see each other's writes and events across process boundaries", async () => {
+    const prefix = `proc${randomUUID().slice(0, 8)}:`;
+    const inProcess = await startTestServer({ backend: "redis", redisUrl: redis.url, env: { REDIS_PREFIX: prefix } });
+    const child = startMain({ REDIS_URL: redis.url, REDIS_PREFIX: prefix, LOG_LEVEL: "info" });
+    try {
+      const { address } = await child.line(/"msg":"listening"/);
+      const a = inProcess.clients("grpc");
+      const b = createClient(SettingsService, createGrpcTransport({ baseUrl: address }));
+      const sessionId = newId();
+      await a.sessions.createSession({ sessionId });
+      const onA = watch(a, { sessionId });
+      const onB = watch({ settings: b } as Clients, { sessionId });
+      await new Promise((r) => setTimeout(r, 300));
+      await a.settings.setSettings({ sessionId, update: { case: "entry", value: { key: "from", value: num(1) } } });
+      await b.setSettings({ sessionId, update: { case: "entry", value: { key: "from", value: num(2) } } });
+      await Promise.all([onA.until(() => onA.changes.length === 2), onB.until(() => onB.changes.length === 2)]);
+      onA.stop();
+      onB.stop();
+      expect(onA.changes.map((m) => Number(m.entry!.revision))).toEqual([1, 2]);
+      expect(onB.changes.map((m) => Number(m.entry!.revision))).toEqual([1, 2]);
+      expect((await b.getSettings({ sessionId })).settings).toEqual({ from: 2 });
+    } finally {
+      child.child.kill("SIGTERM");
+      await child.exited;
+      await inProcess.close();
+    }
+  }, 60_000);
+});

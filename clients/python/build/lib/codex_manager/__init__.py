@@ -1,0 +1,32 @@
+"""Standard-library client for the session settings service's REST API."""
+
+from .client import CodexManager, Controls, Namespace, SessionHandle, Sessions, Settings
+from .errors import (
+    CodexManagerError,
+    ConflictError,
+    DeletedError,
+    InvalidRequestError,
+    LockedError,
+    NotFoundError,
+    PayloadTooLargeError,
+    SystemSessionError,
+    UnavailableError,
+)
+
+__all__ = [
+    "CodexManager",
+    "Controls",
+    "Namespace",
+    "SessionHandle",
+    "Sessions",
+    "Settings",
+    "CodexManagerError",
+    "ConflictError",
+    "DeletedError",
+    "InvalidRequestError",
+    "LockedError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "SystemSessionError",
+    "UnavailableError",
+]

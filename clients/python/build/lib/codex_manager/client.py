@@ -1,0 +1,193 @@
+"""The client surface: ``CodexManager`` → ``sessions`` and ``session(id)`` → ``settings`` / ``controls``."""
+
+from typing import Any, Dict, Optional
+
+from ._http import HttpTransport, quote_segment
+from .config import Endpoint, from_environment, load_profile
+
+_MISSING: Any = object()
+
+
+class CodexManager:
+    """Entry point. Use ``from_profile`` or ``from_env``; usable as a context manager."""
+
+    def __init__(self, base_url: Optional[str] = None, api_prefix: Optional[str] = None, timeout: float = 30.0):
+        endpoint = from_environment()
+        self._http = HttpTransport(
+            Endpoint(base_url=base_url or endpoint.base_url, api_prefix=api_prefix or endpoint.api_prefix),
+            timeout=timeout,
+        )
+        self.sessions = Sessions(self._http)
+
+    @classmethod
+    def from_profile(cls, name: Optional[str] = None, timeout: float = 30.0) -> "CodexManager":
+        endpoint = load_profile(name)
+        return cls(endpoint.base_url, endpoint.api_prefix, timeout)
+
+    @classmethod
+    def from_env(cls, timeout: float = 30.0) -> "CodexManager":
+        return cls(timeout=timeout)
+
+    @property
+    def base_url(self) -> str:
+        return self._http.endpoint.base_url
+
+    def session(self, session_id: str) -> "SessionHandle":
+        return SessionHandle(self._http, session_id)
+
+    def close(self) -> None:
+        """Nothing to release: each call opens its own connection."""
+
+    def __enter__(self) -> "CodexManager":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+class Sessions:
+    def __init__(self, http: HttpTransport):
+        self._http = http
+
+    def create(self, cwd: Optional[str] = None, session_id: Optional[str] = None, **controls: Any) -> Dict[str, Any]:
+        """Creates a session; answers the REST JSON, so ``["session"]["sessionId"]`` works."""
+        body: Dict[str, Any] = {k: v for k, v in controls.items() if v is not None}
+        if cwd is not None:
+            body["cwd"] = cwd
+        if session_id is not None:
+            body["sessionId"] = session_id
+        return self._http.request("POST", "/sessions", body)
+
+    def get(self, session_id: str) -> Dict[str, Any]:
+        return self._http.request("GET", f"/sessions/{quote_segment(session_id)}")
+
+    def delete(self, session_id: str) -> Dict[str, Any]:
+        return self._http.request("DELETE", f"/sessions/{quote_segment(session_id)}")
+
+
+class SessionHandle:
+    """One session: ``.settings`` and ``.controls``."""
+
+    def __init__(self, http: HttpTransport, session_id: str):
+        self.session_id = session_id
+        self.settings = Settings(http, session_id)
+        self.controls = Controls(http, session_id)
+
+
+def _provenance(body: Dict[str, Any], actor: Optional[str], source: Optional[str], if_revision: Optional[int]) -> Dict[str, Any]:
+    if actor is not None:
+        body["actor"] = actor
+    if source is not None:
+        body["source"] = source
+    if if_revision is not None:
+        body["ifRevision"] = if_revision
+    return body
+
+
+class Settings:
+    def __init__(self, http: HttpTransport, session_id: str):
+        self._http = http
+        self._path = f"/sessions/{quote_segment(session_id)}/settings"
+
+    def get(self, scope: str = "session", key: Optional[str] = None) -> Dict[str, Any]:
+        """The whole map (``["settings"]``) or one key (``["found"]``, ``["value"]``), with ``["revision"]``."""
+        return self._http.request("GET", self._path, query={"scope": scope, "key": key})
+
+    def set(
+        self,
+        scope: str = "session",
+        settings: Optional[Dict[str, Any]] = None,
+        mode: Optional[str] = None,
+        key: Optional[str] = None,
+        value: Any = _MISSING,
+        actor: Optional[str] = None,
+        source: Optional[str] = None,
+        if_revision: Optional[int] = None,
+    ) -> Dict[str, Any]:
+        """``settings=`` (with ``mode="merge"|"replace"``) or ``key=`` with ``value=``; ``value=None`` stores null."""
+        body: Dict[str, Any] = {"scope": scope}
+        if settings is not None:
+            body["settings"] = settings
+        if mode is not None:
+            body["mode"] = mode
+        if key is not None:
+            body["key"] = key
+        if value is not _MISSING:
+            body["value"] = value
+        return self._http.request("POST", self._path, _provenance(body, actor, source, if_revision))
+
+    def unset(
+        self,
+        key: str,
+        scope: str = "session",
+        actor: Optional[str] = None,
+        source: Optional[str] = None,
+        if_revision: Optional[int] = None,
+    ) -> Dict[str, Any]:
+        query = {"scope": scope, "actor": actor, "source": source, "ifRevision": if_revision}
+        return self._http.request("DELETE", f"{self._path}/{quote_segment(key)}", query=query)
+
+    def history(self, scope: str = "session", before: Optional[int] = None, limit: Optional[int] = None) -> Dict[str, Any]:
+        return self._http.request("GET", f"{self._path}/history", query={"scope": scope, "before": before, "limit": limit})
+
+    def namespace(self, path: str, scope: str = "session") -> "Namespace":
+        return Namespace(self, path, scope)
+
+    def _path_write(self, body: Dict[str, Any]) -> Dict[str, Any]:
+        return self._http.request("POST", self._path, body)
+
+
+class Namespace:
+    """A dotted path inside one top-level key. Writes are atomic on the server
+    (the ``path`` operation), so concurrent writers of sibling paths never lose updates."""
+
+    def __init__(self, settings: Settings, path: str, scope: str):
+        self._settings = settings
+        self.path = path
+        self.scope = scope
+        self._key, *self._inner = path.split(".")
+
+    def get(self) -> Any:
+        """The value at the path, or None when any part of it is missing."""
+        value = self._settings.get(scope=self.scope, key=self._key).get("value")
+        for segment in self._inner:
+            if not isinstance(value, dict) or segment not in value:
+                return None
+            value = value[segment]
+        return value
+
+    def set(self, value: Any, actor: Optional[str] = None, source: Optional[str] = None) -> Dict[str, Any]:
+        return self._write("set", value, actor, source)
+
+    def merge(self, value: Dict[str, Any], actor: Optional[str] = None, source: Optional[str] = None) -> Dict[str, Any]:
+        return self._write("merge", value, actor, source)
+
+    def unset(self, actor: Optional[str] = None, source: Optional[str] = None) -> Dict[str, Any]:
+        return self._write("unset", _MISSING, actor, source)
+
+    def _write(self, op: str, value: Any, actor: Optional[str], source: Optional[str]) -> Dict[str, Any]:
+        body: Dict[str, Any] = {"scope": self.scope, "path": self.path, "op": op}
+        if value is not _MISSING:
+            body["value"] = value
+        return self._settings._path_write(_provenance(body, actor, source, None))
+
+
+class Controls:
+    def __init__(self, http: HttpTransport, session_id: str):
+        self._http = http
+        self._path = f"/sessions/{quote_segment(session_id)}/session-controls"
+
+    def get(self) -> Dict[str, Any]:
+        return self._http.request("GET", self._path)
+
+    def apply(
+        self,
+        controls: Dict[str, Any],
+        scope: str = "session",
+        actor: Optional[str] = None,
+        source: Optional[str] = None,
+        if_revision: Optional[int] = None,
+    ) -> Dict[str, Any]:
+        """Replaces the four controls; replaces settings only when ``controls`` has ``"settings"``."""
+        body = {"scope": scope, "controls": controls}
+        return self._http.request("POST", self._path, _provenance(body, actor, source, if_revision))

@@ -1,0 +1,60 @@
+"""Typed errors for every documented REST status; each carries the status and body."""
+
+from typing import Any, Dict, Optional
+
+
+class CodexManagerError(Exception):
+    """A call the service refused or could not answer."""
+
+    def __init__(self, status: int, body: Optional[Dict[str, Any]], message: Optional[str] = None):
+        self.status = status
+        self.body = body or {}
+        super().__init__(message or self.body.get("message") or f"HTTP {status}: {self.body}")
+
+
+class InvalidRequestError(CodexManagerError):
+    """400: the request was malformed; ``body["issues"]`` lists what is wrong."""
+
+
+class SystemSessionError(CodexManagerError):
+    """403: the session is owned by the orchestrator."""
+
+
+class NotFoundError(CodexManagerError):
+    """404: no such session (or route)."""
+
+
+class ConflictError(CodexManagerError):
+    """409: ``ifRevision`` did not match, or the session already exists."""
+
+
+class DeletedError(CodexManagerError):
+    """410: the session was deleted."""
+
+
+class PayloadTooLargeError(CodexManagerError):
+    """413: the body or the settings map is over a limit."""
+
+
+class LockedError(CodexManagerError):
+    """423: default-scope writes are locked by harness configuration."""
+
+
+class UnavailableError(CodexManagerError):
+    """503, or the service could not be reached."""
+
+
+_BY_STATUS = {
+    400: InvalidRequestError,
+    403: SystemSessionError,
+    404: NotFoundError,
+    409: ConflictError,
+    410: DeletedError,
+    413: PayloadTooLargeError,
+    423: LockedError,
+    503: UnavailableError,
+}
+
+
+def error_for(status: int, body: Optional[Dict[str, Any]]) -> CodexManagerError:
+    return _BY_STATUS.get(status, CodexManagerError)(status, body)
