@@ -7,6 +7,7 @@ import http2 from "node:http2";
 import net from "node:net";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+const FIRST_BYTES_TIMEOUT_MS = 10_000;
 
 type Handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
 
@@ -41,12 +42,17 @@ export async function listenOnePort(handler: Handler, host: string, port: number
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => {});
     let seen = Buffer.alloc(0);
+    // A connection that never says which protocol it speaks must not hold a socket forever.
+    const silent = () => socket.destroy();
+    socket.setTimeout(FIRST_BYTES_TIMEOUT_MS, silent);
     const onData = (chunk: Buffer) => {
       seen = Buffer.concat([seen, chunk]);
       const n = Math.min(seen.length, PREFACE.length);
       const isH2 = seen.subarray(0, n).equals(PREFACE.subarray(0, n));
       if (isH2 && seen.length < PREFACE.length && seen.length < 4) return; // too short to tell "PRI" from "PUT"
       socket.off("data", onData);
+      socket.setTimeout(0);
+      socket.off("timeout", silent);
       socket.pause();
       socket.unshift(seen);
       (isH2 ? h2 : h1).emit("connection", socket);
