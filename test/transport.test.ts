@@ -118,3 +118,24 @@ describe("one port for every protocol", () => {
     await expectFailure(server.clients("grpc").settings.getSettings({ sessionId }), Code.Internal);
   });
 });
+
+describe("the one-port listener", () => {
+  it("drops a connection that never sends its first bytes, and still serves others", async () => {
+    const { listenOnePort } = await import("../src/transport/one-port.js");
+    const { createConnection } = await import("node:net");
+    const listener = await listenOnePort((_req, res) => res.end("ok"), "127.0.0.1", 0, 200);
+    try {
+      const silent = createConnection(listener.port, "127.0.0.1");
+      const closedAfter = await new Promise<number>((resolve) => {
+        const started = Date.now();
+        silent.on("close", () => resolve(Date.now() - started));
+        silent.on("error", () => {});
+      });
+      expect(closedAfter).toBeGreaterThanOrEqual(150);
+      expect(closedAfter).toBeLessThan(5000);
+      expect(await (await fetch(`http://127.0.0.1:${listener.port}/`)).text()).toBe("ok");
+    } finally {
+      await listener.close(100);
+    }
+  });
+});

@@ -17,7 +17,12 @@ export interface OnePortServer {
   close(graceMs: number): Promise<void>;
 }
 
-export async function listenOnePort(handler: Handler, host: string, port: number): Promise<OnePortServer> {
+export async function listenOnePort(
+  handler: Handler,
+  host: string,
+  port: number,
+  firstBytesTimeoutMs = FIRST_BYTES_TIMEOUT_MS,
+): Promise<OnePortServer> {
   const h1 = http.createServer(handler);
   // h1 never listens itself; "listening" starts its connection tracking, which
   // enforces request timeouts and lets closeIdleConnections() find keep-alive sockets.
@@ -44,7 +49,7 @@ export async function listenOnePort(handler: Handler, host: string, port: number
     let seen = Buffer.alloc(0);
     // A connection that never says which protocol it speaks must not hold a socket forever.
     const silent = () => socket.destroy();
-    socket.setTimeout(FIRST_BYTES_TIMEOUT_MS, silent);
+    socket.setTimeout(firstBytesTimeoutMs, silent);
     const onData = (chunk: Buffer) => {
       seen = Buffer.concat([seen, chunk]);
       const n = Math.min(seen.length, PREFACE.length);
