@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import { authorize, type Principal } from "../auth.js";
 import type { Config } from "../config.js";
 import { errors, LOCK_REASON } from "../domain/errors.js";
+import { isObject } from "../domain/json.js";
 import { Rules } from "../domain/rules.js";
 import {
   CONTROL_NAMES,
@@ -118,7 +119,7 @@ export function createOperations(store: Store, config: OperationsConfig) {
       case "path": {
         const path = r.path("path", update.path);
         const value = update.op === "unset" ? null : r.value("value", update.value, path?.segments.length ?? 0);
-        if (update.op === "merge" && value !== undefined && (typeof value !== "object" || value === null || Array.isArray(value))) {
+        if (update.op === "merge" && value !== undefined && !isObject(value)) {
           r.fail("value", "must be a JSON object to merge");
         }
         return path && value !== undefined && r.ok
