@@ -91,6 +91,24 @@ describe("cm", () => {
     expect((await cm("--base-url", "http://127.0.0.1:9", "sessions", "create")).code).toBe(9);
   });
 
+  it("sends a bearer token with --token or $CODEX_MANAGER_API_TOKEN, and exits 10/11 when refused", async () => {
+    const token = `cli-${"x".repeat(20)}`;
+    const file = join(mkdtempSync(join(tmpdir(), "cm-cli-auth-")), "tokens.json");
+    writeFileSync(file, JSON.stringify({ [token]: { actor: "cli-user", role: "read" } }));
+    const authed = await startTestServer({ backend: "embedded", env: { AUTH_TOKENS_FILE: file } });
+    try {
+      expect((await cm("--base-url", authed.url, "sessions", "create")).code).toBe(10);
+      expect((await cm("--base-url", authed.url, "--token", token, "sessions", "create")).code).toBe(11);
+      const prev = env.CODEX_MANAGER_API_TOKEN;
+      env.CODEX_MANAGER_API_TOKEN = token;
+      const missing = await cm("--base-url", authed.url, "sessions", "settings", "get", "--session-id", "nope");
+      env.CODEX_MANAGER_API_TOKEN = prev;
+      expect(missing.code).toBe(3);
+    } finally {
+      await authed.close();
+    }
+  });
+
   it("watch streams changes as JSON lines", async () => {
     const id = await created();
     const child = spawn(process.execPath, ["bin/cm.mjs", "sessions", "settings", "watch", "--session-id", id], { env });

@@ -1,6 +1,7 @@
 // Runs the Python client's stdlib unittest suite and its example against
 // live servers: one with the default scope editable, one locked.
 import { execFile } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,19 +12,28 @@ import { startTestServer, type TestServer } from "./support/server.js";
 const run = promisify(execFile);
 let open: TestServer;
 let locked: TestServer;
+let authed: TestServer;
+const TOKENS = { read: `py-read-${randomUUID()}`, write: `py-write-${randomUUID()}` };
 
 beforeAll(async () => {
   open = await startTestServer({ backend: "embedded" });
   locked = await startTestServer({ backend: "embedded", env: { SESSION_DEFAULTS_LOCKED: "true" } });
+  const tokens = join(mkdtempSync(join(tmpdir(), "cm-py-auth-")), "tokens.json");
+  writeFileSync(tokens, JSON.stringify({ [TOKENS.read]: { actor: "py-reader", role: "read" }, [TOKENS.write]: { actor: "py-writer", role: "write" } }));
+  authed = await startTestServer({ backend: "embedded", env: { AUTH_TOKENS_FILE: tokens } });
 });
 afterAll(async () => {
   await open?.close();
   await locked?.close();
+  await authed?.close();
 });
 
 it("passes the Python client's unittest suite (standard library only)", async () => {
   const result = await run("python3", ["-m", "unittest", "discover", "-s", "clients/python/tests", "-v"], {
-    env: { ...process.env, PYTHONPATH: "clients/python", CODEX_MANAGER_API_BASE: open.url, CM_TEST_LOCKED_API_BASE: locked.url },
+    env: {
+      ...process.env, PYTHONPATH: "clients/python", CODEX_MANAGER_API_BASE: open.url, CM_TEST_LOCKED_API_BASE: locked.url,
+      CM_TEST_AUTH_API_BASE: authed.url, CM_TEST_READ_TOKEN: TOKENS.read, CM_TEST_WRITE_TOKEN: TOKENS.write,
+    },
   }).catch((err: { stdout: string; stderr: string }) => {
     throw new Error(`python tests failed:\n${err.stderr}\n${err.stdout}`);
   });

@@ -18,6 +18,8 @@ export const EXIT = {
   invalid: 7,
   systemSession: 8,
   unavailable: 9,
+  unauthenticated: 10,
+  forbidden: 11,
 } as const;
 
 const EXIT_BY_REASON: Record<string, number> = {
@@ -30,6 +32,8 @@ const EXIT_BY_REASON: Record<string, number> = {
   PAYLOAD_TOO_LARGE: EXIT.invalid,
   SYSTEM_SESSION: EXIT.systemSession,
   STORE_UNAVAILABLE: EXIT.unavailable,
+  UNAUTHENTICATED: EXIT.unauthenticated,
+  PERMISSION_DENIED: EXIT.forbidden,
 };
 
 class UsageError extends Error {}
@@ -65,9 +69,14 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
   let code: number = EXIT.ok;
   let json = false;
   let sdk: SettingsSdk | undefined;
-  const client = (opts: { profile?: string; baseUrl?: string }) => {
+  const client = (opts: { profile?: string; baseUrl?: string; token?: string }) => {
     const endpoint = loadEndpoint(opts.profile);
-    sdk ??= createSettingsSdk(createConnectTransport({ baseUrl: opts.baseUrl ?? endpoint.baseUrl, httpVersion: "1.1" }));
+    const token = opts.token ?? process.env.CODEX_MANAGER_API_TOKEN;
+    sdk ??= createSettingsSdk(createConnectTransport({
+      baseUrl: opts.baseUrl ?? endpoint.baseUrl,
+      httpVersion: "1.1",
+      interceptors: token ? [(next) => (req) => { req.header.set("authorization", `Bearer ${token}`); return next(req); }] : [],
+    }));
     return sdk;
   };
   const print = (human: string, data: unknown) => io.out(json ? stringify(data) : human);
@@ -76,6 +85,7 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     .description("Session settings and controls, shared with the web UI, the API and Python workflows")
     .option("--profile <name>", "profile from the codex-manager CLI config file")
     .option("--base-url <url>", "service address (overrides the profile)")
+    .option("--token <token>", "bearer token when the service has auth on (default: $CODEX_MANAGER_API_TOKEN)")
     .option("--json", "machine-readable output")
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })

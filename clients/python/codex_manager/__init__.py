@@ -9,7 +9,9 @@ from .errors import (
     LockedError,
     NotFoundError,
     PayloadTooLargeError,
+    PermissionDeniedError,
     SystemSessionError,
+    UnauthenticatedError,
     UnavailableError,
 )
 
@@ -27,6 +29,8 @@ __all__ = [
     "LockedError",
     "NotFoundError",
     "PayloadTooLargeError",
+    "PermissionDeniedError",
     "SystemSessionError",
+    "UnauthenticatedError",
     "UnavailableError",
 ]

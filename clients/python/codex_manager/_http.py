@@ -11,9 +11,10 @@ from .errors import UnavailableError, error_for
 
 
 class HttpTransport:
-    def __init__(self, endpoint: Endpoint, timeout: float = 30.0):
+    def __init__(self, endpoint: Endpoint, timeout: float = 30.0, token: Optional[str] = None):
         self.endpoint = endpoint
         self.timeout = timeout
+        self.token = token
 
     def url(self, path: str, query: Optional[Dict[str, Any]] = None) -> str:
         base = self.endpoint.base_url.rstrip("/") + "/" + self.endpoint.api_prefix.strip("/")
@@ -25,6 +26,8 @@ class HttpTransport:
         data = None if body is None else json.dumps(body).encode("utf-8")
         req = urllib.request.Request(self.url(path, query), data=data, method=method)
         req.add_header("accept", "application/json")
+        if self.token:
+            req.add_header("authorization", f"Bearer {self.token}")
         if data is not None:
             req.add_header("content-type", "application/json")
         try:

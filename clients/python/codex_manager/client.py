@@ -1,5 +1,6 @@
 """The client surface: ``CodexManager`` → ``sessions`` and ``session(id)`` → ``settings`` / ``controls``."""
 
+import os
 from typing import Any, Dict, Optional
 
 from ._http import HttpTransport, quote_segment
@@ -11,22 +12,30 @@ _MISSING: Any = object()
 class CodexManager:
     """Entry point. Use ``from_profile`` or ``from_env``; usable as a context manager."""
 
-    def __init__(self, base_url: Optional[str] = None, api_prefix: Optional[str] = None, timeout: float = 30.0):
+    def __init__(
+        self,
+        base_url: Optional[str] = None,
+        api_prefix: Optional[str] = None,
+        timeout: float = 30.0,
+        token: Optional[str] = None,
+    ):
+        """``token`` (default: $CODEX_MANAGER_API_TOKEN) is sent as a bearer token when the service has auth on."""
         endpoint = from_environment()
         self._http = HttpTransport(
             Endpoint(base_url=base_url or endpoint.base_url, api_prefix=api_prefix or endpoint.api_prefix),
             timeout=timeout,
+            token=token or os.environ.get("CODEX_MANAGER_API_TOKEN") or None,
         )
         self.sessions = Sessions(self._http)
 
     @classmethod
-    def from_profile(cls, name: Optional[str] = None, timeout: float = 30.0) -> "CodexManager":
+    def from_profile(cls, name: Optional[str] = None, timeout: float = 30.0, token: Optional[str] = None) -> "CodexManager":
         endpoint = load_profile(name)
-        return cls(endpoint.base_url, endpoint.api_prefix, timeout)
+        return cls(endpoint.base_url, endpoint.api_prefix, timeout, token)
 
     @classmethod
-    def from_env(cls, timeout: float = 30.0) -> "CodexManager":
-        return cls(timeout=timeout)
+    def from_env(cls, timeout: float = 30.0, token: Optional[str] = None) -> "CodexManager":
+        return cls(timeout=timeout, token=token)
 
     @property
     def base_url(self) -> str:

@@ -16,8 +16,16 @@ class InvalidRequestError(CodexManagerError):
     """400: the request was malformed; ``body["issues"]`` lists what is wrong."""
 
 
+class UnauthenticatedError(CodexManagerError):
+    """401: authentication is on and no valid bearer token was sent."""
+
+
 class SystemSessionError(CodexManagerError):
     """403: the session is owned by the orchestrator."""
+
+
+class PermissionDeniedError(CodexManagerError):
+    """403: the token's role may not do this (for example a read token writing)."""
 
 
 class NotFoundError(CodexManagerError):
@@ -46,6 +54,7 @@ class UnavailableError(CodexManagerError):
 
 _BY_STATUS = {
     400: InvalidRequestError,
+    401: UnauthenticatedError,
     403: SystemSessionError,
     404: NotFoundError,
     409: ConflictError,
@@ -57,4 +66,6 @@ _BY_STATUS = {
 
 
 def error_for(status: int, body: Optional[Dict[str, Any]]) -> CodexManagerError:
+    if status == 403 and (body or {}).get("code") == "forbidden":
+        return PermissionDeniedError(status, body)
     return _BY_STATUS.get(status, CodexManagerError)(status, body)

@@ -187,3 +187,28 @@ class ProfileTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class AuthTest(unittest.TestCase):
+    """Against a server with AUTH_TOKENS_FILE (CM_TEST_AUTH_API_BASE, tokens in CM_TEST_*_TOKEN)."""
+
+    def setUp(self):
+        self.base = os.environ["CM_TEST_AUTH_API_BASE"]
+
+    def test_tokens_roles_and_typed_errors(self):
+        from codex_manager import PermissionDeniedError, UnauthenticatedError
+
+        with self.assertRaises(UnauthenticatedError) as ctx:
+            CodexManager(base_url=self.base).sessions.create()
+        self.assertEqual(ctx.exception.status, 401)
+        writer = CodexManager(base_url=self.base, token=os.environ["CM_TEST_WRITE_TOKEN"])
+        sid = new_session(writer)
+        writer.session(sid).settings.set(key="k", value=1, actor="claimed")
+        reader = CodexManager(base_url=self.base, token=os.environ["CM_TEST_READ_TOKEN"])
+        self.assertEqual(reader.session(sid).settings.get(key="k")["value"], 1)
+        with self.assertRaises(PermissionDeniedError):
+            reader.session(sid).settings.set(key="k", value=2)
+        entry = reader.session(sid).settings.history(limit=1)["entries"][0]
+        self.assertEqual((entry["actor"], entry["claimedActor"]), ("py-writer", "claimed"))
+        with mock.patch.dict(os.environ, {"CODEX_MANAGER_API_TOKEN": os.environ["CM_TEST_READ_TOKEN"]}):
+            self.assertEqual(CodexManager(base_url=self.base).session(sid).settings.get()["revision"], 1)
