@@ -176,3 +176,26 @@ describe("the web panel with SESSION_DEFAULTS_LOCKED=true", () => {
     await page.close();
   }, 30_000);
 });
+
+describe("the web panel when the store goes away", () => {
+  it("says the store is unavailable, keeps the page, and pauses live updates", async () => {
+    const { startRedis } = await import("./support/redis.js");
+    const redis = await startRedis();
+    const withRedis = await startTestServer({ backend: "redis", redisUrl: redis.url, env: { STORE_TIMEOUT_MS: "500" } });
+    try {
+      const res = await restClient(withRedis.url)("POST", "/api/sessions", {});
+      const page = await open(`/sessions/${res.body.session.sessionId}`, withRedis.url);
+      await page.getByText("● Live").waitFor();
+      await redis.stop();
+      await page.getByText("○ Live updates paused").waitFor({ timeout: 10_000 });
+      await page.getByRole("button", { name: "Apply controls" }).click();
+      await page.getByText("The settings store is unavailable. Try again in a moment.").waitFor({ timeout: 10_000 });
+      expect(await page.getByRole("heading", { name: /Session/ }).count()).toBeGreaterThan(0);
+      await shot(page, "unavailable");
+      await page.close();
+    } finally {
+      await withRedis.close();
+      await redis.stop();
+    }
+  }, 60_000);
+});

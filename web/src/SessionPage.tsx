@@ -100,7 +100,7 @@ export function SessionPage({ sessionId }: { sessionId: string }) {
           <label><input type="radio" name="scope" checked={scope === "session"} onChange={() => setScope("session")} /> This session</label>
           <label><input type="radio" name="scope" checked={scope === "default"} onChange={() => setScope("default")} /> New sessions default</label>
         </fieldset>
-        <p className={`live ${live}`} aria-live="polite">
+        <p className={`live-status ${live}`} aria-live="polite">
           {live === "live" ? "● Live" : live === "paused" ? "○ Live updates paused" : "○ Connecting"}
           {tuple && <> · revision <span data-testid="revision">{tuple.revision.toString()}</span></>}
           {lastChange && <> · last change by <strong data-testid="last-actor">{lastChange.actor}</strong> via {lastChange.source}</>}
