@@ -199,3 +199,29 @@ describe("the web panel when the store goes away", () => {
     }
   }, 60_000);
 });
+
+describe("the web panel with authentication on", () => {
+  it("asks for a token, then works with it", async () => {
+    const { mkdtempSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const token = `panel-${"t".repeat(24)}`;
+    const file = join(mkdtempSync(join(tmpdir(), "cm-web-auth-")), "tokens.json");
+    writeFileSync(file, JSON.stringify({ [token]: { actor: "panel-user", role: "write" } }));
+    const authed = await startTestServer({ backend: "embedded", env: { AUTH_TOKENS_FILE: file } });
+    try {
+      const page = await open("/", authed.url);
+      await page.getByText("This service needs a token").waitFor();
+      await page.getByLabel("Access token").fill(token);
+      await page.getByRole("button", { name: "Create session" }).click();
+      await page.waitForURL(/\/sessions\//);
+      await page.getByText("● Live").waitFor();
+      await page.getByLabel("Key or dot path").fill("who");
+      await page.getByLabel("Value (JSON)").fill('"me"');
+      await page.getByRole("button", { name: "Add" }).click();
+      await page.getByTestId("last-actor").filter({ hasText: "panel-user" }).waitFor();
+      await page.close();
+    } finally {
+      await authed.close();
+    }
+  }, 30_000);
+});

@@ -1,6 +1,7 @@
 // Two pages: the session list at "/" and one session at "/sessions/<id>", so
 // a link to a session can be shared. Navigation uses the History API.
 import { Component, useEffect, useState, type ReactNode } from "react";
+import { token } from "./api.js";
 import { SessionList } from "./SessionList.js";
 import { SessionPage } from "./SessionPage.js";
 
@@ -37,6 +38,18 @@ class ErrorBoundary extends Component<{ children: ReactNode }, { error?: Error }
   }
 }
 
+/** Only needed when the service runs with AUTH_TOKENS_FILE; applies from the next call on. */
+function TokenField() {
+  const [value, setValue] = useState(token.get());
+  return (
+    <label className="token">
+      Access token
+      <input type="password" value={value} autoComplete="off" placeholder="only if required"
+        onChange={(e) => { setValue(e.target.value); token.set(e.target.value.trim()); }} />
+    </label>
+  );
+}
+
 export function App() {
   const path = usePath();
   const match = /^\/sessions\/([^/]+)\/?$/.exec(path);
@@ -45,6 +58,7 @@ export function App() {
     <div className="app">
       <header>
         <a href="/" onClick={(e) => { e.preventDefault(); navigate("/"); }} className="brand">Session settings</a>
+        <TokenField />
       </header>
       <main>
         <ErrorBoundary key={path}>{sessionId ? <SessionPage sessionId={sessionId} /> : <SessionList />}</ErrorBoundary>

@@ -2,7 +2,26 @@
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { createSettingsSdk, SettingsError } from "../../src/client/index.js";
 
-export const sdk = createSettingsSdk(createConnectTransport({ baseUrl: window.location.origin }));
+const TOKEN_KEY = "settings-panel-token";
+
+/** The bearer token for a service with authentication on; kept for this browser tab only. */
+export const token = {
+  get: () => sessionStorage.getItem(TOKEN_KEY) ?? "",
+  set: (value: string) => (value ? sessionStorage.setItem(TOKEN_KEY, value) : sessionStorage.removeItem(TOKEN_KEY)),
+};
+
+export const sdk = createSettingsSdk(
+  createConnectTransport({
+    baseUrl: window.location.origin,
+    interceptors: [
+      (next) => (req) => {
+        const t = token.get();
+        if (t) req.header.set("authorization", `Bearer ${t}`);
+        return next(req);
+      },
+    ],
+  }),
+);
 export { SettingsError };
 export type { JsonObject, JsonValue, Scope, SettingsChange, Tuple } from "../../src/client/index.js";
 
@@ -14,7 +33,8 @@ const MESSAGES: Record<string, string> = {
   REVISION_MISMATCH: "Someone else changed these settings first.",
   PAYLOAD_TOO_LARGE: "That value is too large.",
   STORE_UNAVAILABLE: "The settings store is unavailable. Try again in a moment.",
-  PERMISSION_DENIED: "You are not allowed to do that.",
+  PERMISSION_DENIED: "Your token's role is not allowed to do that.",
+  UNAUTHENTICATED: "This service needs a token: enter one at the top of the page.",
 };
 
 /** A message a person can act on, for any failure. */
