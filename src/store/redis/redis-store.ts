@@ -60,7 +60,7 @@ export class RedisStore implements Store {
       retryStrategy: (attempt) => Math.min(50 * attempt, 1000),
     };
     const client = config.redisClusterNodes
-      ? new Cluster(config.redisClusterNodes, { lazyConnect: true, redisOptions: options, enableOfflineQueue: true })
+      ? new Cluster(config.redisClusterNodes, { lazyConnect: true, redisOptions: options, enableOfflineQueue: false, enableAutoPipelining: true })
       : new Redis(config.redisUrl!, options);
     client.on("error", () => {
       // Failures surface to callers as STORE_UNAVAILABLE; this keeps ioredis
