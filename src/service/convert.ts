@@ -50,14 +50,8 @@ function enumToPb<T extends string>(values: readonly T[], v: T): number {
 
 /** Proto controls as raw domain input; unspecified enums stay absent so that the rules report them. */
 export function controlsFromPb(c: Controls): Partial<Record<keyof ControlFields, unknown>> {
-  const raw: Partial<Record<keyof ControlFields, unknown>> = { model: c.model ?? null };
-  const put = (name: keyof ControlFields, v: string | undefined) => {
-    if (v !== undefined) raw[name] = v;
-  };
-  put("approvalPolicy", enumFromPb(APPROVAL_POLICIES, c.approvalPolicy));
-  put("networkAccess", enumFromPb(NETWORK_ACCESS, c.networkAccess));
-  put("filesystemSandbox", enumFromPb(FILESYSTEM_SANDBOXES, c.filesystemSandbox));
-  return raw;
+  const given = Object.entries({ ...overridesFromPb(c), model: c.model ?? null }).filter(([, v]) => v !== undefined);
+  return Object.fromEntries(given);
 }
 
 export function overridesFromPb(req: {

@@ -70,7 +70,8 @@ interface StreamState {
 }
 
 async function* stream(store: Store, ref: ScopeRef, options: WatchOptions, state: StreamState): AsyncGenerator<WatchItem> {
-  const { queue, map, signal } = { ...state, signal: options.signal };
+  const { queue, map } = state;
+  const { signal } = options;
   let last = state.last;
   const emit = (entry: HistoryEntry): WatchItem => {
     last = entry.revision;

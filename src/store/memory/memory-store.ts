@@ -122,20 +122,16 @@ export class MemoryStore implements Store {
       throw errors.conflict(ref.sessionId, ref.scope, options.ifRevision, tuple.revision);
     }
     const { changes, removed } = plan(tuple, mutation);
-    this.checkLimits(tuple, changes);
+    const bytesAfter = this.checkLimits(tuple, changes);
 
     const result: MutationResult = { changed: changes.length > 0, revision: tuple.revision, removed };
     if (changes.length > 0) {
       for (const c of changes) {
         if (c.kind === "control") continue;
-        const old = tuple.settings.get(c.key);
-        if (old !== undefined) tuple.bytes -= utf8Length(c.key) + utf8Length(old);
         if (c.afterText === undefined) tuple.settings.delete(c.key);
-        else {
-          tuple.settings.set(c.key, c.afterText);
-          tuple.bytes += utf8Length(c.key) + utf8Length(c.afterText);
-        }
+        else tuple.settings.set(c.key, c.afterText);
       }
+      tuple.bytes = bytesAfter;
       if (mutation.op === "controls") tuple.controls = { ...mutation.controls };
       tuple.revision += 1n;
       result.revision = tuple.revision;
@@ -218,7 +214,8 @@ export class MemoryStore implements Store {
     return ref.scope === "default" ? this.defaults : entry.tuple!;
   }
 
-  private checkLimits(tuple: TupleState, changes: PlannedChange[]): void {
+  /** Refuses a write that grows the map past a limit; answers the map's byte total after it. */
+  private checkLimits(tuple: TupleState, changes: PlannedChange[]): number {
     const { maxSettingsKeys, maxSettingsBytes } = this.config.limits;
     let keys = tuple.settings.size;
     let bytes = tuple.bytes;
@@ -236,6 +233,7 @@ export class MemoryStore implements Store {
     }
     if (keys > maxSettingsKeys && keys > tuple.settings.size) throw errors.tooLarge("settings keys", maxSettingsKeys);
     if (bytes > maxSettingsBytes && bytes > tuple.bytes) throw errors.tooLarge("settings bytes", maxSettingsBytes);
+    return bytes;
   }
 }
 

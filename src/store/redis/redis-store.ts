@@ -151,8 +151,7 @@ export class RedisStore implements Store {
   }
 
   async readTuple(ref: ScopeRef): Promise<Tuple> {
-    if (ref.scope === "default") await this.requireActiveSession(ref.sessionId);
-    return this.readTupleAt(this.keys.of(ref), ref.scope === "session", ref.sessionId);
+    return this.readTupleAt(await this.target(ref), ref.scope === "session", ref.sessionId);
   }
 
   async mutate(ref: ScopeRef, mutation: Mutation, options: WriteOptions): Promise<MutationResult> {

@@ -46,7 +46,11 @@ type Handler = (ctx: Ctx) => Promise<RestAnswer | undefined>;
 const ok = (body: unknown): RestAnswer => ({ status: 200, body });
 const outcome = (changed: boolean) => (changed ? "ok" : "unchanged");
 
-/** SPEC §4 step 1: a scope that is not session or default is a malformed request. */
+/**
+ * SPEC §4 step 1: a scope that is not session or default is a malformed request.
+ * Routes with a declared schema get it checked there; this serves the rest and
+ * the early check of a body's scope before the session is looked at.
+ */
 function parseScope(raw: unknown): Scope {
   if (raw === undefined || raw === null) return "session";
   const parsed = scopeSchema.safeParse(raw);
@@ -101,7 +105,7 @@ const getSettings: Handler = async ({ params: [sessionId], query, ops, caller })
 const postSettings: Handler = async (ctx) => {
   const sessionId = ctx.params[0]!;
   const b = await parseBody(ctx, settingsBody, sessionId);
-  const scope = parseScope(b.scope);
+  const scope = b.scope ?? "session";
   const update: SettingsUpdate =
     b.settings !== undefined
       ? { kind: "object", settings: b.settings, mode: b.mode ?? "merge" }
@@ -122,7 +126,7 @@ const deleteSetting: Handler = async (ctx) => {
   const [sessionId, rawKey] = ctx.params as [string, string];
   const q = deleteKeyQuery.safeParse(Object.fromEntries(ctx.query));
   if (!q.success) throw errors.invalid(toIssues(q.error));
-  const scope = parseScope(q.data.scope);
+  const scope = q.data.scope ?? "session";
   const result = await ctx.ops.unsetSetting(
     { sessionId, scope, caller: ctx.caller, ifRevision: toRevision(q.data.ifRevision), actor: q.data.actor, source: q.data.source, withSettings: true },
     rawKey,
@@ -141,7 +145,7 @@ const getControls: Handler = async ({ params: [sessionId], ops, caller }) => {
 const postControls: Handler = async (ctx) => {
   const sessionId = ctx.params[0]!;
   const b = await parseBody(ctx, controlsBody, sessionId);
-  const scope = parseScope(b.scope);
+  const scope = b.scope ?? "session";
   const controls = b.controls as JsonObject;
   const result = await ctx.ops.applyControls(
     { sessionId, scope, caller: ctx.caller, ifRevision: toRevision(b.ifRevision), actor: b.actor, source: b.source },
@@ -158,7 +162,7 @@ const postControls: Handler = async (ctx) => {
 const getHistory: Handler = async ({ params: [sessionId], query, ops, caller }) => {
   const q = historyQuery.safeParse(Object.fromEntries(query));
   if (!q.success) throw errors.invalid(toIssues(q.error));
-  const scope = parseScope(q.data.scope);
+  const scope = q.data.scope ?? "session";
   const page = await ops.listHistory({ sessionId: sessionId!, scope }, Number(q.data.limit ?? 0), toRevision(q.data.before), caller);
   return ok({
     status: "ok", sessionId, scope, entries: page.entries.map(historyEntryJson),
@@ -169,7 +173,7 @@ const getHistory: Handler = async ({ params: [sessionId], query, ops, caller }) 
 const getEvents: Handler = async ({ params: [sessionId], query, req, res, ops, log, signal, caller }) => {
   const q = eventsQuery.safeParse(Object.fromEntries(query));
   if (!q.success) throw errors.invalid(toIssues(q.error));
-  const scope = parseScope(q.data.scope);
+  const scope = q.data.scope ?? "session";
   const lastEventId = req.headers["last-event-id"];
   const from = q.data.fromRevision ?? (typeof lastEventId === "string" && /^\d{1,20}$/.test(lastEventId) ? lastEventId : undefined);
   const items = await ops.watch(
