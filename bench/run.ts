@@ -25,7 +25,8 @@ import {
 } from "../gen/codexmanager/settings/v1/settings_pb.js";
 import { loadConfig } from "../src/config.js";
 import { createLogger } from "../src/log.js";
-import { MemoryStore } from "../src/store/memory/memory-store.js";
+import { LocalStore } from "../src/store/local/local-store.js";
+import { MemoryBackend } from "../src/store/memory/memory-backend.js";
 import { RedisKeys } from "../src/store/redis/keys.js";
 import { mutationCall, RedisStore } from "../src/store/redis/redis-store.js";
 import { registerScripts } from "../src/store/redis/scripts.js";
@@ -257,7 +258,7 @@ async function main(): Promise<void> {
   const cpuBefore = process.cpuUsage();
   await Promise.all(Array.from({ length: 64 }, async () => {
     while (performance.now() < deadline) {
-      const [script, args] = mutationCall(keys, ref, { op: "set", key: "k", value: calls }, { actor: "bench", source: "bench" }, config);
+      const [script, args] = mutationCall(keys, ref, { op: "set", key: "k", value: calls }, { actor: "bench", source: "bench" }, config, new Date());
       await raw[script](...args);
       calls++;
     }
@@ -275,7 +276,7 @@ async function main(): Promise<void> {
   const rssRedisAfter = await rss();
   const redisAfter = await info();
 
-  const embedded = new MemoryStore(loadConfig({}));
+  const embedded = new LocalStore(new MemoryBackend(), loadConfig({}));
   const embeddedServer = await startBenchServer(embedded);
   const rssEmbeddedBefore = await rss();
   await populate(embeddedServer.url, "mem", SESSIONS_FOR_MEMORY);

@@ -25,11 +25,17 @@ export interface Config {
   redisUrl?: string;
   redisClusterNodes?: { host: string; port: number }[];
   redisPrefix: string;
+  /** The embedded store's directory; ":memory:" keeps everything in memory (tests). */
+  dataDir: string;
+  /** SQLite's synchronous mode: FULL (default) syncs the WAL on every commit. */
+  sqliteSynchronous: "FULL" | "NORMAL";
   /** Bound on how long a store call may take before it fails as unavailable. */
   storeTimeoutMs: number;
   defaultsLocked: boolean;
   seedDefaults: ControlFields;
   historyLimit: number;
+  /** Request ids each scope remembers for idempotent retries. */
+  requestIdLimit: number;
   /** How often an idle watch stream sends a keep-alive message. */
   watchHeartbeatMs: number;
   limits: Limits;
@@ -111,6 +117,8 @@ export function loadConfig(env: Env = process.env): Config {
     redisUrl,
     redisClusterNodes,
     redisPrefix: prefix,
+    dataDir: read(env, "DATA_DIR") ?? "./data",
+    sqliteSynchronous: oneOf(env, "SQLITE_SYNCHRONOUS", ["FULL", "NORMAL"], "FULL"),
     storeTimeoutMs: int(env, "STORE_TIMEOUT_MS", 2000, 10, 600_000),
     defaultsLocked: bool(env, "SESSION_DEFAULTS_LOCKED"),
     seedDefaults: {
@@ -120,6 +128,7 @@ export function loadConfig(env: Env = process.env): Config {
       filesystemSandbox: oneOf(env, "DEFAULT_SANDBOX_MODE", FILESYSTEM_SANDBOXES, "read-only"),
     },
     historyLimit: int(env, "HISTORY_LIMIT", 1000, 1, 1_000_000),
+    requestIdLimit: int(env, "REQUEST_ID_LIMIT", 1000, 1, 1_000_000),
     watchHeartbeatMs: int(env, "WATCH_HEARTBEAT_MS", 15_000, 10, 30_000),
     limits: {
       maxKeyLength: int(env, "MAX_KEY_LENGTH", L.maxKeyLength, 1, 65_536),

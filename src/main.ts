@@ -20,10 +20,17 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
-  const store = await openStore(config);
+  let store;
+  try {
+    store = await openStore(config);
+  } catch (err) {
+    process.stderr.write(`cannot open the ${config.redisUrl || config.redisClusterNodes ? "Redis" : "embedded"} store: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
   const server = await startServer({ config, store, log, auth, routes: restRoutes });
   log.info("listening", {
     store: store.kind,
+    data: store.location,
     address: server.url,
     protocols: [...PROTOCOLS, "rest (/api)"],
     defaultsLocked: config.defaultsLocked,

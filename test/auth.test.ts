@@ -14,7 +14,7 @@ import { createLogger } from "../src/log.js";
 import { expectFailure } from "./support/errors.js";
 import { startRedis, type TestRedis } from "./support/redis.js";
 import { restClient } from "./support/rest.js";
-import { startTestServer, type Backend, type TestServer } from "./support/server.js";
+import { BACKENDS, startTestServer, type Backend, type TestServer } from "./support/server.js";
 
 const TOKENS = {
   reader: `read-${randomUUID()}`,
@@ -41,7 +41,7 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-describe.each(["embedded", "redis"] as Backend[])("authentication on the %s store", (backend) => {
+describe.each(BACKENDS)("authentication on the %s store", (backend) => {
   let server: TestServer;
   const logLines: string[] = [];
   beforeAll(async () => {

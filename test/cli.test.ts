@@ -11,8 +11,8 @@ let locked: TestServer;
 let env: NodeJS.ProcessEnv;
 
 beforeAll(async () => {
-  server = await startTestServer({ backend: "embedded" });
-  locked = await startTestServer({ backend: "embedded", env: { SESSION_DEFAULTS_LOCKED: "true" } });
+  server = await startTestServer({ backend: "sqlite" });
+  locked = await startTestServer({ backend: "sqlite", env: { SESSION_DEFAULTS_LOCKED: "true" } });
   const home = mkdtempSync(join(tmpdir(), "cm-cli-"));
   mkdirSync(join(home, "codex-manager", "cli"), { recursive: true });
   writeFileSync(
@@ -95,7 +95,7 @@ describe("cm", () => {
     const token = `cli-${"x".repeat(20)}`;
     const file = join(mkdtempSync(join(tmpdir(), "cm-cli-auth-")), "tokens.json");
     writeFileSync(file, JSON.stringify({ [token]: { actor: "cli-user", role: "read" } }));
-    const authed = await startTestServer({ backend: "embedded", env: { AUTH_TOKENS_FILE: file } });
+    const authed = await startTestServer({ backend: "sqlite", env: { AUTH_TOKENS_FILE: file } });
     try {
       expect((await cm("--base-url", authed.url, "sessions", "create")).code).toBe(10);
       expect((await cm("--base-url", authed.url, "--token", token, "sessions", "create")).code).toBe(11);

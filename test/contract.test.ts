@@ -1,5 +1,5 @@
 // The contract suite (test/support/contract-suite.ts) against both stores,
-// the embedded one and a real redis-server, over every transport.
+// memory, SQLite and a real redis-server, over every transport.
 import { afterAll, beforeAll } from "vitest";
 import { contractSuite } from "./support/contract-suite.js";
 import { startRedis, type TestRedis } from "./support/redis.js";
@@ -13,5 +13,6 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-contractSuite("the embedded store", (env) => startTestServer({ backend: "embedded", env }), TRANSPORTS);
+contractSuite("the memory store", (env) => startTestServer({ backend: "memory", env }), TRANSPORTS);
+contractSuite("the SQLite store", (env) => startTestServer({ backend: "sqlite", env }), TRANSPORTS);
 contractSuite("the Redis store", (env) => startTestServer({ backend: "redis", redisUrl: redis.url, env }), TRANSPORTS);

@@ -10,7 +10,7 @@ import { startTestServer, type TestServer } from "./support/server.js";
 let server: TestServer;
 let sessionId: string;
 beforeAll(async () => {
-  server = await startTestServer({ backend: "embedded" });
+  server = await startTestServer({ backend: "sqlite" });
   sessionId = `fuzz-${randomUUID()}`;
   await server.clients().sessions.createSession({ sessionId });
 });

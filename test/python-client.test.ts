@@ -16,11 +16,11 @@ let authed: TestServer;
 const TOKENS = { read: `py-read-${randomUUID()}`, write: `py-write-${randomUUID()}` };
 
 beforeAll(async () => {
-  open = await startTestServer({ backend: "embedded" });
-  locked = await startTestServer({ backend: "embedded", env: { SESSION_DEFAULTS_LOCKED: "true" } });
+  open = await startTestServer({ backend: "sqlite" });
+  locked = await startTestServer({ backend: "sqlite", env: { SESSION_DEFAULTS_LOCKED: "true" } });
   const tokens = join(mkdtempSync(join(tmpdir(), "cm-py-auth-")), "tokens.json");
   writeFileSync(tokens, JSON.stringify({ [TOKENS.read]: { actor: "py-reader", role: "read" }, [TOKENS.write]: { actor: "py-writer", role: "write" } }));
-  authed = await startTestServer({ backend: "embedded", env: { AUTH_TOKENS_FILE: tokens } });
+  authed = await startTestServer({ backend: "sqlite", env: { AUTH_TOKENS_FILE: tokens } });
 });
 afterAll(async () => {
   await open?.close();

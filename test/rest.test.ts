@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startRedis, type TestRedis } from "./support/redis.js";
 import { enc, restClient, type Rest } from "./support/rest.js";
-import { startTestServer, type Backend, type TestServer } from "./support/server.js";
+import { BACKENDS, startTestServer, type Backend, type TestServer } from "./support/server.js";
 
 let redis: TestRedis;
 beforeAll(async () => {
@@ -17,7 +17,7 @@ afterAll(async () => {
 const CONTROLS = { model: "gpt-5", approvalPolicy: "on-request", networkAccess: "enabled", filesystemSandbox: "workspace-write" };
 const newId = () => `r-${randomUUID()}`;
 
-describe.each(["embedded", "redis"] as Backend[])("REST on the %s store", (backend) => {
+describe.each(BACKENDS)("REST on the %s store", (backend) => {
   let server: TestServer;
   let rest: Rest;
   beforeAll(async () => {
@@ -307,7 +307,7 @@ describe.each(["embedded", "redis"] as Backend[])("REST on the %s store", (backe
   });
 });
 
-describe.each(["embedded", "redis"] as Backend[])("REST with SESSION_DEFAULTS_LOCKED on the %s store", (backend) => {
+describe.each(BACKENDS)("REST with SESSION_DEFAULTS_LOCKED on the %s store", (backend) => {
   let server: TestServer;
   let rest: Rest;
   beforeAll(async () => {

@@ -6,7 +6,7 @@ import { makeTransport, startTestServer, type TestServer, type TransportName } f
 
 let server: TestServer;
 beforeAll(async () => {
-  server = await startTestServer({ backend: "embedded" });
+  server = await startTestServer({ backend: "sqlite" });
 });
 afterAll(async () => {
   await server?.close();

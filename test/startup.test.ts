@@ -7,7 +7,8 @@ describe("the server process", () => {
   it("logs its store, address and protocols, serves, and stops cleanly on SIGTERM", async () => {
     const main = startMain({});
     const started = await main.line(/"msg":"listening"/);
-    expect(started.store).toBe("embedded");
+    expect(started.store).toBe("sqlite");
+    expect(started.data).toMatch(/settings\.db$/);
     expect(started.protocols.join(" ")).toMatch(/grpc.*connect.*grpc-web/);
     const health = await fetch(`${started.address}/healthz`);
     expect(health.status).toBe(200);

@@ -7,7 +7,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startRedis, type TestRedis } from "./support/redis.js";
 import { restClient } from "./support/rest.js";
-import { startTestServer, type Backend, type Clients, type TestServer, type TransportName } from "./support/server.js";
+import { BACKENDS, startTestServer, type Backend, type Clients, type TestServer, type TransportName } from "./support/server.js";
 import { newId, num, twoInstancesSuite, watch, watchSuite } from "./support/watch-suite.js";
 import { startMain } from "./support/process.js";
 import { createClient } from "@connectrpc/connect";
@@ -23,11 +23,12 @@ afterAll(async () => {
 });
 
 const TRANSPORTS: TransportName[] = ["grpc", "connect-json", "grpc-web"];
-watchSuite("the embedded store", (env) => startTestServer({ backend: "embedded", env }), TRANSPORTS);
+watchSuite("the memory store", (env) => startTestServer({ backend: "memory", env }), TRANSPORTS);
+watchSuite("the SQLite store", (env) => startTestServer({ backend: "sqlite", env }), TRANSPORTS);
 watchSuite("the Redis store", (env) => startTestServer({ backend: "redis", redisUrl: redis.url, env }), TRANSPORTS);
 twoInstancesSuite("one Redis", (env) => startTestServer({ backend: "redis", redisUrl: redis.url, env }));
 
-describe.each(["embedded", "redis"] as Backend[])("fan-out and history on the %s store", (backend) => {
+describe.each(BACKENDS)("fan-out and history on the %s store", (backend) => {
   let server: TestServer;
   let c: Clients;
   beforeAll(async () => {

@@ -24,7 +24,7 @@ beforeAll(async () => {
     executablePath: CHROMIUM,
     args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"],
   });
-  server = await startTestServer({ backend: "embedded" });
+  server = await startTestServer({ backend: "sqlite" });
   rest = restClient(server.url);
 }, 60_000);
 
@@ -158,7 +158,7 @@ describe("the web panel", () => {
 describe("the web panel with SESSION_DEFAULTS_LOCKED=true", () => {
   let locked: TestServer;
   beforeAll(async () => {
-    locked = await startTestServer({ backend: "embedded", env: { SESSION_DEFAULTS_LOCKED: "true" } });
+    locked = await startTestServer({ backend: "sqlite", env: { SESSION_DEFAULTS_LOCKED: "true" } });
   });
   afterAll(async () => {
     await locked?.close();
@@ -207,7 +207,7 @@ describe("the web panel with authentication on", () => {
     const token = `panel-${"t".repeat(24)}`;
     const file = join(mkdtempSync(join(tmpdir(), "cm-web-auth-")), "tokens.json");
     writeFileSync(file, JSON.stringify({ [token]: { actor: "panel-user", role: "write" } }));
-    const authed = await startTestServer({ backend: "embedded", env: { AUTH_TOKENS_FILE: file } });
+    const authed = await startTestServer({ backend: "sqlite", env: { AUTH_TOKENS_FILE: file } });
     try {
       const page = await open("/", authed.url);
       await page.getByText("This service needs a token").waitFor();

@@ -44,13 +44,18 @@ export class DomainError extends Error {
 
 export const LOCK_REASON = "Managed by harness configuration";
 
+const tooLarge = (what: string, limit: number) =>
+  new DomainError("PAYLOAD_TOO_LARGE", `${what} exceeds the limit of ${limit}`, { limit });
+
+const invalid = (issues: Issue[]) =>
+  new DomainError(
+    "INVALID_REQUEST",
+    issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; "),
+    { issues },
+  );
+
 export const errors = {
-  invalid: (issues: Issue[]) =>
-    new DomainError(
-      "INVALID_REQUEST",
-      issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; "),
-      { issues },
-    ),
+  invalid,
   notFound: (sessionId: string) =>
     new DomainError("SESSION_NOT_FOUND", `session ${sessionId} not found`, { sessionId }),
   deleted: (sessionId: string, deletedAt: Date) =>
@@ -67,8 +72,11 @@ export const errors = {
       `revision is ${currentRevision}, not ${expectedRevision}`,
       { sessionId, scope, expectedRevision, currentRevision },
     ),
-  tooLarge: (what: string, limit: number) =>
-    new DomainError("PAYLOAD_TOO_LARGE", `${what} exceeds the limit of ${limit}`, { limit }),
+  tooLarge,
+  tooManyKeys: (limit: number) => tooLarge("settings map key count", limit),
+  tooManyBytes: (limit: number) => tooLarge("settings map size in bytes", limit),
+  requestReused: (requestId: string) =>
+    invalid([{ path: "requestId", message: `${JSON.stringify(requestId)} was already used for a different write` }]),
   historyTruncated: (sessionId: string, scope: Scope, oldest: bigint) =>
     new DomainError(
       "HISTORY_TRUNCATED",

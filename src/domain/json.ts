@@ -1,13 +1,36 @@
-// JSON helpers with one canonical text form: object keys sorted, numbers as
-// JavaScript prints them. Both stores keep values in this form, so equal
-// values have equal text and "unchanged" is a string comparison.
+// JSON helpers with one canonical text form: object keys sorted by code
+// point, numbers as JavaScript prints them. Every store keeps values in this
+// form (the Lua codec writes the same text), so equal values have equal text
+// and "unchanged" is a string comparison.
 import type { JsonObject, JsonValue } from "./types.js";
 
 export function canonicalJson(value: JsonValue): string {
   if (value === null || typeof value !== "object") return JSON.stringify(value);
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  const keys = Object.keys(value).sort();
+  const keys = Object.keys(value).sort(compareKeys);
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k]!)}`).join(",")}}`;
+}
+
+/**
+ * Orders strings by Unicode code point, which is the byte order of their
+ * UTF-8 and so the order Lua and SQLite compare in. JavaScript's own string
+ * order (UTF-16 code units) differs only where a surrogate meets U+E000-U+FFFF.
+ */
+export function compareKeys(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return codePointRank(x) - codePointRank(y);
+  }
+  return a.length - b.length;
+}
+
+// Surrogates stand for code points above U+FFFF, so they rank above the rest of the BMP.
+function codePointRank(unit: number): number {
+  if (unit < 0xd800) return unit;
+  return unit < 0xe000 ? unit + 0x2000 : unit - 0x800;
 }
 
 export function isObject(value: JsonValue | undefined): value is JsonObject {

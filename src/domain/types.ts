@@ -64,6 +64,8 @@ export interface WriteOptions {
   /** With authentication on: the actor the caller declared, when it differs from the token's. */
   claimedActor?: string;
   source: string;
+  /** Makes a retry safe: a write whose id the scope remembers answers its first result again. */
+  requestId?: string;
   /** Also answer the whole settings map after the write (REST needs it). */
   withSettings?: boolean;
 }
@@ -79,6 +81,8 @@ export interface MutationResult {
   settings?: JsonObject;
   /** For controls: the tuple's controls after the write. */
   controls?: ControlFields;
+  /** The answer of an earlier write with the same request id; nothing was applied this time. */
+  replayed?: boolean;
 }
 
 /** One changed key or control; an absent side means the key did not exist. */
@@ -98,6 +102,8 @@ export interface HistoryEntry {
   claimedActor?: string;
   source: string;
   time: Date;
+  /** For op "path": the whole path (first segment is the top-level key) and what was done there. */
+  path?: { segments: string[]; op: PathOp };
   changes: Change[];
 }
 

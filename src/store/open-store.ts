@@ -1,11 +1,16 @@
 // Picks the store from configuration: Redis or Redis Cluster when configured,
-// else the embedded store.
+// else the embedded SQLite store under DATA_DIR (or memory for ":memory:").
 import type { Config } from "../config.js";
-import { MemoryStore } from "./memory/memory-store.js";
+import { LocalStore } from "./local/local-store.js";
+import { MemoryBackend } from "./memory/memory-backend.js";
 import { RedisStore } from "./redis/redis-store.js";
+import { SqliteBackend } from "./sqlite/sqlite-backend.js";
 import type { Store } from "./store.js";
+
+export const MEMORY_DATA_DIR = ":memory:";
 
 export async function openStore(config: Config): Promise<Store> {
   if (config.redisUrl || config.redisClusterNodes) return RedisStore.connect(config);
-  return new MemoryStore(config);
+  if (config.dataDir === MEMORY_DATA_DIR) return new LocalStore(new MemoryBackend(), config);
+  return new LocalStore(new SqliteBackend({ dataDir: config.dataDir, synchronous: config.sqliteSynchronous }), config);
 }

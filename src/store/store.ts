@@ -57,7 +57,9 @@ export function deliver(listeners: Iterable<Listener>, event: StoreEvent): void 
 }
 
 export interface Store {
-  readonly kind: "embedded" | "redis" | "redis-cluster";
+  readonly kind: "memory" | "sqlite" | "redis" | "redis-cluster";
+  /** Where the data lives (a file, ":memory:" or the Redis address), for the start-up log. */
+  readonly location: string;
 
   /** Throws SESSION_DELETED, SYSTEM_SESSION or SESSION_NOT_FOUND unless active and user-owned. */
   requireActiveSession(sessionId: string): Promise<void>;

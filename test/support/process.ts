@@ -1,10 +1,11 @@
 // The real entry point in a child process, as `npm start` runs it.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { tempDataDir } from "./server.js";
 
 export function startMain(env: Record<string, string>) {
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-    env: { ...process.env, REDIS_URL: "", PORT: "0", LOG_LEVEL: "info", ...env },
+    env: { ...process.env, REDIS_URL: "", DATA_DIR: tempDataDir(), PORT: "0", LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";

@@ -1,6 +1,9 @@
 // Starts the real server in-process on a free port, over the chosen store,
 // and builds generated clients for each transport.
 import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createClient, type Client, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { SessionService } from "../../gen/codexmanager/settings/v1/session_pb.js";
@@ -13,7 +16,11 @@ import type { Store } from "../../src/store/store.js";
 import { restRoutes } from "../../src/transport/rest/routes.js";
 import { startServer, type RunningServer } from "../../src/transport/server.js";
 
-export type Backend = "embedded" | "redis" | "redis-cluster";
+export type Backend = "memory" | "sqlite" | "redis" | "redis-cluster";
+/** The in-process stores, which run the write engine. */
+export const LOCAL_BACKENDS: Backend[] = ["memory", "sqlite"];
+/** One of each kind of store that a single test file can start by itself. */
+export const BACKENDS: Backend[] = ["memory", "sqlite", "redis"];
 export type TransportName = "grpc" | "connect-json" | "connect-binary-h2" | "grpc-web";
 export const TRANSPORTS: TransportName[] = ["grpc", "connect-json", "connect-binary-h2", "grpc-web"];
 
@@ -29,6 +36,13 @@ export interface TestServer {
 export interface Clients {
   settings: Client<typeof SettingsService>;
   sessions: Client<typeof SessionService>;
+}
+
+/** A fresh directory for a SQLite store, removed when the test process exits. */
+export function tempDataDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "cm-data-"));
+  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 export function makeTransport(url: string, name: TransportName): Transport {
@@ -49,6 +63,8 @@ export interface StartOptions {
   redisUrl?: string;
   /** host:port,... for the redis-cluster backend. */
   clusterNodes?: string;
+  /** For sqlite: the DATA_DIR to use (a fresh temporary one when absent). */
+  dataDir?: string;
   /** Extra environment, as the server would read it. */
   env?: Record<string, string>;
   log?: Logger;
@@ -59,6 +75,8 @@ export async function startTestServer(options: StartOptions): Promise<TestServer
     PORT: "0",
     HOST: "127.0.0.1",
     LOG_LEVEL: "silent",
+    ...(options.backend === "memory" ? { DATA_DIR: ":memory:" } : {}),
+    ...(options.backend === "sqlite" ? { DATA_DIR: options.dataDir ?? tempDataDir() } : {}),
     ...(options.backend === "redis" ? { REDIS_URL: options.redisUrl!, REDIS_PREFIX: `t${randomUUID().slice(0, 8)}:` } : {}),
     ...(options.backend === "redis-cluster" ? { REDIS_CLUSTER_NODES: options.clusterNodes!, REDIS_PREFIX: `t${randomUUID().slice(0, 8)}:` } : {}),
     ...options.env,

@@ -10,6 +10,9 @@ export interface TupleKeys {
   tuple: string;
   settings: string;
   history: string;
+  /** Remembered request ids → their first answer, and the order to forget them in. */
+  requests: string;
+  requestOrder: string;
   channel: string;
 }
 
@@ -45,6 +48,8 @@ export class RedisKeys {
       tuple: `${base}:tuple`,
       settings: `${base}:settings`,
       history: `${base}:history`,
+      requests: `${base}:requests`,
+      requestOrder: `${base}:request-order`,
       channel: `${base}:events`,
     };
   }

@@ -4,7 +4,8 @@
 import { Cluster, Redis, ReplyError, type RedisOptions } from "ioredis";
 import type { Config } from "../../config.js";
 import { DomainError, errors } from "../../domain/errors.js";
-import { canonicalJson, setOwn } from "../../domain/json.js";
+import { mutationFingerprint } from "../../domain/fingerprint.js";
+import { canonicalJson, compareKeys, setOwn } from "../../domain/json.js";
 import type {
   Change,
   ControlFields,
@@ -22,12 +23,13 @@ import type {
 } from "../../domain/types.js";
 import { deliver, type HistoryPage, type Listener, type NewSession, type SessionPage, type SettingsRead, type Store, type Unsubscribe } from "../store.js";
 import { RedisKeys, type TupleKeys } from "./keys.js";
+import { expectOk, type ReplyFacts } from "./script-codes.js";
 import { registerScripts, type ScriptCommands } from "./scripts.js";
 
 type Client = (Redis | Cluster) & ScriptCommands;
 type RedisConfig = Pick<
   Config,
-  "redisUrl" | "redisClusterNodes" | "redisPrefix" | "storeTimeoutMs" | "seedDefaults" | "historyLimit" | "limits"
+  "redisUrl" | "redisClusterNodes" | "redisPrefix" | "storeTimeoutMs" | "seedDefaults" | "historyLimit" | "limits" | "requestIdLimit"
 >;
 
 export class RedisStore implements Store {
@@ -39,13 +41,21 @@ export class RedisStore implements Store {
   private constructor(
     private readonly redis: Client,
     private readonly config: RedisConfig,
+    private readonly now: () => Date,
   ) {
     this.kind = redis instanceof Cluster ? "redis-cluster" : "redis";
     this.keys = new RedisKeys(config.redisPrefix);
   }
 
+  /** The server(s), without credentials. */
+  get location(): string {
+    if (this.config.redisClusterNodes) return this.config.redisClusterNodes.map((n) => `${n.host}:${n.port}`).join(",");
+    const url = new URL(this.config.redisUrl!);
+    return `${url.protocol}//${url.host}${url.pathname === "/" ? "" : url.pathname}`;
+  }
+
   /** Connects, registers the scripts and seeds the default tuple. */
-  static async connect(config: RedisConfig): Promise<RedisStore> {
+  static async connect(config: RedisConfig, now: () => Date = () => new Date()): Promise<RedisStore> {
     const options: RedisOptions = {
       lazyConnect: true,
       connectTimeout: config.storeTimeoutMs,
@@ -72,7 +82,7 @@ export class RedisStore implements Store {
       client.disconnect();
       throw new Error(`cannot connect to Redis: ${(cause as Error).message}`);
     }
-    const store = new RedisStore(registerScripts(client), config);
+    const store = new RedisStore(registerScripts(client), config, now);
     const d = store.keys.defaults();
     const seed = config.seedDefaults;
     await store.call(() => store.redis.seedDefaults(d.tuple, seed.approvalPolicy, seed.networkAccess, seed.filesystemSandbox));
@@ -92,7 +102,7 @@ export class RedisStore implements Store {
     const defaults = await this.readTupleAt(this.keys.defaults(), false, input.sessionId);
     const controls: ControlFields = { ...pickControls(defaults), ...input.overrides };
     const k = this.keys.session(input.sessionId);
-    const pairs = Object.keys(defaults.settings).flatMap((key) => [key, canonicalJson(defaults.settings[key]!)]);
+    const pairs = objectPairs(defaults.settings);
     const bytes = pairs.reduce((n, s) => n + Buffer.byteLength(s), 0);
     const reply = await this.call(() =>
       this.redis.createSession(
@@ -102,7 +112,7 @@ export class RedisStore implements Store {
         bytes, ...pairs,
       ),
     );
-    this.expectOk(reply, input.sessionId);
+    this.expectOk(reply, { sessionId: input.sessionId });
     if (!input.systemOwned) await this.call(() => this.redis.zadd(this.keys.sessionIndex(), 0, input.sessionId));
     const session: SessionRecord = { ...input, state: "active" };
     delete (session as Partial<NewSession>).overrides;
@@ -131,9 +141,9 @@ export class RedisStore implements Store {
     const k = this.keys.session(sessionId);
     const event = JSON.stringify({ type: "deleted", sessionId, deletedAt: at.getTime() });
     const reply = await this.call(() =>
-      this.redis.deleteSession(k.meta, k.tuple, k.settings, k.history, at.getTime(), k.channel, event),
+      this.redis.deleteSession(k.meta, k.tuple, k.settings, k.history, k.requests, k.requestOrder, at.getTime(), k.channel, event),
     );
-    this.expectOk(reply, sessionId);
+    this.expectOk(reply, { sessionId });
     await this.call(() => this.redis.zrem(this.keys.sessionIndex(), sessionId));
     return { deletedAt: at };
   }
@@ -143,7 +153,7 @@ export class RedisStore implements Store {
     const reply = await this.call(() =>
       this.redis.readScope(k.meta, k.tuple, k.settings, checkFlag(ref), key === undefined ? "map" : "key", key ?? ""),
     );
-    this.expectOk(reply, ref.sessionId);
+    this.expectOk(reply, ref);
     const revision = BigInt(reply[1] as string);
     if (key === undefined) return { settings: pairsToObject(reply[2] as string[]), revision };
     const text = reply[2] as string | null;
@@ -156,9 +166,9 @@ export class RedisStore implements Store {
 
   async mutate(ref: ScopeRef, mutation: Mutation, options: WriteOptions): Promise<MutationResult> {
     const k = await this.target(ref);
-    const [script, args] = mutationCall(k, ref, mutation, options, this.config);
+    const [script, args] = mutationCall(k, ref, mutation, options, this.config, this.now());
     const reply = await this.call(() => this.redis[script](...args));
-    this.expectOk(reply, ref.sessionId, ref.scope, options.ifRevision);
+    this.expectOk(reply, { ...ref, ifRevision: options.ifRevision, requestId: options.requestId });
     const result: MutationResult = {
       changed: reply[1] === 1,
       revision: BigInt(reply[2] as number),
@@ -166,7 +176,8 @@ export class RedisStore implements Store {
     };
     if (typeof reply[4] === "string") result.value = JSON.parse(reply[4]) as JsonValue;
     if (Array.isArray(reply[5])) result.settings = pairsToObject(reply[5] as string[]);
-    if (mutation.op === "controls") result.controls = { ...mutation.controls };
+    if (reply[6] === 1) result.replayed = true;
+    if (mutation.op === "controls") result.controls = result.replayed ? pickControls(await this.readTuple(ref)) : { ...mutation.controls };
     return result;
   }
 
@@ -256,7 +267,7 @@ export class RedisStore implements Store {
 
   private async readTupleAt(k: TupleKeys, checkSession: boolean, sessionId: string): Promise<Tuple> {
     const reply = await this.call(() => this.redis.readScope(k.meta, k.tuple, k.settings, checkSession ? "1" : "0", "tuple", ""));
-    this.expectOk(reply, sessionId);
+    this.expectOk(reply, { sessionId });
     const t = pairsToStrings(reply[1] as string[]);
     const seed = this.config.seedDefaults;
     return {
@@ -272,34 +283,12 @@ export class RedisStore implements Store {
   private async readHistory(ref: ScopeRef, mode: "since" | "before", revision: string, count: number) {
     const k = await this.target(ref);
     const reply = await this.call(() => this.redis.readHistory(k.meta, k.tuple, k.history, checkFlag(ref), mode, revision, count));
-    this.expectOk(reply, ref.sessionId);
+    this.expectOk(reply, ref);
     return reply;
   }
 
-  /** Maps a script's negative reply code to its domain error. */
-  private expectOk(reply: unknown[], sessionId: string, scope: Scope = "session", ifRevision?: bigint): void {
-    const code = reply[0] as number;
-    const { limits } = this.config;
-    switch (code) {
-      case 0:
-        return;
-      case -1:
-        throw errors.notFound(sessionId);
-      case -2:
-        throw errors.deleted(sessionId, new Date(Number(reply[1])));
-      case -3:
-        throw errors.systemSession(sessionId);
-      case -4:
-        throw errors.conflict(sessionId, scope, ifRevision ?? 0n, BigInt(reply[1] as string));
-      case -5:
-        throw errors.tooLarge("settings map key count", limits.maxSettingsKeys);
-      case -6:
-        throw errors.tooLarge("settings map size in bytes", limits.maxSettingsBytes);
-      case -8:
-        throw errors.exists(sessionId);
-      default:
-        throw new Error(`unexpected script reply code ${code}`);
-    }
+  private expectOk(reply: unknown[], facts: Partial<ReplyFacts> & { sessionId: string }): void {
+    expectOk(reply, { scope: "session", limits: this.config.limits, ...facts });
   }
 
   /** Runs a Redis call; connection failures and timeouts become STORE_UNAVAILABLE. */
@@ -317,6 +306,8 @@ type StreamEntry = [id: string, fields: string[]];
 
 type MutationScript = "setEntries" | "replaceSettings" | "unsetSetting" | "setPath" | "applyControls";
 
+type WriteConfig = Pick<Config, "limits" | "historyLimit" | "requestIdLimit">;
+
 /**
  * The script and arguments of one mutation: the frame every write script
  * reads (includes/write.lua), then the operation's own arguments. Exported
@@ -327,14 +318,16 @@ export function mutationCall(
   ref: ScopeRef,
   m: Mutation,
   options: WriteOptions,
-  config: Pick<Config, "limits" | "historyLimit">,
+  config: WriteConfig,
+  time: Date,
 ): [MutationScript, (string | number)[]] {
+  const fingerprint = options.requestId === undefined ? "" : mutationFingerprint(ref.scope, m, options.ifRevision);
   const frame = [
-    k.meta, k.tuple, k.settings, k.history,
-    checkFlag(ref), options.ifRevision?.toString() ?? "", Date.now(), options.actor, options.source,
+    k.meta, k.tuple, k.settings, k.history, k.requests, k.requestOrder,
+    checkFlag(ref), options.ifRevision?.toString() ?? "", time.getTime(), options.actor, options.source,
     config.historyLimit, k.channel, config.limits.maxSettingsKeys, config.limits.maxSettingsBytes,
     options.withSettings || m.op === "controls" ? "1" : "0", ref.scope, ref.scope === "default" ? "" : ref.sessionId,
-    options.claimedActor ?? "",
+    options.claimedActor ?? "", options.requestId ?? "", fingerprint, config.requestIdLimit,
   ];
   switch (m.op) {
     case "set":
@@ -346,7 +339,7 @@ export function mutationCall(
     case "unset":
       return ["unsetSetting", [...frame, m.key]];
     case "path":
-      return ["setPath", [...frame, m.key, m.pathOp, canonicalJson(m.value), ...m.segments]];
+      return ["setPath", [...frame, m.pathOp, canonicalJson(m.value), m.key, ...m.segments]];
     case "controls": {
       const c = m.controls;
       const settings = m.settings === undefined ? ["0"] : ["1", ...objectPairs(m.settings)];
@@ -359,8 +352,9 @@ function checkFlag(ref: ScopeRef): string {
   return ref.scope === "session" ? "1" : "0";
 }
 
+/** Key, JSON pairs in the engine's change order (code point order of keys). */
 function objectPairs(settings: JsonObject): string[] {
-  return Object.keys(settings).flatMap((key) => [key, canonicalJson(settings[key]!)]);
+  return Object.keys(settings).sort(compareKeys).flatMap((key) => [key, canonicalJson(settings[key]!)]);
 }
 
 function pairsToStrings(flat: string[]): Record<string, string> {
@@ -407,6 +401,7 @@ function toHistoryEntry([id, fields]: StreamEntry, scope: Scope): HistoryEntry {
     changes: JSON.parse(f.changes!) as Change[],
   };
   if (f.claimedActor !== undefined) entry.claimedActor = f.claimedActor;
+  if (f.path !== undefined) entry.path = JSON.parse(f.path) as HistoryEntry["path"];
   return entry;
 }
 
@@ -414,6 +409,7 @@ function parseEvent(message: string): StoreEvent {
   const e = JSON.parse(message) as {
     type: "change" | "deleted"; sessionId: string; deletedAt: number; scope: Scope; revision: number;
     op: HistoryEntry["op"]; actor: string; claimedActor?: string; source: string; time: number; changes: Change[];
+    path?: HistoryEntry["path"];
   };
   if (e.type === "deleted") return { type: "deleted", sessionId: e.sessionId, deletedAt: new Date(e.deletedAt) };
   return {
@@ -423,6 +419,7 @@ function parseEvent(message: string): StoreEvent {
       revision: BigInt(e.revision), scope: e.scope, op: e.op, actor: e.actor, source: e.source,
       time: new Date(e.time), changes: e.changes,
       ...(e.claimedActor !== undefined && { claimedActor: e.claimedActor }),
+      ...(e.path !== undefined && { path: e.path }),
     },
   };
 }

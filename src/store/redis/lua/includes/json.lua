@@ -1,7 +1,20 @@
 -- JSON for values stored by this service. cjson cannot tell [] from {} and
 -- rounds numbers to 14 digits, so nested path writes would corrupt sibling
 -- values; this codec keeps arrays, objects and doubles exact and encodes in
--- the canonical form the Node side uses (sorted keys, JavaScript numbers).
+-- the canonical form the Node side uses (keys in code point order, JavaScript
+-- numbers).
+
+-- Byte order, whatever the locale: Redis sets LC_COLLATE from its
+-- environment, and Lua's own string comparison follows it.
+local function byte_less(a, b)
+  local n = math.min(#a, #b)
+  for i = 1, n do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+
 local ARRAY, OBJECT = {}, {}
 local NULL = setmetatable({}, {})
 
@@ -133,7 +146,7 @@ local function json_encode_into(v, buf)
   else
     local keys = {}
     for k in pairs(v) do keys[#keys + 1] = k end
-    table.sort(keys)
+    table.sort(keys, byte_less)
     buf[#buf + 1] = '{'
     for i, k in ipairs(keys) do
       if i > 1 then buf[#buf + 1] = ',' end
@@ -149,25 +162,4 @@ local function json_encode(v)
   local buf = {}
   json_encode_into(v, buf)
   return table.concat(buf)
-end
-
-local function json_equal(a, b)
-  if a == b then return true end
-  if type(a) ~= 'table' or type(b) ~= 'table' or a == NULL or b == NULL then return false end
-  local ma = getmetatable(a)
-  if ma ~= getmetatable(b) then return false end
-  if ma == ARRAY then
-    if #a ~= #b then return false end
-    for i = 1, #a do
-      if not json_equal(a[i], b[i]) then return false end
-    end
-    return true
-  end
-  for k, v in pairs(a) do
-    if b[k] == nil or not json_equal(v, b[k]) then return false end
-  end
-  for k in pairs(b) do
-    if a[k] == nil then return false end
-  end
-  return true
 end

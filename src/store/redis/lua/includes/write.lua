@@ -1,27 +1,52 @@
 -- The frame of every settings/controls write (SPEC §6): session state,
--- compare-and-set, staged changes with limits, unchanged detection, revision,
--- history and event, all inside one script call.
+-- remembered request ids, compare-and-set, staged changes with limits,
+-- unchanged detection, revision, history and event, all inside one script
+-- call. These are the rules of src/domain/engine.ts, kept equal to it by
+-- test/properties.test.ts, including the order of changes: controls first in
+-- a fixed order, then settings keys ascending by byte (code point) order.
 --
--- KEYS: 1 meta, 2 tuple, 3 settings, 4 history (one hash tag, one slot).
+-- KEYS: 1 meta, 2 tuple, 3 settings, 4 history, 5 requests, 6 request order
+--       (one hash tag, one slot).
 -- ARGV: 1 check session (1/0), 2 ifRevision ('' = none), 3 time (ms),
 --       4 actor, 5 source, 6 history bound, 7 event channel, 8 max keys,
 --       9 max bytes, 10 answer the map (1/0), 11 scope, 12 session id,
---       13 claimed actor ('' = none), 14.. the operation's own arguments.
+--       13 claimed actor ('' = none), 14 request id ('' = none),
+--       15 fingerprint, 16 request ids remembered, 17.. the operation's own.
 local meta_key, tuple_key, settings_key, history_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local requests_key, request_order_key = KEYS[5], KEYS[6]
 local if_revision, now, actor, source = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local history_bound, channel = ARGV[6], ARGV[7]
 local max_keys, max_bytes = tonumber(ARGV[8]), tonumber(ARGV[9])
 local want_settings, scope, session_id = ARGV[10] == '1', ARGV[11], ARGV[12]
-local claimed_actor = ARGV[13]
-local OP_ARGS = 13
+local claimed_actor, request_id, fingerprint = ARGV[13], ARGV[14], ARGV[15]
+local request_limit = tonumber(ARGV[16])
+local OP_ARGS = 16
 
+-- Error replies; src/store/redis/script-codes.ts turns each into its domain error.
+local E_CONFLICT, E_KEYS, E_BYTES, E_REQUEST_REUSED = -4, -5, -6, -9
+
+local function map_reply()
+  if want_settings then return redis.call('HGETALL', settings_key) end
+  return false
+end
+
+-- Session state, then a remembered request id (answered as it was first
+-- time), then compare-and-set. Answers an early reply, or nil to go on.
 local function check_preconditions()
   if ARGV[1] == '1' then
     local e = check_session(meta_key)
     if e then return e end
   end
+  if request_id ~= '' then
+    local seen = redis.call('HGET', requests_key, request_id)
+    if seen then
+      local r = cjson.decode(seen)
+      if r[1] ~= fingerprint then return { E_REQUEST_REUSED } end
+      return { 0, r[2], r[3], r[4], r[5] or false, map_reply(), 1 }
+    end
+  end
   local current = redis.call('HGET', tuple_key, 'revision') or '0'
-  if if_revision ~= '' and if_revision ~= current then return { -4, current } end
+  if if_revision ~= '' and if_revision ~= current then return { E_CONFLICT, current } end
   return nil
 end
 
@@ -31,7 +56,6 @@ local key_delta, byte_delta = 0, 0
 
 local function stage_setting(key, before, after)
   if before == after then return end
-  if before and after and json_equal(json_decode(before), json_decode(after)) then return end
   changes[#changes + 1] = { 'setting', key, before, after }
   if before then key_delta, byte_delta = key_delta - 1, byte_delta - #key - #before end
   if after then key_delta, byte_delta = key_delta + 1, byte_delta + #key + #after end
@@ -44,31 +68,36 @@ local function stage_control(name, raw)
   tuple_writes[#tuple_writes + 1] = { name, raw }
 end
 
--- Stages making the map exactly the key/JSON pairs in ARGV[first..].
+-- Stages making the map exactly the key/JSON pairs in ARGV[first..]: every
+-- key of either side, in byte order.
 local function stage_replace(first)
-  local wanted = {}
-  for i = first, #ARGV, 2 do wanted[ARGV[i]] = ARGV[i + 1] end
-  local current = redis.call('HGETALL', settings_key)
-  for i = 1, #current, 2 do
-    if wanted[current[i]] == nil then stage_setting(current[i], current[i + 1], nil) end
-  end
+  local wanted, keys = {}, {}
   for i = first, #ARGV, 2 do
-    stage_setting(ARGV[i], redis.call('HGET', settings_key, ARGV[i]) or nil, ARGV[i + 1])
+    wanted[ARGV[i]] = ARGV[i + 1]
+    keys[#keys + 1] = ARGV[i]
   end
+  local current = redis.call('HGETALL', settings_key)
+  local have = {}
+  for i = 1, #current, 2 do
+    have[current[i]] = current[i + 1]
+    if wanted[current[i]] == nil then keys[#keys + 1] = current[i] end
+  end
+  table.sort(keys, byte_less)
+  for _, key in ipairs(keys) do stage_setting(key, have[key], wanted[key]) end
 end
 
 -- A write may not grow the map past a limit; shrinking is always allowed.
 local function check_limits()
   if key_delta > 0 and redis.call('HLEN', settings_key) + key_delta > max_keys then
-    return { -5, max_keys }
+    return { E_KEYS }
   end
   if byte_delta > 0 and tonumber(redis.call('HGET', tuple_key, 'bytes') or '0') + byte_delta > max_bytes then
-    return { -6, max_bytes }
+    return { E_BYTES }
   end
   return nil
 end
 
-local function commit(op)
+local function commit(op, path_json)
   for _, c in ipairs(changes) do
     if c[1] == 'setting' then
       if c[4] then redis.call('HSET', settings_key, c[2], c[4]) else redis.call('HDEL', settings_key, c[2]) end
@@ -85,27 +114,39 @@ local function commit(op)
       .. (c[3] and (',"before":' .. c[3]) or '') .. (c[4] and (',"after":' .. c[4]) or '') .. '}'
   end
   local changes_json = '[' .. table.concat(parts, ',') .. ']'
-  local claimed = {}
-  if claimed_actor ~= '' then claimed = { 'claimedActor', claimed_actor } end
+  local extra = {}
+  if claimed_actor ~= '' then extra[#extra + 1] = 'claimedActor'; extra[#extra + 1] = claimed_actor end
+  if path_json then extra[#extra + 1] = 'path'; extra[#extra + 1] = path_json end
   redis.call('XADD', history_key, 'MAXLEN', history_bound, revision .. '-0',
-    'op', op, 'actor', actor, 'source', source, 'time', now, 'changes', changes_json, unpack(claimed))
+    'op', op, 'actor', actor, 'source', source, 'time', now, 'changes', changes_json, unpack(extra))
   redis.call('PUBLISH', channel, '{"type":"change","scope":"' .. scope .. '","sessionId":' .. json_string(session_id)
     .. ',"revision":' .. revision .. ',"op":"' .. op .. '","actor":' .. json_string(actor)
     .. (claimed_actor ~= '' and (',"claimedActor":' .. json_string(claimed_actor)) or '')
+    .. (path_json and (',"path":' .. path_json) or '')
     .. ',"source":' .. json_string(source) .. ',"time":' .. now .. ',"changes":' .. changes_json .. '}')
   return revision
 end
 
+local function remember(changed, revision, removed, value)
+  if request_id == '' then return end
+  redis.call('HSET', requests_key, request_id, cjson.encode({ fingerprint, changed, tostring(revision), removed, value or nil }))
+  redis.call('RPUSH', request_order_key, request_id)
+  while redis.call('LLEN', request_order_key) > request_limit do
+    redis.call('HDEL', requests_key, redis.call('LPOP', request_order_key))
+  end
+end
+
 -- Commits when something changed, then answers:
--- { 0, changed, revision, removed, value of value_key or nil, map or nil }.
-local function finish(op, removed, value_key)
+-- { 0, changed, revision, removed, value of value_key or false, map or false, replayed }.
+local function finish(op, removed, value_key, path_json)
   local e = check_limits()
   if e then return e end
   local changed = #changes > 0
   local revision
-  if changed then revision = commit(op) else revision = tonumber(redis.call('HGET', tuple_key, 'revision') or '0') end
-  local value, map = false, false
+  if changed then revision = commit(op, path_json) else revision = tonumber(redis.call('HGET', tuple_key, 'revision') or '0') end
+  local value = false
   if value_key then value = redis.call('HGET', settings_key, value_key) end
-  if want_settings then map = redis.call('HGETALL', settings_key) end
-  return { 0, changed and 1 or 0, revision, removed and 1 or 0, value, map }
+  local c, r = changed and 1 or 0, removed and 1 or 0
+  remember(c, revision, r, value)
+  return { 0, c, revision, r, value, map_reply(), 0 }
 end

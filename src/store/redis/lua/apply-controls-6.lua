@@ -1,6 +1,6 @@
 -- Replaces the four controls, and the settings when given.
--- ARGV 14: model ('' = null), 15: approvalPolicy, 16: networkAccess,
---      17: filesystemSandbox, 18: settings given (1/0), 19..: key, JSON pairs.
+-- ARGV 17: model ('' = null), 18: approvalPolicy, 19: networkAccess,
+--      20: filesystemSandbox, 21: settings given (1/0), 22..: key, JSON pairs.
 --- @include "includes/json"
 --- @include "includes/session"
 --- @include "includes/write"

@@ -1,5 +1,5 @@
 -- Sets top-level keys (op "set" for one entry, "merge" for a shallow merge).
--- ARGV 14: op; 15..: key, JSON pairs.
+-- ARGV 17: op; 18..: key, JSON pairs, keys in byte order.
 --- @include "includes/json"
 --- @include "includes/session"
 --- @include "includes/write"

@@ -1,4 +1,4 @@
--- Removes one top-level key. ARGV 14: key.
+-- Removes one top-level key. ARGV 17: key.
 --- @include "includes/json"
 --- @include "includes/session"
 --- @include "includes/write"

@@ -1,4 +1,4 @@
--- Makes the map exactly the given object. ARGV 14..: key, JSON pairs.
+-- Makes the map exactly the given object. ARGV 17..: key, JSON pairs.
 --- @include "includes/json"
 --- @include "includes/session"
 --- @include "includes/write"

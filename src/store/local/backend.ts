@@ -1,0 +1,66 @@
+// What an in-process store keeps, and nothing about what a write means: the
+// engine (src/domain/engine.ts) decides that, and LocalStore asks a Backend
+// only to read and store rows inside one transaction. Two backends exist:
+// plain maps (tests, DATA_DIR=:memory:) and SQLite (the durable default).
+import type { Remembered, SettingWrite } from "../../domain/engine.js";
+import type { ControlFields, HistoryEntry, SessionRecord } from "../../domain/types.js";
+
+/** A tuple's id: the session id, or DEFAULT_TUPLE for the default tuple (never a valid session id). */
+export type TupleId = string;
+export const DEFAULT_TUPLE: TupleId = "";
+
+/** One tuple's own row: its controls and counters, not its settings. */
+export interface TupleRow {
+  controls: ControlFields;
+  revision: bigint;
+  keyCount: number;
+  bytes: number;
+  /** How many request ids this tuple has remembered so far; orders them for trimming. */
+  requestSeq: number;
+}
+
+export interface Backend {
+  readonly kind: "memory" | "sqlite";
+  /** Where the data lives, for the start-up log. */
+  readonly location: string;
+
+  /** Runs `fn` atomically: everything it stored is kept together, or nothing if it throws. */
+  transaction<T>(fn: () => T): T;
+  /** Runs `fn` on one consistent snapshot, storing nothing. */
+  read<T>(fn: () => T): T;
+
+  session(sessionId: string): SessionRecord | undefined;
+  putSession(session: SessionRecord): void;
+  /** Active user-owned sessions ordered by id, after `after`. */
+  activeSessions(limit: number, after?: string): SessionRecord[];
+
+  tuple(id: TupleId): TupleRow | undefined;
+  putTuple(id: TupleId, row: TupleRow): void;
+  /** Removes a tuple with its settings, history and remembered requests. */
+  dropTuple(id: TupleId): void;
+
+  setting(id: TupleId, key: string): string | undefined;
+  settingKeys(id: TupleId): string[];
+  /** Every key with its canonical JSON text. */
+  settings(id: TupleId): [key: string, text: string][];
+  writeSettings(id: TupleId, writes: SettingWrite[]): void;
+  copySettings(from: TupleId, to: TupleId): void;
+
+  appendHistory(id: TupleId, entry: HistoryEntry): void;
+  /** Drops entries with revision <= `through`. */
+  trimHistory(id: TupleId, through: bigint): void;
+  /** Newest first, revision < before (all when undefined), at most `limit`. */
+  historyBefore(id: TupleId, limit: number, before?: bigint): HistoryEntry[];
+  /** Oldest first, revision > after. */
+  historyAfter(id: TupleId, after: bigint): HistoryEntry[];
+  oldestRevision(id: TupleId): bigint | undefined;
+
+  recall(id: TupleId, requestId: string): Remembered | undefined;
+  remember(id: TupleId, seq: number, requestId: string, remembered: Remembered): void;
+  /** Forgets request ids remembered at seq <= `through`. */
+  forgetRequests(id: TupleId, through: number): void;
+
+  /** Throws when the storage cannot answer. */
+  ping(): void;
+  close(): void;
+}

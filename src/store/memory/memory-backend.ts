@@ -1,0 +1,136 @@
+// Plain maps, for tests and for DATA_DIR=:memory:. Nothing survives the
+// process. Node runs one callback at a time and the engine decides a whole
+// write before anything is stored, so a transaction is just a call.
+import type { Remembered, SettingWrite } from "../../domain/engine.js";
+import { compareKeys } from "../../domain/json.js";
+import type { HistoryEntry, SessionRecord } from "../../domain/types.js";
+import type { Backend, TupleId, TupleRow } from "../local/backend.js";
+
+interface TupleData {
+  row: TupleRow;
+  settings: Map<string, string>;
+  /** Oldest first. */
+  history: HistoryEntry[];
+  requests: Map<string, { seq: number; remembered: Remembered }>;
+}
+
+export class MemoryBackend implements Backend {
+  readonly kind = "memory" as const;
+  readonly location = ":memory:";
+  private readonly sessions = new Map<string, SessionRecord>();
+  private readonly tuples = new Map<TupleId, TupleData>();
+
+  transaction<T>(fn: () => T): T {
+    return fn();
+  }
+
+  read<T>(fn: () => T): T {
+    return fn();
+  }
+
+  session(sessionId: string): SessionRecord | undefined {
+    const s = this.sessions.get(sessionId);
+    return s && { ...s };
+  }
+
+  putSession(session: SessionRecord): void {
+    this.sessions.set(session.sessionId, { ...session });
+  }
+
+  activeSessions(limit: number, after?: string): SessionRecord[] {
+    return [...this.sessions.values()]
+      .filter((s) => s.state === "active" && !s.systemOwned && (after === undefined || compareKeys(s.sessionId, after) > 0))
+      .sort((a, b) => compareKeys(a.sessionId, b.sessionId))
+      .slice(0, limit)
+      .map((s) => ({ ...s }));
+  }
+
+  tuple(id: TupleId): TupleRow | undefined {
+    const t = this.tuples.get(id);
+    return t && { ...t.row, controls: { ...t.row.controls } };
+  }
+
+  putTuple(id: TupleId, row: TupleRow): void {
+    const t = this.tuples.get(id);
+    if (t) t.row = { ...row };
+    else this.tuples.set(id, { row: { ...row }, settings: new Map(), history: [], requests: new Map() });
+  }
+
+  dropTuple(id: TupleId): void {
+    this.tuples.delete(id);
+  }
+
+  setting(id: TupleId, key: string): string | undefined {
+    return this.data(id).settings.get(key);
+  }
+
+  settingKeys(id: TupleId): string[] {
+    return [...this.data(id).settings.keys()];
+  }
+
+  settings(id: TupleId): [string, string][] {
+    return [...this.data(id).settings];
+  }
+
+  writeSettings(id: TupleId, writes: SettingWrite[]): void {
+    const settings = this.data(id).settings;
+    for (const w of writes) {
+      if (w.text === undefined) settings.delete(w.key);
+      else settings.set(w.key, w.text);
+    }
+  }
+
+  copySettings(from: TupleId, to: TupleId): void {
+    this.data(to).settings = new Map(this.data(from).settings);
+  }
+
+  appendHistory(id: TupleId, entry: HistoryEntry): void {
+    this.data(id).history.push(entry);
+  }
+
+  trimHistory(id: TupleId, through: bigint): void {
+    const t = this.data(id);
+    const keep = t.history.findIndex((e) => e.revision > through);
+    t.history.splice(0, keep === -1 ? t.history.length : keep);
+  }
+
+  historyBefore(id: TupleId, limit: number, before?: bigint): HistoryEntry[] {
+    const older = this.data(id).history.filter((e) => before === undefined || e.revision < before);
+    return older.slice(-limit).reverse();
+  }
+
+  historyAfter(id: TupleId, after: bigint): HistoryEntry[] {
+    return this.data(id).history.filter((e) => e.revision > after);
+  }
+
+  oldestRevision(id: TupleId): bigint | undefined {
+    return this.data(id).history[0]?.revision;
+  }
+
+  recall(id: TupleId, requestId: string): Remembered | undefined {
+    return this.data(id).requests.get(requestId)?.remembered;
+  }
+
+  remember(id: TupleId, seq: number, requestId: string, remembered: Remembered): void {
+    this.data(id).requests.set(requestId, { seq, remembered: { fingerprint: remembered.fingerprint, outcome: { ...remembered.outcome } } });
+  }
+
+  forgetRequests(id: TupleId, through: number): void {
+    const requests = this.data(id).requests;
+    // Ids are remembered once each, in seq order, so the oldest come first.
+    for (const [requestId, r] of requests) {
+      if (r.seq > through) break;
+      requests.delete(requestId);
+    }
+  }
+
+  ping(): void {}
+
+  close(): void {}
+
+  private data(id: TupleId): TupleData {
+    const t = this.tuples.get(id);
+    if (!t) throw new Error(`tuple ${JSON.stringify(id)} is missing`);
+    return t;
+  }
+}

@@ -1,9 +1,0 @@
--- Leaves a durable tombstone and removes settings, controls and history.
--- KEYS: 1 meta, 2 tuple, 3 settings, 4 history. ARGV: 1 deletedAt (ms), 2 channel, 3 event.
---- @include "includes/session"
-local e = check_session(KEYS[1])
-if e then return e end
-redis.call('HSET', KEYS[1], 'state', 'deleted', 'deletedAt', ARGV[1])
-redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
-redis.call('PUBLISH', ARGV[2], ARGV[3])
-return { 0 }

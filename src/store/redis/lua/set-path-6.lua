@@ -1,0 +1,23 @@
+-- An atomic nested write inside one top-level key, decoded and re-encoded
+-- here so that concurrent writers of sibling paths never lose updates. The
+-- path arrives as segments; nothing here splits a string.
+-- ARGV 17: set|merge|unset, 18: value JSON, 19: the top-level key, 20..: segments below it.
+--- @include "includes/json"
+--- @include "includes/path"
+--- @include "includes/session"
+--- @include "includes/write"
+local e = check_preconditions()
+if e then return e end
+local path_op, key = ARGV[OP_ARGS + 1], ARGV[OP_ARGS + 3]
+local segments, all = {}, { json_string(key) }
+for i = OP_ARGS + 4, #ARGV do
+  segments[#segments + 1] = ARGV[i]
+  all[#all + 1] = json_string(ARGV[i])
+end
+local before = redis.call('HGET', settings_key, key) or nil
+local top = nil
+if before then top = json_decode(before) end
+local after, removed = apply_path(top, segments, 1, path_op, json_decode(ARGV[OP_ARGS + 2]))
+if after ~= top then stage_setting(key, before, after ~= nil and json_encode(after) or nil) end
+local path_json = '{"segments":[' .. table.concat(all, ',') .. '],"op":"' .. path_op .. '"}'
+return finish('path', removed, key, path_json)

@@ -1,0 +1,275 @@
+// The durable embedded store: one SQLite file, $DATA_DIR/settings.db, in WAL
+// mode with synchronous=FULL by default, so a write is on disk before it is
+// acknowledged. Every statement is prepared once; a write touches only the
+// rows of the keys it changes.
+import Database, { type Statement } from "better-sqlite3";
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { Outcome, Remembered, SettingWrite } from "../../domain/engine.js";
+import type { Change, HistoryEntry, SessionRecord } from "../../domain/types.js";
+import { DEFAULT_TUPLE, type Backend, type TupleId, type TupleRow } from "../local/backend.js";
+import { lockDataDir, type DataDirLock } from "./data-dir-lock.js";
+import { migrate } from "./schema.js";
+
+export type SqliteSynchronous = "FULL" | "NORMAL";
+
+interface SessionRow {
+  session_id: string;
+  cwd: string;
+  created_at: number;
+  system_owned: number;
+  state: "active" | "deleted";
+  deleted_at: number | null;
+}
+
+interface TupleDbRow {
+  model: string | null;
+  approval_policy: string;
+  network_access: string;
+  filesystem_sandbox: string;
+  revision: number;
+  key_count: number;
+  bytes: number;
+  request_seq: number;
+}
+
+interface HistoryRow {
+  revision: number;
+  op: string;
+  actor: string;
+  claimed_actor: string | null;
+  source: string;
+  time: number;
+  path: string | null;
+  changes: string;
+}
+
+const SQL = {
+  session: "SELECT * FROM sessions WHERE session_id = ?",
+  putSession: `INSERT INTO sessions (session_id, cwd, created_at, system_owned, state, deleted_at)
+    VALUES (@session_id, @cwd, @created_at, @system_owned, @state, @deleted_at)
+    ON CONFLICT (session_id) DO UPDATE SET state = excluded.state, deleted_at = excluded.deleted_at`,
+  activeSessions: `SELECT * FROM sessions WHERE state = 'active' AND system_owned = 0 AND session_id > ?
+    ORDER BY session_id LIMIT ?`,
+  tuple: "SELECT * FROM tuples WHERE tuple = ?",
+  putTuple: `INSERT OR REPLACE INTO tuples
+    (tuple, model, approval_policy, network_access, filesystem_sandbox, revision, key_count, bytes, request_seq)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  dropTuple: "DELETE FROM tuples WHERE tuple = ?",
+  dropSettings: "DELETE FROM settings WHERE tuple = ?",
+  dropHistory: "DELETE FROM history WHERE tuple = ?",
+  dropRequests: "DELETE FROM requests WHERE tuple = ?",
+  setting: "SELECT value FROM settings WHERE tuple = ? AND key = ?",
+  settingKeys: "SELECT key FROM settings WHERE tuple = ?",
+  settings: "SELECT key, value FROM settings WHERE tuple = ?",
+  putSetting: "INSERT OR REPLACE INTO settings (tuple, key, value) VALUES (?, ?, ?)",
+  deleteSetting: "DELETE FROM settings WHERE tuple = ? AND key = ?",
+  copySettings: "INSERT INTO settings (tuple, key, value) SELECT ?, key, value FROM settings WHERE tuple = ?",
+  appendHistory: `INSERT INTO history (tuple, revision, op, actor, claimed_actor, source, time, path, changes)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  trimHistory: "DELETE FROM history WHERE tuple = ? AND revision <= ?",
+  historyBefore: "SELECT * FROM history WHERE tuple = ? AND revision < ? ORDER BY revision DESC LIMIT ?",
+  historyAfter: "SELECT * FROM history WHERE tuple = ? AND revision > ? ORDER BY revision",
+  oldestRevision: "SELECT min(revision) FROM history WHERE tuple = ?",
+  recall: "SELECT fingerprint, outcome FROM requests WHERE tuple = ? AND request_id = ?",
+  remember: "INSERT INTO requests (tuple, request_id, seq, fingerprint, outcome) VALUES (?, ?, ?, ?, ?)",
+  forgetRequests: "DELETE FROM requests WHERE tuple = ? AND seq <= ?",
+  ping: "SELECT 1",
+} as const;
+
+type Statements = { [K in keyof typeof SQL]: Statement };
+
+export interface SqliteOptions {
+  dataDir: string;
+  synchronous: SqliteSynchronous;
+}
+
+export class SqliteBackend implements Backend {
+  readonly kind = "sqlite" as const;
+  readonly location: string;
+  private readonly db: Database.Database;
+  private readonly q: Statements;
+  private readonly lock: DataDirLock;
+  private readonly run: Database.Transaction<(fn: () => unknown) => unknown>;
+
+  constructor(options: SqliteOptions) {
+    const dir = resolve(options.dataDir);
+    mkdirSync(dir, { recursive: true });
+    this.lock = lockDataDir(dir);
+    this.location = join(dir, "settings.db");
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(this.location, { timeout: 5000 });
+      db.pragma("journal_mode = WAL");
+      db.pragma(`synchronous = ${options.synchronous}`);
+      migrate(db, this.location);
+      this.q = Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, db!.prepare(sql)])) as Statements;
+      this.q.oldestRevision.pluck();
+      this.q.setting.pluck();
+      this.q.settingKeys.pluck();
+      this.q.settings.raw();
+      this.run = db.transaction((fn: () => unknown) => fn());
+      this.db = db;
+    } catch (err) {
+      db?.close();
+      this.lock.release();
+      throw err;
+    }
+  }
+
+  transaction<T>(fn: () => T): T {
+    // IMMEDIATE: the write lock is taken up front, so a write never has to upgrade mid-way.
+    return this.run.immediate(fn) as T;
+  }
+
+  read<T>(fn: () => T): T {
+    return this.run.deferred(fn) as T;
+  }
+
+  session(sessionId: string): SessionRecord | undefined {
+    const row = this.q.session.get(sessionId) as SessionRow | undefined;
+    return row && toSession(row);
+  }
+
+  putSession(s: SessionRecord): void {
+    this.q.putSession.run({
+      session_id: s.sessionId,
+      cwd: s.cwd,
+      created_at: s.createdAt.getTime(),
+      system_owned: s.systemOwned ? 1 : 0,
+      state: s.state,
+      deleted_at: s.deletedAt?.getTime() ?? null,
+    });
+  }
+
+  activeSessions(limit: number, after?: string): SessionRecord[] {
+    return (this.q.activeSessions.all(after ?? "", limit) as SessionRow[]).map(toSession);
+  }
+
+  tuple(id: TupleId): TupleRow | undefined {
+    const row = this.q.tuple.get(id) as TupleDbRow | undefined;
+    if (!row) return undefined;
+    return {
+      controls: {
+        model: row.model,
+        approvalPolicy: row.approval_policy as TupleRow["controls"]["approvalPolicy"],
+        networkAccess: row.network_access as TupleRow["controls"]["networkAccess"],
+        filesystemSandbox: row.filesystem_sandbox as TupleRow["controls"]["filesystemSandbox"],
+      },
+      revision: BigInt(row.revision),
+      keyCount: row.key_count,
+      bytes: row.bytes,
+      requestSeq: row.request_seq,
+    };
+  }
+
+  putTuple(id: TupleId, r: TupleRow): void {
+    const c = r.controls;
+    this.q.putTuple.run(id, c.model, c.approvalPolicy, c.networkAccess, c.filesystemSandbox, r.revision, r.keyCount, r.bytes, r.requestSeq);
+  }
+
+  dropTuple(id: TupleId): void {
+    for (const q of [this.q.dropTuple, this.q.dropSettings, this.q.dropHistory, this.q.dropRequests]) q.run(id);
+  }
+
+  setting(id: TupleId, key: string): string | undefined {
+    return this.q.setting.get(id, key) as string | undefined;
+  }
+
+  settingKeys(id: TupleId): string[] {
+    return this.q.settingKeys.all(id) as string[];
+  }
+
+  settings(id: TupleId): [string, string][] {
+    return this.q.settings.all(id) as [string, string][];
+  }
+
+  writeSettings(id: TupleId, writes: SettingWrite[]): void {
+    for (const w of writes) {
+      if (w.text === undefined) this.q.deleteSetting.run(id, w.key);
+      else this.q.putSetting.run(id, w.key, w.text);
+    }
+  }
+
+  copySettings(from: TupleId, to: TupleId): void {
+    this.q.copySettings.run(to, from);
+  }
+
+  appendHistory(id: TupleId, e: HistoryEntry): void {
+    this.q.appendHistory.run(
+      id, e.revision, e.op, e.actor, e.claimedActor ?? null, e.source, e.time.getTime(),
+      e.path ? JSON.stringify(e.path) : null, JSON.stringify(e.changes),
+    );
+  }
+
+  trimHistory(id: TupleId, through: bigint): void {
+    this.q.trimHistory.run(id, through);
+  }
+
+  historyBefore(id: TupleId, limit: number, before?: bigint): HistoryEntry[] {
+    // 2^63 - 1: SQLite's largest integer, above every revision.
+    const rows = this.q.historyBefore.all(id, before ?? 9223372036854775807n, limit) as HistoryRow[];
+    return rows.map((r) => toEntry(r, id));
+  }
+
+  historyAfter(id: TupleId, after: bigint): HistoryEntry[] {
+    return (this.q.historyAfter.all(id, after) as HistoryRow[]).map((r) => toEntry(r, id));
+  }
+
+  oldestRevision(id: TupleId): bigint | undefined {
+    const oldest = this.q.oldestRevision.get(id) as number | null;
+    return oldest === null ? undefined : BigInt(oldest);
+  }
+
+  recall(id: TupleId, requestId: string): Remembered | undefined {
+    const row = this.q.recall.get(id, requestId) as { fingerprint: string; outcome: string } | undefined;
+    if (!row) return undefined;
+    const o = JSON.parse(row.outcome) as Omit<Outcome, "revision"> & { revision: string };
+    return { fingerprint: row.fingerprint, outcome: { ...o, revision: BigInt(o.revision) } };
+  }
+
+  remember(id: TupleId, seq: number, requestId: string, r: Remembered): void {
+    const outcome = JSON.stringify({ ...r.outcome, revision: r.outcome.revision.toString() });
+    this.q.remember.run(id, requestId, seq, r.fingerprint, outcome);
+  }
+
+  forgetRequests(id: TupleId, through: number): void {
+    this.q.forgetRequests.run(id, through);
+  }
+
+  ping(): void {
+    this.q.ping.get();
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+    this.lock.release();
+  }
+}
+
+function toSession(row: SessionRow): SessionRecord {
+  const s: SessionRecord = {
+    sessionId: row.session_id,
+    cwd: row.cwd,
+    createdAt: new Date(row.created_at),
+    systemOwned: row.system_owned === 1,
+    state: row.state,
+  };
+  if (row.deleted_at !== null) s.deletedAt = new Date(row.deleted_at);
+  return s;
+}
+
+function toEntry(row: HistoryRow, id: TupleId): HistoryEntry {
+  const entry: HistoryEntry = {
+    revision: BigInt(row.revision),
+    scope: id === DEFAULT_TUPLE ? "default" : "session",
+    op: row.op as HistoryEntry["op"],
+    actor: row.actor,
+    source: row.source,
+    time: new Date(row.time),
+    changes: JSON.parse(row.changes) as Change[],
+  };
+  if (row.claimed_actor !== null) entry.claimedActor = row.claimed_actor;
+  if (row.path !== null) entry.path = JSON.parse(row.path) as HistoryEntry["path"];
+  return entry;
+}
