@@ -1,5 +1,6 @@
-// Durability across a server restart on the same Redis: data, revisions,
-// history, tombstones and the system-owned flag all survive.
+// Durability across a server restart on the same SQLite directory and on the
+// same Redis: data, revisions, history, tombstones and the system-owned flag
+// all survive.
 import { randomUUID } from "node:crypto";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -7,7 +8,7 @@ import { Scope } from "../gen/codexmanager/settings/v1/settings_pb.js";
 import { Redis } from "ioredis";
 import { expectFailure } from "./support/errors.js";
 import { startRedis, type TestRedis } from "./support/redis.js";
-import { startTestServer } from "./support/server.js";
+import { startTestServer, tempDataDir, type StartOptions } from "./support/server.js";
 
 let redis: TestRedis;
 beforeAll(async () => {
@@ -17,14 +18,18 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-it("keeps data, revisions, history, tombstones and system sessions across a restart", async () => {
-  const prefix = `restart${randomUUID().slice(0, 8)}:`;
-  const env = { REDIS_PREFIX: prefix };
+const durable: [string, () => StartOptions][] = [
+  ["SQLite", () => ({ backend: "sqlite", dataDir: tempDataDir() })],
+  ["Redis", () => ({ backend: "redis", redisUrl: redis.url, env: { REDIS_PREFIX: `restart${randomUUID().slice(0, 8)}:` } })],
+];
+
+it.each(durable)("keeps data, revisions, history, tombstones and system sessions across a restart on %s", async (_, options) => {
+  const same = options();
   const live = `live-${randomUUID()}`;
   const gone = `gone-${randomUUID()}`;
   const system = `system-${randomUUID()}`;
 
-  const first = await startTestServer({ backend: "redis", redisUrl: redis.url, env });
+  const first = await startTestServer(same);
   const c1 = first.clients("grpc");
   await c1.sessions.createSession({ sessionId: live, cwd: "/keep" });
   await c1.settings.setSettings({ sessionId: live, update: { case: "path", value: { path: "team.review", value: { kind: { case: "boolValue", value: true } } } } });
@@ -34,7 +39,7 @@ it("keeps data, revisions, history, tombstones and system sessions across a rest
   await c1.sessions.createSession({ sessionId: system, systemOwned: true });
   await first.close();
 
-  const second = await startTestServer({ backend: "redis", redisUrl: redis.url, env });
+  const second = await startTestServer(same);
   try {
     const c2 = second.clients("connect-json");
     const got = await c2.settings.getSettings({ sessionId: live });
