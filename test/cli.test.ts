@@ -62,6 +62,19 @@ describe("cm", () => {
     expect(history.entries[0]!.source).toBe("cli");
   });
 
+  it("writes and unsets nested paths, by --path or by repeated --segment for keys with dots", async () => {
+    const id = await created();
+    expect((await cm("sessions", "settings", "set", "--session-id", id, "--path", "team.review", "--value", '{"owner":"ana"}')).code).toBe(0);
+    expect((await cm("sessions", "settings", "set", "--session-id", id, "--segment", "team", "--segment", "v1.2", "--value", '{"on":true}')).code).toBe(0);
+    expect((await cm("sessions", "settings", "set", "--session-id", id, "--segment", "team", "--segment", "v1.2", "--merge", "--value", '{"level":2}')).code).toBe(0);
+    const unset = await cm("sessions", "settings", "unset", "--session-id", id, "--path", "team.review");
+    expect(unset.stdout).toContain("removed");
+    const got = await cm("--json", "sessions", "settings", "get", "--session-id", id);
+    expect(JSON.parse(got.stdout).settings).toEqual({ team: { "v1.2": { on: true, level: 2 } } });
+    expect((await cm("sessions", "settings", "set", "--session-id", id, "--path", "a", "--segment", "b", "--value", "1")).code).toBe(2);
+    expect((await cm("sessions", "settings", "unset", "--session-id", id)).code).toBe(2);
+  });
+
   it("gets and applies controls, with --model or --inherit-model", async () => {
     const id = await created();
     const applied = await cm("sessions", "controls", "apply", "--session-id", id, "--approval-policy", "on-request", "--network-access", "enabled", "--filesystem-sandbox", "workspace-write", "--model", "gpt-5");

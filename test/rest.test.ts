@@ -129,6 +129,23 @@ describe.each(BACKENDS)("REST on the %s store", (backend) => {
       expect(res.body).toMatchObject({ status: "ok", settings: {}, revision: 7 });
     });
 
+    it("POST takes a path as an array of segments, so keys with dots are reachable", async () => {
+      const id = await session();
+      await rest("POST", settingsPath(id), { key: "a.b", value: { keep: 1 } });
+      let res = await rest("POST", settingsPath(id), { path: ["a.b", "c"], value: 2 });
+      expect(res.body).toMatchObject({ status: "ok", key: "a.b", settings: { "a.b": { keep: 1, c: 2 } } });
+      res = await rest("POST", settingsPath(id), { path: ["team", "v1.2"], value: { on: true }, op: "merge" });
+      expect(res.body.settings.team).toEqual({ "v1.2": { on: true } });
+      res = await rest("POST", settingsPath(id), { path: ["team", "v1.2", "on"], op: "unset" });
+      expect(res.body).toMatchObject({ status: "ok", removed: true, settings: { team: { "v1.2": {} } } });
+      const history = await rest("GET", `${settingsPath(id)}/history?limit=3`);
+      expect(history.body.entries.map((e: { path?: unknown }) => e.path)).toEqual([
+        { segments: ["team", "v1.2", "on"], op: "unset" },
+        { segments: ["team", "v1.2"], op: "merge" },
+        { segments: ["a.b", "c"], op: "set" },
+      ]);
+    });
+
     it("answers status unchanged, at the same revision, for a write that changes nothing", async () => {
       const id = await session();
       await rest("POST", settingsPath(id), { key: "k", value: [1] });
@@ -246,6 +263,14 @@ describe.each(BACKENDS)("REST on the %s store", (backend) => {
       ["controls.settings not an object", "session-controls", { controls: { ...CONTROLS, settings: 3 } }],
       ["an unknown scope for controls", "session-controls", { scope: "everything", controls: CONTROLS }],
       ["malformed JSON for controls", "session-controls", "nope"],
+      ["an empty path array", "settings", { path: [], value: 1 }],
+      ["an empty path segment", "settings", { path: ["team", ""], value: 1 }],
+      ["a blank path segment", "settings", { path: ["team", "  "], value: 1 }],
+      ["a non-string path segment", "settings", { path: ["team", 3], value: 1 }],
+      ["a path segment with a control character", "settings", { path: ["team", "a\u0000"], value: 1 }],
+      ["a path segment over the key length", "settings", { path: ["team", "x".repeat(241)], value: 1 }],
+      ["more path segments than the depth limit", "settings", { path: Array.from({ length: 33 }, (_, i) => `s${i}`), value: 1 }],
+      ["a path that is neither a string nor an array", "settings", { path: { a: 1 }, value: 1 }],
     ];
     it.each(cases)("for %s", async (_, route, body) => {
       const id = await session();

@@ -29,6 +29,12 @@ describe.each(["grpc", "connect-json", "grpc-web"] as TransportName[])("SDK over
     expect((await chat.settings.getKey("team")).value).toEqual({ definitionOfDone: "green", review: { autoApprove: { enabled: true, threshold: "low" } } });
     await chat.settings.namespace("team.review.autoApprove.enabled").unset();
     expect(await review.get()).toEqual({ autoApprove: { threshold: "low" } });
+    // Segments reach keys with dots; history reports them as written.
+    await chat.settings.namespace(["team", "v1.2"]).set({ on: true });
+    expect(await chat.settings.namespace(["team", "v1.2", "on"]).get()).toBe(true);
+    const [latest] = (await chat.settings.history({ limit: 1 })).entries;
+    expect(latest!.path).toEqual({ segments: ["team", "v1.2"], op: "set" });
+    await chat.settings.namespace(["team", "v1.2"]).unset();
     await chat.settings.set("n", null);
     expect(await chat.settings.getKey("n")).toMatchObject({ found: true, value: null });
     await chat.settings.merge({ x: 1 });

@@ -127,6 +127,25 @@ describe("the web panel", () => {
     await b.close();
   }, 30_000);
 
+  it("edits and deletes keys that contain dots exactly where they were clicked", async () => {
+    const sessionId = await createSession();
+    await rest("POST", `/api/sessions/${sessionId}/settings`, { settings: { "a.b": { x: 1 }, team: { "v1.2": { on: true, keep: 1 } } } });
+    const page = await open(`/sessions/${sessionId}`);
+    await page.getByText("● Live").waitFor();
+    await page.getByRole("button", { name: "Edit a.b › x" }).click();
+    await page.getByLabel(/New value of/).fill("2");
+    await page.getByRole("button", { name: "Save", exact: true }).click();
+    await page.getByRole("button", { name: "Delete team › v1.2 › on" }).click();
+    await page.getByLabel("Key or dot path").fill('["team", "v1.2", "added"]');
+    await page.getByLabel("Value (JSON)").fill("true");
+    await page.getByRole("button", { name: "Add" }).click();
+    await expect
+      .poll(async () => (await rest("GET", `/api/sessions/${sessionId}/settings`)).body.settings)
+      .toEqual({ "a.b": { x: 2 }, team: { "v1.2": { keep: 1, added: true } } });
+    await shot(page, "dotted-keys");
+    await page.close();
+  }, 30_000);
+
   it("lets a browser EventSource follow changes over Server-Sent Events", async () => {
     const sessionId = await createSession();
     const page = await open("/");

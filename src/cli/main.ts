@@ -59,6 +59,14 @@ function jsonFrom(flag: string, inline: string | undefined, file: string | undef
   return inline === undefined ? undefined : parseJson(flag, inline);
 }
 
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** A nested path from --path (dotted) or repeated --segment (any key, dots included); undefined when neither. */
+function pathFrom(o: { path?: string; segment: string[] }): string | string[] | undefined {
+  if (o.path !== undefined && o.segment.length > 0) throw new UsageError("give --path or --segment, not both");
+  return o.segment.length > 0 ? o.segment : o.path;
+}
+
 function revision(text: string | undefined): bigint | undefined {
   if (text === undefined) return undefined;
   if (!/^\d+$/.test(text)) throw new UsageError("--if-revision must be a number");
@@ -167,6 +175,9 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     .option("--key <key>")
     .option("--value <json>")
     .option("--value-file <file>")
+    .option("--path <dotted.path>", "write inside a key: team.review (keys without dots)")
+    .option("--segment <segment>", "one path segment, repeatable, for keys with dots: --segment team --segment v1.2", collect, [])
+    .option("--merge", "with --path/--segment: deep-merge the object --value instead of setting it")
     .option("--settings <json>")
     .option("--settings-file <file>")
     .addOption(new Option("--mode <mode>").choices(["merge", "replace"]).default("merge"))
@@ -177,9 +188,15 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
       const s = client(cmd.optsWithGlobals()).session(o.sessionId).settings;
       const value = jsonFrom("--value", o.value, o.valueFile);
       const map = jsonFrom("--settings", o.settings, o.settingsFile);
+      const path = pathFrom(o);
       const options = { scope: o.scope as Scope, actor: o.actor, source: o.source, ifRevision: revision(o.ifRevision) };
       let r;
-      if (map !== undefined) {
+      if (path !== undefined) {
+        if (o.key !== undefined || map !== undefined) throw new UsageError("give --path/--segment with --value, without --key or --settings");
+        if (value === undefined) throw new UsageError("give --value (or --value-file) with --path/--segment");
+        const ns = s.namespace(path, { scope: o.scope as Scope });
+        r = o.merge ? await ns.merge(value as JsonObject, options) : await ns.set(value, options);
+      } else if (map !== undefined) {
         if (o.key !== undefined || value !== undefined) throw new UsageError("give --settings or --key with --value, not both");
         if (typeof map !== "object" || map === null || Array.isArray(map)) throw new UsageError("--settings must be a JSON object");
         r = o.mode === "replace" ? await s.replace(map as JsonObject, options) : await s.merge(map as JsonObject, options);
@@ -192,16 +209,21 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
   settings
     .command("unset")
     .requiredOption("--session-id <id>")
-    .requiredOption("--key <key>")
+    .option("--key <key>", "the top-level key to remove")
+    .option("--path <dotted.path>", "remove a nested key: team.review.owner")
+    .option("--segment <segment>", "one path segment, repeatable, for keys with dots", collect, [])
     .addOption(scopeOption())
     .option("--actor <actor>")
     .option("--source <source>", "provenance", "cli")
     .option("--if-revision <n>")
     .action(async (o, cmd: Command) => {
-      const r = await client(cmd.optsWithGlobals()).session(o.sessionId).settings.unset(o.key, {
-        scope: o.scope as Scope, actor: o.actor, source: o.source, ifRevision: revision(o.ifRevision),
-      });
-      print(r.removed ? `removed ${o.key} (revision ${r.revision})` : `${o.key} was not set`, r);
+      const s = client(cmd.optsWithGlobals()).session(o.sessionId).settings;
+      const path = pathFrom(o);
+      if ((path === undefined) === (o.key === undefined)) throw new UsageError("give --key, or --path/--segment");
+      const options = { scope: o.scope as Scope, actor: o.actor, source: o.source, ifRevision: revision(o.ifRevision) };
+      const r = path === undefined ? await s.unset(o.key, options) : await s.namespace(path, { scope: o.scope as Scope }).unset(options);
+      const what = path === undefined ? o.key : JSON.stringify(path);
+      print(r.removed ? `removed ${what} (revision ${r.revision})` : `${what} was not set`, r);
     });
   settings
     .command("watch")

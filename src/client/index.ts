@@ -78,11 +78,14 @@ export interface SettingsChange {
   actor: string;
   source: string;
   time: Date;
+  /** For op "path": the segments written (the first is the top-level key) and what was done there. */
+  path?: { segments: string[]; op: "set" | "merge" | "unset" };
   changes: Change[];
   /** The whole map after the change, when asked with includeSettings. */
   settings?: JsonObject;
 }
 
+const PATH_OPS = ["set", "merge", "unset"] as const;
 const scopePb = (scope: Scope | undefined) => (scope === "default" ? ScopePb.DEFAULT : ScopePb.SESSION);
 const value = (v: JsonValue): Value => fromJson(ValueSchema, v);
 const json = (v: Value | undefined): JsonValue | undefined => (v === undefined ? undefined : (toJson(ValueSchema, v) as JsonValue));
@@ -119,6 +122,7 @@ function changeOf(entry: HistoryEntryPb, settings?: JsonObject): SettingsChange 
     actor: entry.actor,
     source: entry.source,
     time: entry.time ? timestampDate(entry.time) : new Date(0),
+    ...(entry.path && { path: { segments: entry.path.segments, op: PATH_OPS[entry.path.op - 1] ?? "set" } }),
     changes: entry.changes.map((c) => ({
       kind: c.kind === ChangeKind.CONTROL ? "control" : "setting",
       key: c.key,
@@ -162,16 +166,21 @@ export function createSettingsSdk(transport: Transport) {
         const r = await guard(settingsApi.unsetSetting({ sessionId, scope: scopePb(scope), key, ...p }));
         return { removed: r.removed, changed: r.changed, revision: r.revision };
       },
-      /** A dotted path inside one top-level key; every write is atomic on the server. */
-      namespace(path: string, options: { scope?: Scope } = {}) {
-        const [key, ...inner] = path.split(".");
+      /**
+       * A path inside one top-level key: segments (`["team", "v1.2"]`, any key
+       * can be reached) or a dotted string for keys without dots
+       * (`"team.review"`). Every write is atomic on the server.
+       */
+      namespace(path: string | readonly string[], options: { scope?: Scope } = {}) {
+        const segments = typeof path === "string" ? path.split(".") : [...path];
+        const [key, ...inner] = segments;
         const pathWrite = (op: PathOp, v: JsonValue | undefined, p?: Provenance) =>
-          write(options.scope, { case: "path", value: { path, op, value: v === undefined ? undefined : value(v) } }, p);
+          write(options.scope, { case: "path", value: { ...(typeof path === "string" ? { path } : { segments }), op, value: v === undefined ? undefined : value(v) } }, p);
         return {
           async get(): Promise<JsonValue | undefined> {
             let current: JsonValue | undefined = (await settingsOf(sessionId).getKey(key!, options)).value;
             for (const segment of inner) {
-              if (typeof current !== "object" || current === null || Array.isArray(current) || !(segment in current)) return undefined;
+              if (typeof current !== "object" || current === null || Array.isArray(current) || !Object.hasOwn(current, segment)) return undefined;
               current = current[segment];
             }
             return current;

@@ -109,21 +109,33 @@ export class Rules {
     return this.issues.length === before ? out : undefined;
   }
 
-  /** A dotted path: its first segment is a key, the rest are non-empty names. */
-  path(path: string, raw: string | undefined): { key: string; segments: string[] } | undefined {
-    if (raw === undefined || raw.trim() === "") return this.fail(path, "is required");
-    const [first, ...segments] = raw.split(".");
-    const key = this.key(path, first);
-    if (key === undefined) return undefined;
-    for (const segment of segments) {
-      if (segment === "" || CONTROL_CHARS.test(segment) || !segment.isWellFormed()) {
-        return this.fail(path, "segments must be non-empty names without control characters");
-      }
+  /**
+   * A path as segments, or as the dotted sugar for keys without dots. The
+   * first segment is a top-level key (trimmed, as keys are); the rest name
+   * nested keys exactly as stored. Each follows the key rules.
+   */
+  path(path: string, raw: string | readonly unknown[] | undefined): { key: string; segments: string[] } | undefined {
+    if (raw === undefined || (typeof raw === "string" && raw.trim() === "")) return this.fail(path, "is required");
+    const parts: readonly unknown[] = typeof raw === "string" ? raw.split(".") : raw;
+    if (parts.length === 0) return this.fail(path, "must have at least one segment");
+    if (parts.length > this.limits.maxDepth) return this.fail(path, `must have at most ${this.limits.maxDepth} segments`);
+    const before = this.issues.length;
+    const [first, ...rest] = parts.map((s, i) => this.segment(typeof raw === "string" ? path : `${path}.${i}`, s));
+    if (this.issues.length > before) return undefined;
+    return { key: first!.trim(), segments: rest as string[] };
+  }
+
+  /** One path segment: a non-blank string of at most maxKeyLength characters, no control characters. */
+  private segment(path: string, raw: unknown): string | undefined {
+    if (typeof raw !== "string") return this.fail(path, "segments must be strings");
+    if (raw.trim() === "") return this.fail(path, "segments must not be empty or blank");
+    if ([...raw.trim()].length > this.limits.maxKeyLength) {
+      return this.fail(path, `segments must be at most ${this.limits.maxKeyLength} characters`);
     }
-    if (segments.length >= this.limits.maxDepth) {
-      return this.fail(path, `must be less than ${this.limits.maxDepth} segments deep`);
+    if (CONTROL_CHARS.test(raw) || !raw.isWellFormed()) {
+      return this.fail(path, "segments must be well-formed text without control characters");
     }
-    return { key, segments };
+    return raw;
   }
 
   /** One control; `model` null means inherit, enums must be one of their values. */

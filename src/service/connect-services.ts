@@ -5,13 +5,14 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { principalKey } from "../auth.js";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { SessionService } from "../../gen/codexmanager/settings/v1/session_pb.js";
-import { Mode, PathOp, SettingsService, type Scope as ScopePb, type SetSettingsRequest } from "../../gen/codexmanager/settings/v1/settings_pb.js";
+import { Mode, SettingsService, type Scope as ScopePb, type SetSettingsRequest } from "../../gen/codexmanager/settings/v1/settings_pb.js";
 import type { Operations, SettingsUpdate, WriteInput } from "./operations.js";
 import {
   controlsFromPb,
   controlsToPb,
   historyEntryToPb,
   overridesFromPb,
+  pathOpFromPb,
   scopeFromPb,
   sessionToPb,
   tupleToPb,
@@ -37,8 +38,8 @@ function updateFromPb(update: SetSettingsRequest["update"]): SettingsUpdate {
     case "entry":
       return { kind: "entry", key: update.value.key, value: valueFromPb("entry.value", update.value.value) };
     case "path": {
-      const op = update.value.op === PathOp.MERGE ? "merge" : update.value.op === PathOp.UNSET ? "unset" : "set";
-      return { kind: "path", path: update.value.path, value: valueFromPb("path.value", update.value.value), op };
+      const op = pathOpFromPb(update.value.op);
+      return { kind: "path", path: update.value.path, segments: update.value.segments, value: valueFromPb("path.value", update.value.value), op };
     }
     default:
       return { kind: "missing" };

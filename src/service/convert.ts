@@ -8,6 +8,7 @@ import {
   ControlsSchema,
   FilesystemSandbox as FilesystemSandboxPb,
   NetworkAccess as NetworkAccessPb,
+  PathOp as PathOpPb,
   Scope as ScopePb,
   type Controls,
 } from "../../gen/codexmanager/settings/v1/settings_pb.js";
@@ -21,6 +22,7 @@ import {
   type HistoryEntry,
   type JsonObject,
   type JsonValue,
+  type PathOp,
   type Scope,
   type SessionRecord,
   type Tuple,
@@ -34,6 +36,16 @@ export function scopeFromPb(scope: ScopePb): Scope {
   if (scope === ScopePb.UNSPECIFIED || scope === ScopePb.SESSION) return "session";
   if (scope === ScopePb.DEFAULT) return "default";
   throw errors.invalid([{ path: "scope", message: "must be SCOPE_SESSION or SCOPE_DEFAULT" }]);
+}
+
+const PATH_OPS: PathOp[] = ["set", "merge", "unset"];
+
+export function pathOpFromPb(op: PathOpPb): PathOp {
+  return enumFromPb(PATH_OPS, op) ?? "set";
+}
+
+export function pathOpToPb(op: PathOp): PathOpPb {
+  return enumToPb(PATH_OPS, op);
 }
 
 export function scopeToPb(scope: Scope): ScopePb {
@@ -116,6 +128,7 @@ export function historyEntryToPb(e: HistoryEntry): MessageInitShape<typeof Histo
     claimedActor: e.claimedActor ?? "",
     source: e.source,
     time: timestampFromDate(e.time),
+    path: e.path && { segments: e.path.segments, op: pathOpToPb(e.path.op) },
     changes: e.changes.map((c) => ({
       kind: c.kind === "control" ? ChangeKind.CONTROL : ChangeKind.SETTING,
       key: c.key,

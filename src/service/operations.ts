@@ -29,7 +29,7 @@ export type OperationsConfig = Pick<Config, "limits" | "defaultsLocked" | "watch
 export type SettingsUpdate =
   | { kind: "object"; settings: JsonValue | undefined; mode: "merge" | "replace" }
   | { kind: "entry"; key: string | undefined; value: JsonValue | undefined }
-  | { kind: "path"; path: string | undefined; value: JsonValue | undefined; op: PathOp }
+  | { kind: "path"; path?: string; segments?: readonly unknown[]; value: JsonValue | undefined; op: PathOp }
   | { kind: "missing" };
 
 export interface WriteInput {
@@ -60,6 +60,7 @@ export interface ControlsView {
 }
 
 const MAX_CWD = 4096;
+const PATH_OPS: readonly string[] = ["set", "merge", "unset"];
 const DEFAULT_PAGE = 50;
 const MAX_PAGE = 500;
 
@@ -117,7 +118,10 @@ export function createOperations(store: Store, config: OperationsConfig) {
         return key !== undefined && value !== undefined ? { op: "set", key, value } : undefined;
       }
       case "path": {
-        const path = r.path("path", update.path);
+        if (!PATH_OPS.includes(update.op)) r.fail("op", "must be set, merge or unset");
+        const bySegments = update.segments !== undefined && update.segments.length > 0;
+        if (bySegments && update.path) return r.fail("path", "give the path as segments or as a dotted string, not both");
+        const path = bySegments ? r.path("segments", update.segments) : r.path("path", update.path ?? update.segments);
         const value = update.op === "unset" ? null : r.value("value", update.value, path?.segments.length ?? 0);
         if (update.op === "merge" && value !== undefined && !isObject(value)) {
           r.fail("value", "must be a JSON object to merge");

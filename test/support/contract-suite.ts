@@ -73,6 +73,12 @@ export function contractSuite(label: string, start: StartServer, transports: Tra
       c.settings.getSettings({ sessionId, scope });
     const entry = (sessionId: string, key: string, value: unknown, extra: Record<string, unknown> = {}) =>
       c.settings.setSettings({ sessionId, update: { case: "entry", value: { key, value: toValue(value) } }, ...extra });
+    const segments = (sessionId: string, segs: string[], op: PathOp, value?: unknown, extra: Record<string, unknown> = {}) =>
+      c.settings.setSettings({
+        sessionId,
+        update: { case: "path", value: { segments: segs, op, value: value === undefined ? undefined : toValue(value) } },
+        ...extra,
+      });
     const path = (sessionId: string, p: string, op: PathOp, value?: unknown, extra: Record<string, unknown> = {}) =>
       c.settings.setSettings({
         sessionId,
@@ -295,6 +301,63 @@ export function contractSuite(label: string, start: StartServer, transports: Tra
         const top = await path(sessionId, "team", PathOp.UNSET);
         expect(top.removed).toBe(true);
         expect((await settingsOf(sessionId)).settings).toEqual({});
+      });
+
+      it("reaches keys with dots through segments: writes, merges and unsets land on the exact key", async () => {
+        const sessionId = await session();
+        await entry(sessionId, "a.b", { keep: 1 });
+        const written = await segments(sessionId, ["a.b", "c"], PathOp.SET, 2);
+        expect(written.key).toBe("a.b");
+        expect(fromValue(written.value)).toEqual({ keep: 1, c: 2 });
+        await segments(sessionId, ["team", "v1.2"], PathOp.SET, { on: true });
+        await segments(sessionId, ["team", "v1.2"], PathOp.MERGE, { level: "high" });
+        await segments(sessionId, ["team", "v1.2", "x.y"], PathOp.SET, "z");
+        expect((await settingsOf(sessionId)).settings).toEqual({
+          "a.b": { keep: 1, c: 2 },
+          team: { "v1.2": { on: true, level: "high", "x.y": "z" } },
+        });
+        const gone = await segments(sessionId, ["team", "v1.2", "x.y"], PathOp.UNSET);
+        expect(gone.removed).toBe(true);
+        const top = await segments(sessionId, ["a.b"], PathOp.UNSET);
+        expect(top.removed).toBe(true);
+        expect((await settingsOf(sessionId)).settings).toEqual({ team: { "v1.2": { on: true, level: "high" } } });
+        // History tells ["a.b"] from ["a", "b"].
+        const [latest, previous] = (await c.settings.listHistory({ sessionId })).entries;
+        expect(latest!.path?.segments).toEqual(["a.b"]);
+        expect(latest!.path?.op).toBe(PathOp.UNSET);
+        expect(previous!.path?.segments).toEqual(["team", "v1.2", "x.y"]);
+      });
+
+      it("still takes the dotted path as sugar for keys without dots", async () => {
+        const sessionId = await session();
+        await path(sessionId, "team.review", PathOp.SET, 1);
+        const [latest] = (await c.settings.listHistory({ sessionId })).entries;
+        expect(latest!.path?.segments).toEqual(["team", "review"]);
+        expect((await settingsOf(sessionId)).settings).toEqual({ team: { review: 1 } });
+      });
+
+      it("refuses bad segments, and both a path and segments, writing nothing", async () => {
+        const sessionId = await session();
+        await entry(sessionId, "k", 1);
+        const bad: [string, () => Promise<unknown>][] = [
+          ["an empty segment", () => segments(sessionId, ["team", ""], PathOp.SET, 1)],
+          ["a blank segment", () => segments(sessionId, ["team", "  "], PathOp.SET, 1)],
+          ["a control character", () => segments(sessionId, ["team", "a\u0007"], PathOp.SET, 1)],
+          ["a segment over the key length", () => segments(sessionId, ["team", "x".repeat(241)], PathOp.SET, 1)],
+          ["more segments than the depth limit", () => segments(sessionId, Array.from({ length: 33 }, (_, i) => `s${i}`), PathOp.SET, 1)],
+          ["both path and segments", () =>
+            c.settings.setSettings({ sessionId, update: { case: "path", value: { path: "team.x", segments: ["team", "x"], value: toValue(1) } } })],
+          ["neither path nor segments", () => c.settings.setSettings({ sessionId, update: { case: "path", value: { value: toValue(1) } } })],
+        ];
+        for (const [what, call] of bad) {
+          const detail = await expectFailure(call(), Code.InvalidArgument, "INVALID_REQUEST");
+          expect(detail?.issues.length, what).toBeGreaterThan(0);
+        }
+        const after = await settingsOf(sessionId);
+        expect(after.settings).toEqual({ k: 1 });
+        expect(after.revision).toBe(1n);
+        // 32 segments is exactly the depth limit.
+        await segments(sessionId, Array.from({ length: 32 }, (_, i) => `s${i}`), PathOp.SET, 1);
       });
 
       it("unsets a top-level key: removed true, then removed false and unchanged", async () => {

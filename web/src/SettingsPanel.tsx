@@ -17,6 +17,19 @@ interface Edit {
 
 const isObject = (v: JsonValue | undefined): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
 
+/** A typed path: segments as a JSON array (any key), or a dotted string (keys without dots). */
+function parsePath(text: string): string[] | undefined {
+  const trimmed = text.trim();
+  let path: unknown;
+  try {
+    path = trimmed.startsWith("[") ? JSON.parse(trimmed) : trimmed.split(".");
+  } catch {
+    return undefined;
+  }
+  const ok = Array.isArray(path) && path.length > 0 && path.every((s) => typeof s === "string" && s.trim() !== "");
+  return ok ? (path as string[]) : undefined;
+}
+
 function valueAt(settings: JsonObject, path: string[]): JsonValue | undefined {
   let v: JsonValue | undefined = settings;
   for (const segment of path) {
@@ -45,7 +58,8 @@ export function SettingsPanel(props: {
     if (path.length === 1) {
       return value === undefined ? session.settings.unset(path[0]!, options) : session.settings.set(path[0]!, value, options);
     }
-    const ns = session.settings.namespace(path.join("."), { scope });
+    // Segments, never a joined string: a key with a dot lands exactly where it was clicked.
+    const ns = session.settings.namespace(path, { scope });
     return value === undefined ? ns.unset(options) : ns.set(value, options);
   };
 
@@ -80,9 +94,9 @@ export function SettingsPanel(props: {
   };
 
   const add = async () => {
-    const path = newPath.trim().split(".");
-    if (path.some((s) => s === "")) {
-      setAddProblem("Give a key, or a dot path such as team.review.owner.");
+    const path = parsePath(newPath);
+    if (!path) {
+      setAddProblem('Give a key, a dot path such as team.review.owner, or segments as JSON: ["team", "v1.2"].');
       return;
     }
     let value: JsonValue;
@@ -110,30 +124,30 @@ export function SettingsPanel(props: {
 
   const renderNode = (key: string, value: JsonValue, path: string[]) => {
     const dotted = path.join(".");
-    // A nested key with a dot cannot be addressed by a dot path; only top-level keys are exempt.
-    const addressable = path.slice(1).every((s) => !s.includes("."));
+    // What people read and what a screen reader says: unambiguous even when keys contain dots.
+    const label = path.join(" › ");
     const isEditing = edit && edit.path.join("\u0000") === path.join("\u0000");
     return (
       <li key={key}>
         <div className="node">
           <code className="key">{key}</code>
           {!isObject(value) && <code className="value" data-testid={`value-${dotted}`}>{JSON.stringify(value)}</code>}
-          {editable && addressable && (
+          {editable && (
             <span className="actions">
-              <button type="button" aria-label={`Edit ${dotted}`} onClick={() => startEdit(path)}>Edit</button>
-              <button type="button" className="danger" aria-label={`Delete ${dotted}`} onClick={() => void remove(path)}>Delete</button>
+              <button type="button" aria-label={`Edit ${label}`} onClick={() => startEdit(path)}>Edit</button>
+              <button type="button" className="danger" aria-label={`Delete ${label}`} onClick={() => void remove(path)}>Delete</button>
             </span>
           )}
         </div>
         {isEditing && edit && (
           <form className="editor" onSubmit={(ev) => { ev.preventDefault(); void save(edit, edit.startRevision); }}>
-            <label htmlFor="value-editor">New value of <code>{dotted}</code> (JSON)</label>
+            <label htmlFor="value-editor">New value of <code>{label}</code> (JSON)</label>
             <textarea id="value-editor" rows={4} value={edit.text} aria-invalid={Boolean(edit.problem)}
               onChange={(ev) => setEdit({ ...edit, text: ev.target.value, problem: undefined })} />
             {edit.problem && <p className="invalid" role="alert">{edit.problem}</p>}
             {edit.conflict ? (
               <div className="conflict" role="alert">
-                <p><strong>Changed while you were editing.</strong> <code>{dotted}</code> was {JSON.stringify(edit.startValue)} at revision {edit.startRevision.toString()}, and is now <strong data-testid="conflict-now">{JSON.stringify(edit.conflict.now)}</strong> (revision {edit.conflict.revision.toString()}). Nothing was overwritten.</p>
+                <p><strong>Changed while you were editing.</strong> <code>{label}</code> was {JSON.stringify(edit.startValue)} at revision {edit.startRevision.toString()}, and is now <strong data-testid="conflict-now">{JSON.stringify(edit.conflict.now)}</strong> (revision {edit.conflict.revision.toString()}). Nothing was overwritten.</p>
                 <button type="button" onClick={() => void save({ ...edit, conflict: undefined }, revision)}>Save mine anyway</button>
                 <button type="button" onClick={() => setEdit(undefined)}>Discard my edit</button>
               </div>
@@ -161,7 +175,7 @@ export function SettingsPanel(props: {
         <form className="add" onSubmit={(e) => { e.preventDefault(); void add(); }}>
           <h3>Add or replace a value</h3>
           <label htmlFor="new-path">Key or dot path</label>
-          <input id="new-path" value={newPath} onChange={(e) => setNewPath(e.target.value)} placeholder="team.review.owner" />
+          <input id="new-path" value={newPath} onChange={(e) => setNewPath(e.target.value)} placeholder='team.review.owner or ["team", "v1.2"]' />
           <label htmlFor="new-value">Value (JSON)</label>
           <textarea id="new-value" rows={3} value={newValue} onChange={(e) => setNewValue(e.target.value)} placeholder='"ana" or {"enabled": true}' />
           {addProblem && <p className="invalid" role="alert">{addProblem}</p>}

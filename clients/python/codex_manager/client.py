@@ -1,7 +1,7 @@
 """The client surface: ``CodexManager`` → ``sessions`` and ``session(id)`` → ``settings`` / ``controls``."""
 
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 from ._http import HttpTransport, quote_segment
 from .config import Endpoint, from_environment, load_profile
@@ -139,7 +139,9 @@ class Settings:
     def history(self, scope: str = "session", before: Optional[int] = None, limit: Optional[int] = None) -> Dict[str, Any]:
         return self._http.request("GET", f"{self._path}/history", query={"scope": scope, "before": before, "limit": limit})
 
-    def namespace(self, path: str, scope: str = "session") -> "Namespace":
+    def namespace(self, path: Union[str, Sequence[str]], scope: str = "session") -> "Namespace":
+        """A path inside one top-level key: a tuple of segments (``("team", "v1.2")``,
+        any key can be reached) or a dotted string for keys without dots (``"team.review"``)."""
         return Namespace(self, path, scope)
 
     def _path_write(self, body: Dict[str, Any]) -> Dict[str, Any]:
@@ -147,14 +149,17 @@ class Settings:
 
 
 class Namespace:
-    """A dotted path inside one top-level key. Writes are atomic on the server
-    (the ``path`` operation), so concurrent writers of sibling paths never lose updates."""
+    """A path inside one top-level key. Writes are atomic on the server (the
+    ``path`` operation), so concurrent writers of sibling paths never lose updates."""
 
-    def __init__(self, settings: Settings, path: str, scope: str):
+    def __init__(self, settings: Settings, path: Union[str, Sequence[str]], scope: str):
         self._settings = settings
         self.path = path
         self.scope = scope
-        self._key, *self._inner = path.split(".")
+        self.segments: List[str] = path.split(".") if isinstance(path, str) else list(path)
+        if not self.segments or not all(isinstance(s, str) for s in self.segments):
+            raise TypeError("a namespace path is a dotted string or a non-empty sequence of strings")
+        self._key, *self._inner = self.segments
 
     def get(self) -> Any:
         """The value at the path, or None when any part of it is missing."""
@@ -175,7 +180,9 @@ class Namespace:
         return self._write("unset", _MISSING, actor, source)
 
     def _write(self, op: str, value: Any, actor: Optional[str], source: Optional[str]) -> Dict[str, Any]:
-        body: Dict[str, Any] = {"scope": self.scope, "path": self.path, "op": op}
+        # A dotted string goes as given; segments go as an array, so keys with dots are exact.
+        path = self.path if isinstance(self.path, str) else self.segments
+        body: Dict[str, Any] = {"scope": self.scope, "path": path, "op": op}
         if value is not _MISSING:
             body["value"] = value
         return self._settings._path_write(_provenance(body, actor, source, None))

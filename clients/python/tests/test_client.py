@@ -76,6 +76,18 @@ class SettingsTest(unittest.TestCase):
         self.chat.settings.namespace("team.review.owner").unset()
         self.assertEqual(ns.get(), {"autoApprove": {"enabled": True}})
 
+    def test_namespace_by_segments_reaches_keys_with_dots(self):
+        self.chat.settings.set(key="a.b", value={"keep": 1})
+        self.chat.settings.namespace(("a.b", "c")).set(2)
+        ns = self.chat.settings.namespace(("team", "v1.2"))
+        ns.merge({"on": True})
+        self.assertEqual(ns.get(), {"on": True})
+        self.assertEqual(self.chat.settings.get()["settings"], {"a.b": {"keep": 1, "c": 2}, "team": {"v1.2": {"on": True}}})
+        self.assertTrue(self.chat.settings.namespace(["a.b", "keep"]).unset()["removed"])
+        self.assertEqual(self.chat.settings.get(key="a.b")["value"], {"c": 2})
+        with self.assertRaises(TypeError):
+            self.chat.settings.namespace(())
+
     def test_concurrent_namespace_merges_lose_nothing(self):
         ns = self.chat.settings.namespace("team.votes")
         errors = []

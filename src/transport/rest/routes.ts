@@ -110,7 +110,7 @@ const postSettings: Handler = async (ctx) => {
     b.settings !== undefined
       ? { kind: "object", settings: b.settings, mode: b.mode ?? "merge" }
       : b.path !== undefined
-        ? { kind: "path", path: b.path, value: b.value as JsonValue | undefined, op: b.op ?? "set" }
+        ? { kind: "path", ...(typeof b.path === "string" ? { path: b.path } : { segments: b.path }), value: b.value as JsonValue | undefined, op: b.op ?? "set" }
         : { kind: "entry", key: b.key, value: b.value as JsonValue | undefined };
   const result = await ctx.ops.setSettings(
     { sessionId, scope, caller: ctx.caller, ifRevision: toRevision(b.ifRevision), actor: b.actor, source: b.source, withSettings: true },

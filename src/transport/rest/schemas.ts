@@ -40,7 +40,8 @@ export const settingsBody = z
     mode: z.enum(["merge", "replace"], { message: 'must be "merge" or "replace"' }).optional(),
     key: z.string().optional(),
     value: json.optional(),
-    path: z.string().optional(),
+    // A dotted string, or an array of segments; the domain rules check each segment.
+    path: z.union([z.string(), z.array(z.unknown())], { message: "must be a dotted string or an array of segments" }).optional(),
     op: z.enum(["set", "merge", "unset"], { message: 'must be "set", "merge" or "unset"' }).optional(),
     ...provenance,
   })

@@ -46,6 +46,7 @@ export function historyEntryJson(e: HistoryEntry): Record<string, unknown> {
     ...(e.claimedActor !== undefined && { claimedActor: e.claimedActor }),
     source: e.source,
     time: e.time.toISOString(),
+    ...(e.path && { path: e.path }),
     changes: e.changes,
   };
 }

@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file codexmanager/settings/v1/settings.proto.
  */
 export const file_codexmanager_settings_v1_settings: GenFile = /*@__PURE__*/
-  fileDesc("Cidjb2RleG1hbmFnZXIvc2V0dGluZ3MvdjEvc2V0dGluZ3MucHJvdG8SGGNvZGV4bWFuYWdlci5zZXR0aW5ncy52MSKgAgoIQ29udHJvbHMSEgoFbW9kZWwYASABKAlIAIgBARJBCg9hcHByb3ZhbF9wb2xpY3kYAiABKA4yKC5jb2RleG1hbmFnZXIuc2V0dGluZ3MudjEuQXBwcm92YWxQb2xpY3kSPwoObmV0d29ya19hY2Nlc3MYAyABKA4yJy5jb2RleG1hbmFnZXIuc2V0dGluZ3MudjEuTmV0d29ya0FjY2VzcxJHChJmaWxlc3lzdGVtX3NhbmRib3gYBCABKA4yKy5jb2RleG1hbmFnZXIuc2V0dGluZ3MudjEuRmlsZXN5c3RlbVNhbmRib3gSKQoIc2V0dGluZ3MYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0QggKBl9tb2RlbCJXCg1TY29wZUNvbnRyb2xzEjQKCGNvbnRyb2xzGAEgASgLMiIuY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLkNvbnRyb2xzEhAKCHJldmlzaW9uGAIgASgEImcKDE9iamVjdFVwZGF0ZRIpCghzZXR0aW5ncxgBIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSLAoEbW9kZRgCIAEoDjIeLmNvZGV4bWFuYWdlci5zZXR0aW5ncy52MS5Nb2RlIj4KCEtleVZhbHVlEgsKA2tleRgBIAEoCRIlCgV2YWx1ZRgCIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSJvCgpQYXRoVXBkYXRlEgwKBHBhdGgYASABKAkSJQoFdmFsdWUYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSLAoCb3AYAyABKA4yIC5jb2RleG1hbmFnZXIuc2V0dGluZ3MudjEuUGF0aE9wIpgBCgZDaGFuZ2USMgoEa2luZBgBIAEoDjIkLmNvZGV4bWFuYWdlci5zZXR0aW5ncy52MS5DaGFuZ2VLaW5kEgsKA2tleRgCIAEoCRImCgZiZWZvcmUYAyABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSJQoFYWZ0ZXIYBCABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUi7wEKDEhpc3RvcnlFbnRyeRIQCghyZXZpc2lvbhgBIAEoBBIuCgVzY29wZRgCIAEoDjIfLmNvZGV4bWFuYWdlci5zZXR0aW5ncy52MS5TY29wZRIKCgJvcBgDIAEoCRINCgVhY3RvchgEIAEoCRIOCgZzb3VyY2UYBSABKAkSKAoEdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoHY2hhbmdlcxgHIAMoCzIgLmNvZGV4bWFuYWdlci5zZXR0aW5ncy52MS5DaGFuZ2USFQoNY2xhaW1lZF9hY3RvchgIIAEoCSJyChJHZXRTZXR0aW5nc1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIuCgVzY29wZRgCIAEoDjIfLmNvZGV4bWFuYWdlci5zZXR0aW5ncy52MS5TY29wZRIQCgNrZXkYAyABKAlIAIgBAUIGCgRfa2V5IogBChNHZXRTZXR0aW5nc1Jlc3BvbnNlEikKCHNldHRpbmdzGAEgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIQCghyZXZpc2lvbhgCIAEoBBINCgVmb3VuZBgDIAEoCBIlCgV2YWx1ZRgEIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSLQAgoSU2V0U2V0dGluZ3NSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSLgoFc2NvcGUYAiABKA4yHy5jb2RleG1hbmFnZXIuc2V0dGluZ3MudjEuU2NvcGUSOAoGb2JqZWN0GAMgASgLMiYuY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLk9iamVjdFVwZGF0ZUgAEjMKBWVudHJ5GAQgASgLMiIuY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLktleVZhbHVlSAASNAoEcGF0aBgFIAEoCzIkLmNvZGV4bWFuYWdlci5zZXR0aW5ncy52MS5QYXRoVXBkYXRlSAASGAoLaWZfcmV2aXNpb24YBiABKARIAYgBARINCgVhY3RvchgHIAEoCRIOCgZzb3VyY2UYCCABKAlCCAoGdXBkYXRlQg4KDF9pZl9yZXZpc2lvbiKKAQoTU2V0U2V0dGluZ3NSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgIEhAKCHJldmlzaW9uGAIgASgEEhAKA2tleRgDIAEoCUgAiAEBEiUKBXZhbHVlGAQgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEg8KB3JlbW92ZWQYBSABKAhCBgoEX2tleSKvAQoTVW5zZXRTZXR0aW5nUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEi4KBXNjb3BlGAIgASgOMh8uY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLlNjb3BlEgsKA2tleRgDIAEoCRIYCgtpZl9yZXZpc2lvbhgEIAEoBEgAiAEBEg0KBWFjdG9yGAUgASgJEg4KBnNvdXJjZRgGIAEoCUIOCgxfaWZfcmV2aXNpb24iSgoUVW5zZXRTZXR0aW5nUmVzcG9uc2USDwoHcmVtb3ZlZBgBIAEoCBIPCgdjaGFuZ2VkGAIgASgIEhAKCHJldmlzaW9uGAMgASgEIigKEkdldENvbnRyb2xzUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIt8BChNHZXRDb250cm9sc1Jlc3BvbnNlEjgKB3Nlc3Npb24YASABKAsyJy5jb2RleG1hbmFnZXIuc2V0dGluZ3MudjEuU2NvcGVDb250cm9scxI5CghkZWZhdWx0cxgCIAEoCzInLmNvZGV4bWFuYWdlci5zZXR0aW5ncy52MS5TY29wZUNvbnRyb2xzEhkKEWRlZmF1bHRzX2VkaXRhYmxlGAMgASgIEiAKE2RlZmF1bHRfbG9ja19yZWFzb24YBCABKAlIAIgBAUIWChRfZGVmYXVsdF9sb2NrX3JlYXNvbiLZAQoUQXBwbHlDb250cm9sc1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIuCgVzY29wZRgCIAEoDjIfLmNvZGV4bWFuYWdlci5zZXR0aW5ncy52MS5TY29wZRI0Cghjb250cm9scxgDIAEoCzIiLmNvZGV4bWFuYWdlci5zZXR0aW5ncy52MS5Db250cm9scxIYCgtpZl9yZXZpc2lvbhgEIAEoBEgAiAEBEg0KBWFjdG9yGAUgASgJEg4KBnNvdXJjZRgGIAEoCUIOCgxfaWZfcmV2aXNpb24igAEKFUFwcGx5Q29udHJvbHNSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgIEhAKCHJldmlzaW9uGAIgASgEEjMKB2FwcGxpZWQYAyABKAsyIi5jb2RleG1hbmFnZXIuc2V0dGluZ3MudjEuQ29udHJvbHMSDwoHc3VtbWFyeRgEIAEoCSKiAQoUV2F0Y2hTZXR0aW5nc1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIuCgVzY29wZRgCIAEoDjIfLmNvZGV4bWFuYWdlci5zZXR0aW5ncy52MS5TY29wZRIaCg1mcm9tX3JldmlzaW9uGAMgASgESACIAQESGAoQaW5jbHVkZV9zZXR0aW5ncxgEIAEoCEIQCg5fZnJvbV9yZXZpc2lvbiKMAQoVV2F0Y2hTZXR0aW5nc1Jlc3BvbnNlEjUKBWVudHJ5GAEgASgLMiYuY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLkhpc3RvcnlFbnRyeRIpCghzZXR0aW5ncxgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEQoJaGVhcnRiZWF0GAMgASgIIpkBChJMaXN0SGlzdG9yeVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIuCgVzY29wZRgCIAEoDjIfLmNvZGV4bWFuYWdlci5zZXR0aW5ncy52MS5TY29wZRIcCg9iZWZvcmVfcmV2aXNpb24YAyABKARIAIgBARINCgVsaW1pdBgEIAEoBUISChBfYmVmb3JlX3JldmlzaW9uIooBChNMaXN0SGlzdG9yeVJlc3BvbnNlEjcKB2VudHJpZXMYASADKAsyJi5jb2RleG1hbmFnZXIuc2V0dGluZ3MudjEuSGlzdG9yeUVudHJ5EiEKFG5leHRfYmVmb3JlX3JldmlzaW9uGAIgASgESACIAQFCFwoVX25leHRfYmVmb3JlX3JldmlzaW9uKkQKBVNjb3BlEhUKEVNDT1BFX1VOU1BFQ0lGSUVEEAASEQoNU0NPUEVfU0VTU0lPThABEhEKDVNDT1BFX0RFRkFVTFQQAio+CgRNb2RlEhQKEE1PREVfVU5TUEVDSUZJRUQQABIOCgpNT0RFX01FUkdFEAESEAoMTU9ERV9SRVBMQUNFEAIqWAoGUGF0aE9wEhcKE1BBVEhfT1BfVU5TUEVDSUZJRUQQABIPCgtQQVRIX09QX1NFVBABEhEKDVBBVEhfT1BfTUVSR0UQAhIRCg1QQVRIX09QX1VOU0VUEAMqqwEKDkFwcHJvdmFsUG9saWN5Eh8KG0FQUFJPVkFMX1BPTElDWV9VTlNQRUNJRklFRBAAEh0KGUFQUFJPVkFMX1BPTElDWV9VTlRSVVNURUQQARIeChpBUFBST1ZBTF9QT0xJQ1lfT05fRkFJTFVSRRACEh4KGkFQUFJPVkFMX1BPTElDWV9PTl9SRVFVRVNUEAMSGQoVQVBQUk9WQUxfUE9MSUNZX05FVkVSEAQqagoNTmV0d29ya0FjY2VzcxIeChpORVRXT1JLX0FDQ0VTU19VTlNQRUNJRklFRBAAEh0KGU5FVFdPUktfQUNDRVNTX1JFU1RSSUNURUQQARIaChZORVRXT1JLX0FDQ0VTU19FTkFCTEVEEAIqrAEKEUZpbGVzeXN0ZW1TYW5kYm94EiIKHkZJTEVTWVNURU1fU0FOREJPWF9VTlNQRUNJRklFRBAAEiAKHEZJTEVTWVNURU1fU0FOREJPWF9SRUFEX09OTFkQARImCiJGSUxFU1lTVEVNX1NBTkRCT1hfV09SS1NQQUNFX1dSSVRFEAISKQolRklMRVNZU1RFTV9TQU5EQk9YX0RBTkdFUl9GVUxMX0FDQ0VTUxADKlsKCkNoYW5nZUtpbmQSGwoXQ0hBTkdFX0tJTkRfVU5TUEVDSUZJRUQQABIXChNDSEFOR0VfS0lORF9TRVRUSU5HEAESFwoTQ0hBTkdFX0tJTkRfQ09OVFJPTBACMpYGCg9TZXR0aW5nc1NlcnZpY2USagoLR2V0U2V0dGluZ3MSLC5jb2RleG1hbmFnZXIuc2V0dGluZ3MudjEuR2V0U2V0dGluZ3NSZXF1ZXN0Gi0uY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLkdldFNldHRpbmdzUmVzcG9uc2USagoLU2V0U2V0dGluZ3MSLC5jb2RleG1hbmFnZXIuc2V0dGluZ3MudjEuU2V0U2V0dGluZ3NSZXF1ZXN0Gi0uY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLlNldFNldHRpbmdzUmVzcG9uc2USbQoMVW5zZXRTZXR0aW5nEi0uY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLlVuc2V0U2V0dGluZ1JlcXVlc3QaLi5jb2RleG1hbmFnZXIuc2V0dGluZ3MudjEuVW5zZXRTZXR0aW5nUmVzcG9uc2USagoLR2V0Q29udHJvbHMSLC5jb2RleG1hbmFnZXIuc2V0dGluZ3MudjEuR2V0Q29udHJvbHNSZXF1ZXN0Gi0uY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLkdldENvbnRyb2xzUmVzcG9uc2UScAoNQXBwbHlDb250cm9scxIuLmNvZGV4bWFuYWdlci5zZXR0aW5ncy52MS5BcHBseUNvbnRyb2xzUmVxdWVzdBovLmNvZGV4bWFuYWdlci5zZXR0aW5ncy52MS5BcHBseUNvbnRyb2xzUmVzcG9uc2UScgoNV2F0Y2hTZXR0aW5ncxIuLmNvZGV4bWFuYWdlci5zZXR0aW5ncy52MS5XYXRjaFNldHRpbmdzUmVxdWVzdBovLmNvZGV4bWFuYWdlci5zZXR0aW5ncy52MS5XYXRjaFNldHRpbmdzUmVzcG9uc2UwARJqCgtMaXN0SGlzdG9yeRIsLmNvZGV4bWFuYWdlci5zZXR0aW5ncy52MS5MaXN0SGlzdG9yeVJlcXVlc3QaLS5jb2RleG1hbmFnZXIuc2V0dGluZ3MudjEuTGlzdEhpc3RvcnlSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Cidjb2RleG1hbmFnZXIvc2V0dGluZ3MvdjEvc2V0dGluZ3MucHJvdG8SGGNvZGV4bWFuYWdlci5zZXR0aW5ncy52MSKgAgoIQ29udHJvbHMSEgoFbW9kZWwYASABKAlIAIgBARJBCg9hcHByb3ZhbF9wb2xpY3kYAiABKA4yKC5jb2RleG1hbmFnZXIuc2V0dGluZ3MudjEuQXBwcm92YWxQb2xpY3kSPwoObmV0d29ya19hY2Nlc3MYAyABKA4yJy5jb2RleG1hbmFnZXIuc2V0dGluZ3MudjEuTmV0d29ya0FjY2VzcxJHChJmaWxlc3lzdGVtX3NhbmRib3gYBCABKA4yKy5jb2RleG1hbmFnZXIuc2V0dGluZ3MudjEuRmlsZXN5c3RlbVNhbmRib3gSKQoIc2V0dGluZ3MYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0QggKBl9tb2RlbCJXCg1TY29wZUNvbnRyb2xzEjQKCGNvbnRyb2xzGAEgASgLMiIuY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLkNvbnRyb2xzEhAKCHJldmlzaW9uGAIgASgEImcKDE9iamVjdFVwZGF0ZRIpCghzZXR0aW5ncxgBIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSLAoEbW9kZRgCIAEoDjIeLmNvZGV4bWFuYWdlci5zZXR0aW5ncy52MS5Nb2RlIj4KCEtleVZhbHVlEgsKA2tleRgBIAEoCRIlCgV2YWx1ZRgCIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSKBAQoKUGF0aFVwZGF0ZRIMCgRwYXRoGAEgASgJEiUKBXZhbHVlGAIgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEiwKAm9wGAMgASgOMiAuY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLlBhdGhPcBIQCghzZWdtZW50cxgEIAMoCSJLCglQYXRoV3JpdGUSEAoIc2VnbWVudHMYASADKAkSLAoCb3AYAiABKA4yIC5jb2RleG1hbmFnZXIuc2V0dGluZ3MudjEuUGF0aE9wIpgBCgZDaGFuZ2USMgoEa2luZBgBIAEoDjIkLmNvZGV4bWFuYWdlci5zZXR0aW5ncy52MS5DaGFuZ2VLaW5kEgsKA2tleRgCIAEoCRImCgZiZWZvcmUYAyABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSJQoFYWZ0ZXIYBCABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUiogIKDEhpc3RvcnlFbnRyeRIQCghyZXZpc2lvbhgBIAEoBBIuCgVzY29wZRgCIAEoDjIfLmNvZGV4bWFuYWdlci5zZXR0aW5ncy52MS5TY29wZRIKCgJvcBgDIAEoCRINCgVhY3RvchgEIAEoCRIOCgZzb3VyY2UYBSABKAkSKAoEdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoHY2hhbmdlcxgHIAMoCzIgLmNvZGV4bWFuYWdlci5zZXR0aW5ncy52MS5DaGFuZ2USFQoNY2xhaW1lZF9hY3RvchgIIAEoCRIxCgRwYXRoGAkgASgLMiMuY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLlBhdGhXcml0ZSJyChJHZXRTZXR0aW5nc1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIuCgVzY29wZRgCIAEoDjIfLmNvZGV4bWFuYWdlci5zZXR0aW5ncy52MS5TY29wZRIQCgNrZXkYAyABKAlIAIgBAUIGCgRfa2V5IogBChNHZXRTZXR0aW5nc1Jlc3BvbnNlEikKCHNldHRpbmdzGAEgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIQCghyZXZpc2lvbhgCIAEoBBINCgVmb3VuZBgDIAEoCBIlCgV2YWx1ZRgEIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSLQAgoSU2V0U2V0dGluZ3NSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSLgoFc2NvcGUYAiABKA4yHy5jb2RleG1hbmFnZXIuc2V0dGluZ3MudjEuU2NvcGUSOAoGb2JqZWN0GAMgASgLMiYuY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLk9iamVjdFVwZGF0ZUgAEjMKBWVudHJ5GAQgASgLMiIuY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLktleVZhbHVlSAASNAoEcGF0aBgFIAEoCzIkLmNvZGV4bWFuYWdlci5zZXR0aW5ncy52MS5QYXRoVXBkYXRlSAASGAoLaWZfcmV2aXNpb24YBiABKARIAYgBARINCgVhY3RvchgHIAEoCRIOCgZzb3VyY2UYCCABKAlCCAoGdXBkYXRlQg4KDF9pZl9yZXZpc2lvbiKKAQoTU2V0U2V0dGluZ3NSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgIEhAKCHJldmlzaW9uGAIgASgEEhAKA2tleRgDIAEoCUgAiAEBEiUKBXZhbHVlGAQgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEg8KB3JlbW92ZWQYBSABKAhCBgoEX2tleSKvAQoTVW5zZXRTZXR0aW5nUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEi4KBXNjb3BlGAIgASgOMh8uY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLlNjb3BlEgsKA2tleRgDIAEoCRIYCgtpZl9yZXZpc2lvbhgEIAEoBEgAiAEBEg0KBWFjdG9yGAUgASgJEg4KBnNvdXJjZRgGIAEoCUIOCgxfaWZfcmV2aXNpb24iSgoUVW5zZXRTZXR0aW5nUmVzcG9uc2USDwoHcmVtb3ZlZBgBIAEoCBIPCgdjaGFuZ2VkGAIgASgIEhAKCHJldmlzaW9uGAMgASgEIigKEkdldENvbnRyb2xzUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIt8BChNHZXRDb250cm9sc1Jlc3BvbnNlEjgKB3Nlc3Npb24YASABKAsyJy5jb2RleG1hbmFnZXIuc2V0dGluZ3MudjEuU2NvcGVDb250cm9scxI5CghkZWZhdWx0cxgCIAEoCzInLmNvZGV4bWFuYWdlci5zZXR0aW5ncy52MS5TY29wZUNvbnRyb2xzEhkKEWRlZmF1bHRzX2VkaXRhYmxlGAMgASgIEiAKE2RlZmF1bHRfbG9ja19yZWFzb24YBCABKAlIAIgBAUIWChRfZGVmYXVsdF9sb2NrX3JlYXNvbiLZAQoUQXBwbHlDb250cm9sc1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIuCgVzY29wZRgCIAEoDjIfLmNvZGV4bWFuYWdlci5zZXR0aW5ncy52MS5TY29wZRI0Cghjb250cm9scxgDIAEoCzIiLmNvZGV4bWFuYWdlci5zZXR0aW5ncy52MS5Db250cm9scxIYCgtpZl9yZXZpc2lvbhgEIAEoBEgAiAEBEg0KBWFjdG9yGAUgASgJEg4KBnNvdXJjZRgGIAEoCUIOCgxfaWZfcmV2aXNpb24igAEKFUFwcGx5Q29udHJvbHNSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgIEhAKCHJldmlzaW9uGAIgASgEEjMKB2FwcGxpZWQYAyABKAsyIi5jb2RleG1hbmFnZXIuc2V0dGluZ3MudjEuQ29udHJvbHMSDwoHc3VtbWFyeRgEIAEoCSKiAQoUV2F0Y2hTZXR0aW5nc1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIuCgVzY29wZRgCIAEoDjIfLmNvZGV4bWFuYWdlci5zZXR0aW5ncy52MS5TY29wZRIaCg1mcm9tX3JldmlzaW9uGAMgASgESACIAQESGAoQaW5jbHVkZV9zZXR0aW5ncxgEIAEoCEIQCg5fZnJvbV9yZXZpc2lvbiKMAQoVV2F0Y2hTZXR0aW5nc1Jlc3BvbnNlEjUKBWVudHJ5GAEgASgLMiYuY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLkhpc3RvcnlFbnRyeRIpCghzZXR0aW5ncxgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEQoJaGVhcnRiZWF0GAMgASgIIpkBChJMaXN0SGlzdG9yeVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIuCgVzY29wZRgCIAEoDjIfLmNvZGV4bWFuYWdlci5zZXR0aW5ncy52MS5TY29wZRIcCg9iZWZvcmVfcmV2aXNpb24YAyABKARIAIgBARINCgVsaW1pdBgEIAEoBUISChBfYmVmb3JlX3JldmlzaW9uIooBChNMaXN0SGlzdG9yeVJlc3BvbnNlEjcKB2VudHJpZXMYASADKAsyJi5jb2RleG1hbmFnZXIuc2V0dGluZ3MudjEuSGlzdG9yeUVudHJ5EiEKFG5leHRfYmVmb3JlX3JldmlzaW9uGAIgASgESACIAQFCFwoVX25leHRfYmVmb3JlX3JldmlzaW9uKkQKBVNjb3BlEhUKEVNDT1BFX1VOU1BFQ0lGSUVEEAASEQoNU0NPUEVfU0VTU0lPThABEhEKDVNDT1BFX0RFRkFVTFQQAio+CgRNb2RlEhQKEE1PREVfVU5TUEVDSUZJRUQQABIOCgpNT0RFX01FUkdFEAESEAoMTU9ERV9SRVBMQUNFEAIqWAoGUGF0aE9wEhcKE1BBVEhfT1BfVU5TUEVDSUZJRUQQABIPCgtQQVRIX09QX1NFVBABEhEKDVBBVEhfT1BfTUVSR0UQAhIRCg1QQVRIX09QX1VOU0VUEAMqqwEKDkFwcHJvdmFsUG9saWN5Eh8KG0FQUFJPVkFMX1BPTElDWV9VTlNQRUNJRklFRBAAEh0KGUFQUFJPVkFMX1BPTElDWV9VTlRSVVNURUQQARIeChpBUFBST1ZBTF9QT0xJQ1lfT05fRkFJTFVSRRACEh4KGkFQUFJPVkFMX1BPTElDWV9PTl9SRVFVRVNUEAMSGQoVQVBQUk9WQUxfUE9MSUNZX05FVkVSEAQqagoNTmV0d29ya0FjY2VzcxIeChpORVRXT1JLX0FDQ0VTU19VTlNQRUNJRklFRBAAEh0KGU5FVFdPUktfQUNDRVNTX1JFU1RSSUNURUQQARIaChZORVRXT1JLX0FDQ0VTU19FTkFCTEVEEAIqrAEKEUZpbGVzeXN0ZW1TYW5kYm94EiIKHkZJTEVTWVNURU1fU0FOREJPWF9VTlNQRUNJRklFRBAAEiAKHEZJTEVTWVNURU1fU0FOREJPWF9SRUFEX09OTFkQARImCiJGSUxFU1lTVEVNX1NBTkRCT1hfV09SS1NQQUNFX1dSSVRFEAISKQolRklMRVNZU1RFTV9TQU5EQk9YX0RBTkdFUl9GVUxMX0FDQ0VTUxADKlsKCkNoYW5nZUtpbmQSGwoXQ0hBTkdFX0tJTkRfVU5TUEVDSUZJRUQQABIXChNDSEFOR0VfS0lORF9TRVRUSU5HEAESFwoTQ0hBTkdFX0tJTkRfQ09OVFJPTBACMpYGCg9TZXR0aW5nc1NlcnZpY2USagoLR2V0U2V0dGluZ3MSLC5jb2RleG1hbmFnZXIuc2V0dGluZ3MudjEuR2V0U2V0dGluZ3NSZXF1ZXN0Gi0uY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLkdldFNldHRpbmdzUmVzcG9uc2USagoLU2V0U2V0dGluZ3MSLC5jb2RleG1hbmFnZXIuc2V0dGluZ3MudjEuU2V0U2V0dGluZ3NSZXF1ZXN0Gi0uY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLlNldFNldHRpbmdzUmVzcG9uc2USbQoMVW5zZXRTZXR0aW5nEi0uY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLlVuc2V0U2V0dGluZ1JlcXVlc3QaLi5jb2RleG1hbmFnZXIuc2V0dGluZ3MudjEuVW5zZXRTZXR0aW5nUmVzcG9uc2USagoLR2V0Q29udHJvbHMSLC5jb2RleG1hbmFnZXIuc2V0dGluZ3MudjEuR2V0Q29udHJvbHNSZXF1ZXN0Gi0uY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLkdldENvbnRyb2xzUmVzcG9uc2UScAoNQXBwbHlDb250cm9scxIuLmNvZGV4bWFuYWdlci5zZXR0aW5ncy52MS5BcHBseUNvbnRyb2xzUmVxdWVzdBovLmNvZGV4bWFuYWdlci5zZXR0aW5ncy52MS5BcHBseUNvbnRyb2xzUmVzcG9uc2UScgoNV2F0Y2hTZXR0aW5ncxIuLmNvZGV4bWFuYWdlci5zZXR0aW5ncy52MS5XYXRjaFNldHRpbmdzUmVxdWVzdBovLmNvZGV4bWFuYWdlci5zZXR0aW5ncy52MS5XYXRjaFNldHRpbmdzUmVzcG9uc2UwARJqCgtMaXN0SGlzdG9yeRIsLmNvZGV4bWFuYWdlci5zZXR0aW5ncy52MS5MaXN0SGlzdG9yeVJlcXVlc3QaLS5jb2RleG1hbmFnZXIuc2V0dGluZ3MudjEuTGlzdEhpc3RvcnlSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * One scope's controls tuple.
@@ -130,7 +130,8 @@ export const KeyValueSchema: GenMessage<KeyValue> = /*@__PURE__*/
  */
 export type PathUpdate = Message<"codexmanager.settings.v1.PathUpdate"> & {
   /**
-   * Dot-separated: the first segment is the top-level key.
+   * Sugar for `segments`: split on dots, so only for keys without dots.
+   * Leave it empty when `segments` is given.
    *
    * @generated from field: string path = 1;
    */
@@ -145,6 +146,15 @@ export type PathUpdate = Message<"codexmanager.settings.v1.PathUpdate"> & {
    * @generated from field: codexmanager.settings.v1.PathOp op = 3;
    */
   op: PathOp;
+
+  /**
+   * The path: the first segment is the top-level key, the rest walk into its
+   * object. Segments are plain strings, so any key can be reached, also one
+   * that contains a dot.
+   *
+   * @generated from field: repeated string segments = 4;
+   */
+  segments: string[];
 };
 
 /**
@@ -153,6 +163,32 @@ export type PathUpdate = Message<"codexmanager.settings.v1.PathUpdate"> & {
  */
 export const PathUpdateSchema: GenMessage<PathUpdate> = /*@__PURE__*/
   messageDesc(file_codexmanager_settings_v1_settings, 4);
+
+/**
+ * Where a path write landed, as history and watchers report it.
+ *
+ * @generated from message codexmanager.settings.v1.PathWrite
+ */
+export type PathWrite = Message<"codexmanager.settings.v1.PathWrite"> & {
+  /**
+   * The first segment is the top-level key.
+   *
+   * @generated from field: repeated string segments = 1;
+   */
+  segments: string[];
+
+  /**
+   * @generated from field: codexmanager.settings.v1.PathOp op = 2;
+   */
+  op: PathOp;
+};
+
+/**
+ * Describes the message codexmanager.settings.v1.PathWrite.
+ * Use `create(PathWriteSchema)` to create a new message.
+ */
+export const PathWriteSchema: GenMessage<PathWrite> = /*@__PURE__*/
+  messageDesc(file_codexmanager_settings_v1_settings, 5);
 
 /**
  * One changed top-level key or control, with its value before and after.
@@ -187,7 +223,7 @@ export type Change = Message<"codexmanager.settings.v1.Change"> & {
  * Use `create(ChangeSchema)` to create a new message.
  */
 export const ChangeSchema: GenMessage<Change> = /*@__PURE__*/
-  messageDesc(file_codexmanager_settings_v1_settings, 5);
+  messageDesc(file_codexmanager_settings_v1_settings, 6);
 
 /**
  * One write that changed something.
@@ -239,6 +275,13 @@ export type HistoryEntry = Message<"codexmanager.settings.v1.HistoryEntry"> & {
    * @generated from field: string claimed_actor = 8;
    */
   claimedActor: string;
+
+  /**
+   * For op "path": the segments written and what was done there.
+   *
+   * @generated from field: codexmanager.settings.v1.PathWrite path = 9;
+   */
+  path?: PathWrite | undefined;
 };
 
 /**
@@ -246,7 +289,7 @@ export type HistoryEntry = Message<"codexmanager.settings.v1.HistoryEntry"> & {
  * Use `create(HistoryEntrySchema)` to create a new message.
  */
 export const HistoryEntrySchema: GenMessage<HistoryEntry> = /*@__PURE__*/
-  messageDesc(file_codexmanager_settings_v1_settings, 6);
+  messageDesc(file_codexmanager_settings_v1_settings, 7);
 
 /**
  * @generated from message codexmanager.settings.v1.GetSettingsRequest
@@ -273,7 +316,7 @@ export type GetSettingsRequest = Message<"codexmanager.settings.v1.GetSettingsRe
  * Use `create(GetSettingsRequestSchema)` to create a new message.
  */
 export const GetSettingsRequestSchema: GenMessage<GetSettingsRequest> = /*@__PURE__*/
-  messageDesc(file_codexmanager_settings_v1_settings, 7);
+  messageDesc(file_codexmanager_settings_v1_settings, 8);
 
 /**
  * @generated from message codexmanager.settings.v1.GetSettingsResponse
@@ -309,7 +352,7 @@ export type GetSettingsResponse = Message<"codexmanager.settings.v1.GetSettingsR
  * Use `create(GetSettingsResponseSchema)` to create a new message.
  */
 export const GetSettingsResponseSchema: GenMessage<GetSettingsResponse> = /*@__PURE__*/
-  messageDesc(file_codexmanager_settings_v1_settings, 8);
+  messageDesc(file_codexmanager_settings_v1_settings, 9);
 
 /**
  * @generated from message codexmanager.settings.v1.SetSettingsRequest
@@ -373,7 +416,7 @@ export type SetSettingsRequest = Message<"codexmanager.settings.v1.SetSettingsRe
  * Use `create(SetSettingsRequestSchema)` to create a new message.
  */
 export const SetSettingsRequestSchema: GenMessage<SetSettingsRequest> = /*@__PURE__*/
-  messageDesc(file_codexmanager_settings_v1_settings, 9);
+  messageDesc(file_codexmanager_settings_v1_settings, 10);
 
 /**
  * @generated from message codexmanager.settings.v1.SetSettingsResponse
@@ -416,7 +459,7 @@ export type SetSettingsResponse = Message<"codexmanager.settings.v1.SetSettingsR
  * Use `create(SetSettingsResponseSchema)` to create a new message.
  */
 export const SetSettingsResponseSchema: GenMessage<SetSettingsResponse> = /*@__PURE__*/
-  messageDesc(file_codexmanager_settings_v1_settings, 10);
+  messageDesc(file_codexmanager_settings_v1_settings, 11);
 
 /**
  * @generated from message codexmanager.settings.v1.UnsetSettingRequest
@@ -458,7 +501,7 @@ export type UnsetSettingRequest = Message<"codexmanager.settings.v1.UnsetSetting
  * Use `create(UnsetSettingRequestSchema)` to create a new message.
  */
 export const UnsetSettingRequestSchema: GenMessage<UnsetSettingRequest> = /*@__PURE__*/
-  messageDesc(file_codexmanager_settings_v1_settings, 11);
+  messageDesc(file_codexmanager_settings_v1_settings, 12);
 
 /**
  * @generated from message codexmanager.settings.v1.UnsetSettingResponse
@@ -485,7 +528,7 @@ export type UnsetSettingResponse = Message<"codexmanager.settings.v1.UnsetSettin
  * Use `create(UnsetSettingResponseSchema)` to create a new message.
  */
 export const UnsetSettingResponseSchema: GenMessage<UnsetSettingResponse> = /*@__PURE__*/
-  messageDesc(file_codexmanager_settings_v1_settings, 12);
+  messageDesc(file_codexmanager_settings_v1_settings, 13);
 
 /**
  * @generated from message codexmanager.settings.v1.GetControlsRequest
@@ -502,7 +545,7 @@ export type GetControlsRequest = Message<"codexmanager.settings.v1.GetControlsRe
  * Use `create(GetControlsRequestSchema)` to create a new message.
  */
 export const GetControlsRequestSchema: GenMessage<GetControlsRequest> = /*@__PURE__*/
-  messageDesc(file_codexmanager_settings_v1_settings, 13);
+  messageDesc(file_codexmanager_settings_v1_settings, 14);
 
 /**
  * @generated from message codexmanager.settings.v1.GetControlsResponse
@@ -536,7 +579,7 @@ export type GetControlsResponse = Message<"codexmanager.settings.v1.GetControlsR
  * Use `create(GetControlsResponseSchema)` to create a new message.
  */
 export const GetControlsResponseSchema: GenMessage<GetControlsResponse> = /*@__PURE__*/
-  messageDesc(file_codexmanager_settings_v1_settings, 14);
+  messageDesc(file_codexmanager_settings_v1_settings, 15);
 
 /**
  * @generated from message codexmanager.settings.v1.ApplyControlsRequest
@@ -582,7 +625,7 @@ export type ApplyControlsRequest = Message<"codexmanager.settings.v1.ApplyContro
  * Use `create(ApplyControlsRequestSchema)` to create a new message.
  */
 export const ApplyControlsRequestSchema: GenMessage<ApplyControlsRequest> = /*@__PURE__*/
-  messageDesc(file_codexmanager_settings_v1_settings, 15);
+  messageDesc(file_codexmanager_settings_v1_settings, 16);
 
 /**
  * @generated from message codexmanager.settings.v1.ApplyControlsResponse
@@ -618,7 +661,7 @@ export type ApplyControlsResponse = Message<"codexmanager.settings.v1.ApplyContr
  * Use `create(ApplyControlsResponseSchema)` to create a new message.
  */
 export const ApplyControlsResponseSchema: GenMessage<ApplyControlsResponse> = /*@__PURE__*/
-  messageDesc(file_codexmanager_settings_v1_settings, 16);
+  messageDesc(file_codexmanager_settings_v1_settings, 17);
 
 /**
  * @generated from message codexmanager.settings.v1.WatchSettingsRequest
@@ -654,7 +697,7 @@ export type WatchSettingsRequest = Message<"codexmanager.settings.v1.WatchSettin
  * Use `create(WatchSettingsRequestSchema)` to create a new message.
  */
 export const WatchSettingsRequestSchema: GenMessage<WatchSettingsRequest> = /*@__PURE__*/
-  messageDesc(file_codexmanager_settings_v1_settings, 17);
+  messageDesc(file_codexmanager_settings_v1_settings, 18);
 
 /**
  * @generated from message codexmanager.settings.v1.WatchSettingsResponse
@@ -687,7 +730,7 @@ export type WatchSettingsResponse = Message<"codexmanager.settings.v1.WatchSetti
  * Use `create(WatchSettingsResponseSchema)` to create a new message.
  */
 export const WatchSettingsResponseSchema: GenMessage<WatchSettingsResponse> = /*@__PURE__*/
-  messageDesc(file_codexmanager_settings_v1_settings, 18);
+  messageDesc(file_codexmanager_settings_v1_settings, 19);
 
 /**
  * @generated from message codexmanager.settings.v1.ListHistoryRequest
@@ -723,7 +766,7 @@ export type ListHistoryRequest = Message<"codexmanager.settings.v1.ListHistoryRe
  * Use `create(ListHistoryRequestSchema)` to create a new message.
  */
 export const ListHistoryRequestSchema: GenMessage<ListHistoryRequest> = /*@__PURE__*/
-  messageDesc(file_codexmanager_settings_v1_settings, 19);
+  messageDesc(file_codexmanager_settings_v1_settings, 20);
 
 /**
  * @generated from message codexmanager.settings.v1.ListHistoryResponse
@@ -749,7 +792,7 @@ export type ListHistoryResponse = Message<"codexmanager.settings.v1.ListHistoryR
  * Use `create(ListHistoryResponseSchema)` to create a new message.
  */
 export const ListHistoryResponseSchema: GenMessage<ListHistoryResponse> = /*@__PURE__*/
-  messageDesc(file_codexmanager_settings_v1_settings, 20);
+  messageDesc(file_codexmanager_settings_v1_settings, 21);
 
 /**
  * Which tuple an operation addresses. Unspecified means the session's own.
