@@ -104,19 +104,22 @@ describe("cm", () => {
     expect((await cm("--base-url", "http://127.0.0.1:9", "sessions", "create")).code).toBe(9);
   });
 
-  it("sends a bearer token with --token or $CODEX_MANAGER_API_TOKEN, and exits 10/11 when refused", async () => {
+  it("sends a bearer token with --bearer, --token, $CODEX_MANAGER_BEARER_TOKEN or $CODEX_MANAGER_API_TOKEN, and exits 10/11 when refused", async () => {
     const token = `cli-${"x".repeat(20)}`;
     const file = join(mkdtempSync(join(tmpdir(), "cm-cli-auth-")), "tokens.json");
     writeFileSync(file, JSON.stringify({ [token]: { actor: "cli-user", role: "read" } }));
     const authed = await startTestServer({ backend: "sqlite", env: { AUTH_TOKENS_FILE: file } });
     try {
       expect((await cm("--base-url", authed.url, "sessions", "create")).code).toBe(10);
+      expect((await cm("--base-url", authed.url, "--bearer", token, "sessions", "create")).code).toBe(11);
       expect((await cm("--base-url", authed.url, "--token", token, "sessions", "create")).code).toBe(11);
-      const prev = env.CODEX_MANAGER_API_TOKEN;
-      env.CODEX_MANAGER_API_TOKEN = token;
-      const missing = await cm("--base-url", authed.url, "sessions", "settings", "get", "--session-id", "nope");
-      env.CODEX_MANAGER_API_TOKEN = prev;
-      expect(missing.code).toBe(3);
+      for (const name of ["CODEX_MANAGER_BEARER_TOKEN", "CODEX_MANAGER_API_TOKEN"]) {
+        const prev = env[name];
+        env[name] = token;
+        const missing = await cm("--base-url", authed.url, "sessions", "settings", "get", "--session-id", "nope");
+        env[name] = prev;
+        expect(missing.code, name).toBe(3);
+      }
     } finally {
       await authed.close();
     }

@@ -153,6 +153,8 @@ it("the Redis scripts equal the write engine on random sequences of every kind o
           const history = await oracle.store.listHistory(ref, 10);
           for (const other of others) expect(await other.store.listHistory(ref, 10), `${other.name} history, ${label}`).toEqual(history);
         }
+        const session = await oracle.store.getSession(sessionId);
+        for (const other of others) expect(await other.store.getSession(sessionId), `${other.name} session`).toEqual(session);
         for (const scope of ["session", "default"] as const) {
           const ref = { sessionId, scope };
           const tuple = await oracle.store.readTuple(ref);

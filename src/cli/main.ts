@@ -77,13 +77,17 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
   let code: number = EXIT.ok;
   let json = false;
   let sdk: SettingsSdk | undefined;
-  const client = (opts: { profile?: string; baseUrl?: string; token?: string }) => {
+  const client = (opts: { profile?: string; baseUrl?: string; bearer?: string; token?: string }) => {
     const endpoint = loadEndpoint(opts.profile);
-    const token = opts.token ?? process.env.CODEX_MANAGER_API_TOKEN;
+    const token = opts.bearer ?? opts.token ?? endpoint.bearer;
+    const headers = { ...endpoint.headers, ...(token && { authorization: `Bearer ${token}` }) };
     sdk ??= createSettingsSdk(createConnectTransport({
       baseUrl: opts.baseUrl ?? endpoint.baseUrl,
       httpVersion: "1.1",
-      interceptors: token ? [(next) => (req) => { req.header.set("authorization", `Bearer ${token}`); return next(req); }] : [],
+      interceptors: [(next) => (req) => {
+        for (const [name, value] of Object.entries(headers)) req.header.set(name, value);
+        return next(req);
+      }],
     }));
     return sdk;
   };
@@ -93,7 +97,8 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     .description("Session settings and controls, shared with the web UI, the API and Python workflows")
     .option("--profile <name>", "profile from the codex-manager CLI config file")
     .option("--base-url <url>", "service address (overrides the profile)")
-    .option("--token <token>", "bearer token when the service has auth on (default: $CODEX_MANAGER_API_TOKEN)")
+    .option("--bearer <token>", "bearer token when the service has auth on (default: $CODEX_MANAGER_BEARER_TOKEN, then the profile's auth.bearer)")
+    .addOption(new Option("--token <token>", "the same as --bearer").hideHelp())
     .option("--json", "machine-readable output")
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })

@@ -16,9 +16,20 @@ export type ErrorReason =
   | "UNAUTHENTICATED"
   | "PERMISSION_DENIED";
 
+/** Where an issue is: field names and array indexes from the request's root, as zod reports them. */
+export type IssuePath = (string | number)[];
+/** zod's issue codes, so that REST answers look like codex-manager's (zod) issues. */
+export type IssueCode = "invalid_type" | "invalid_value" | "too_small" | "too_big" | "invalid_format" | "custom";
+
 export interface Issue {
-  path: string;
+  code: IssueCode;
+  path: IssuePath;
   message: string;
+}
+
+/** One issue; a plain string names a top-level field. */
+export function issue(where: string | IssuePath, message: string, code: IssueCode = "custom"): Issue {
+  return { code, path: typeof where === "string" ? (where === "" ? [] : [where]) : where, message };
 }
 
 export interface ErrorFacts {
@@ -50,7 +61,7 @@ const tooLarge = (what: string, limit: number) =>
 const invalid = (issues: Issue[]) =>
   new DomainError(
     "INVALID_REQUEST",
-    issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; "),
+    issues.map((i) => (i.path.length > 0 ? `${i.path.join(".")}: ${i.message}` : i.message)).join("; "),
     { issues },
   );
 
@@ -76,7 +87,7 @@ export const errors = {
   tooManyKeys: (limit: number) => tooLarge("settings map key count", limit),
   tooManyBytes: (limit: number) => tooLarge("settings map size in bytes", limit),
   requestReused: (requestId: string) =>
-    invalid([{ path: "requestId", message: `${JSON.stringify(requestId)} was already used for a different write` }]),
+    invalid([issue("requestId", `${JSON.stringify(requestId)} was already used for a different write`)]),
   historyTruncated: (sessionId: string, scope: Scope, oldest: bigint) =>
     new DomainError(
       "HISTORY_TRUNCATED",

@@ -2,7 +2,7 @@
 // by every transport. A Rules instance collects issues instead of throwing at
 // the first one, so that a caller learns everything wrong with a request.
 import type { Limits } from "../config.js";
-import { errors, type Issue } from "./errors.js";
+import { errors, issue, type Issue, type IssueCode, type IssuePath } from "./errors.js";
 import { deeperThan, isObject, setOwn } from "./json.js";
 import {
   APPROVAL_POLICIES,
@@ -21,6 +21,10 @@ export function isValidSessionId(id: string): boolean {
   return SESSION_ID.test(id);
 }
 
+/** Where in the request: a top-level field name, or a path of names and indexes. */
+export type Where = string | IssuePath;
+const at = (where: Where): IssuePath => (typeof where === "string" ? [where] : where);
+
 export class Rules {
   readonly issues: Issue[] = [];
   constructor(readonly limits: Limits) {}
@@ -29,8 +33,8 @@ export class Rules {
     return this.issues.length === 0;
   }
 
-  fail(path: string, message: string): undefined {
-    this.issues.push({ path, message });
+  fail(where: Where, message: string, code: IssueCode = "custom"): undefined {
+    this.issues.push(issue(at(where), message, code));
     return undefined;
   }
 
@@ -39,71 +43,74 @@ export class Rules {
     if (!this.ok) throw errors.invalid(this.issues);
   }
 
-  sessionId(path: string, id: string): string | undefined {
+  sessionId(where: Where, id: string): string | undefined {
     if (!isValidSessionId(id)) {
-      return this.fail(path, "must be 1-128 characters from A-Z a-z 0-9 . _ : -");
+      return this.fail(where, "must be 1-128 characters from A-Z a-z 0-9 . _ : -", "invalid_format");
     }
     return id;
   }
 
   /** A settings key: trimmed, 1..maxKeyLength characters, no control characters. */
-  key(path: string, raw: string | undefined): string | undefined {
-    if (raw === undefined) return this.fail(path, "is required");
+  key(where: Where, raw: string | undefined): string | undefined {
+    if (raw === undefined) return this.fail(where, "is required", "invalid_type");
     const key = raw.trim();
     const length = [...key].length;
-    if (length === 0) return this.fail(path, "must not be blank");
+    if (length === 0) return this.fail(where, "must not be blank", "too_small");
     if (length > this.limits.maxKeyLength) {
-      return this.fail(path, `must be at most ${this.limits.maxKeyLength} characters`);
+      return this.fail(where, `must be at most ${this.limits.maxKeyLength} characters`, "too_big");
     }
-    if (CONTROL_CHARS.test(key)) return this.fail(path, "must not contain control characters");
-    if (!key.isWellFormed()) return this.fail(path, "must be well-formed Unicode");
+    if (CONTROL_CHARS.test(key)) return this.fail(where, "must not contain control characters", "invalid_format");
+    if (!key.isWellFormed()) return this.fail(where, "must be well-formed Unicode", "invalid_format");
     return key;
   }
 
-  /** Provenance text: empty means the fallback, else 1..max characters. */
-  label(path: string, raw: string | undefined, max: number, fallback: string): string {
-    if (raw === undefined || raw === "") return fallback;
+  /**
+   * Provenance text: absent means the fallback; given, it is trimmed and must
+   * be 1..max printable characters (a blank one is refused, as codex-manager does).
+   */
+  label(where: Where, raw: string | undefined, max: number, fallback: string): string {
+    if (raw === undefined) return fallback;
     const text = raw.trim();
-    if (text === "") return this.fail(path, "must not be blank") ?? fallback;
-    if ([...text].length > max) return this.fail(path, `must be at most ${max} characters`) ?? fallback;
+    if (text === "") return this.fail(where, "must not be blank", "too_small") ?? fallback;
+    if ([...text].length > max) return this.fail(where, `must be at most ${max} characters`, "too_big") ?? fallback;
     if (CONTROL_CHARS.test(text) || !text.isWellFormed()) {
-      return this.fail(path, "must be printable, well-formed text") ?? fallback;
+      return this.fail(where, "must be printable, well-formed text", "invalid_format") ?? fallback;
     }
     return text;
   }
 
-  actor(path: string, raw: string | undefined): string {
-    return this.label(path, raw, this.limits.maxActorLength, "user");
+  actor(where: Where, raw: string | undefined): string {
+    return this.label(where, raw, this.limits.maxActorLength, "user");
   }
 
-  source(path: string, raw: string | undefined, fallback: "api" | "ui"): string {
-    return this.label(path, raw, this.limits.maxSourceLength, fallback);
+  source(where: Where, raw: string | undefined, fallback: "api" | "ui"): string {
+    return this.label(where, raw, this.limits.maxSourceLength, fallback);
   }
 
   /** Any JSON value stored at `extraDepth` levels below a top-level key. */
-  value(path: string, value: JsonValue | undefined, extraDepth = 0): JsonValue | undefined {
-    if (value === undefined) return this.fail(path, "is required");
+  value(where: Where, value: JsonValue | undefined, extraDepth = 0): JsonValue | undefined {
+    if (value === undefined) return this.fail(where, "is required", "invalid_type");
     if (deeperThan(value, this.limits.maxDepth - extraDepth)) {
-      return this.fail(path, `nesting must be at most ${this.limits.maxDepth} levels deep`);
+      return this.fail(where, `nesting must be at most ${this.limits.maxDepth} levels deep`, "too_big");
     }
     const bad = findUnstorable(value);
-    if (bad) return this.fail(path, bad);
+    if (bad) return this.fail(where, bad, "invalid_value");
     return value;
   }
 
   /** A settings object: every top-level key and value valid; keys are trimmed. */
-  settings(path: string, raw: JsonValue | undefined): JsonObject | undefined {
-    if (!isObject(raw)) return this.fail(path, "must be a JSON object");
+  settings(where: Where, raw: JsonValue | undefined): JsonObject | undefined {
+    if (!isObject(raw)) return this.fail(where, "must be a JSON object", "invalid_type");
     const out: JsonObject = {};
     const before = this.issues.length;
     for (const rawKey of Object.keys(raw)) {
-      const key = this.key(`${path}.${rawKey}`, rawKey);
+      const key = this.key([...at(where), rawKey], rawKey);
       if (key === undefined) continue;
       if (Object.prototype.hasOwnProperty.call(out, key)) {
-        this.fail(`${path}.${rawKey}`, `duplicates the key "${key}" after trimming`);
+        this.fail([...at(where), rawKey], `duplicates the key "${key}" after trimming`);
         continue;
       }
-      const value = this.value(`${path}.${key}`, raw[rawKey]);
+      const value = this.value([...at(where), rawKey], raw[rawKey]);
       if (value !== undefined) setOwn(out, key, value);
     }
     return this.issues.length === before ? out : undefined;
@@ -114,54 +121,54 @@ export class Rules {
    * first segment is a top-level key (trimmed, as keys are); the rest name
    * nested keys exactly as stored. Each follows the key rules.
    */
-  path(path: string, raw: string | readonly unknown[] | undefined): { key: string; segments: string[] } | undefined {
-    if (raw === undefined || (typeof raw === "string" && raw.trim() === "")) return this.fail(path, "is required");
+  path(where: Where, raw: string | readonly unknown[] | undefined): { key: string; segments: string[] } | undefined {
+    if (raw === undefined || (typeof raw === "string" && raw.trim() === "")) return this.fail(where, "is required", "invalid_type");
     const parts: readonly unknown[] = typeof raw === "string" ? raw.split(".") : raw;
-    if (parts.length === 0) return this.fail(path, "must have at least one segment");
-    if (parts.length > this.limits.maxDepth) return this.fail(path, `must have at most ${this.limits.maxDepth} segments`);
+    if (parts.length === 0) return this.fail(where, "must have at least one segment", "too_small");
+    if (parts.length > this.limits.maxDepth) return this.fail(where, `must have at most ${this.limits.maxDepth} segments`, "too_big");
     const before = this.issues.length;
-    const [first, ...rest] = parts.map((s, i) => this.segment(typeof raw === "string" ? path : `${path}.${i}`, s));
+    const [first, ...rest] = parts.map((s, i) => this.segment(typeof raw === "string" ? where : [...at(where), i], s));
     if (this.issues.length > before) return undefined;
     return { key: first!.trim(), segments: rest as string[] };
   }
 
   /** One path segment: a non-blank string of at most maxKeyLength characters, no control characters. */
-  private segment(path: string, raw: unknown): string | undefined {
-    if (typeof raw !== "string") return this.fail(path, "segments must be strings");
-    if (raw.trim() === "") return this.fail(path, "segments must not be empty or blank");
+  private segment(where: Where, raw: unknown): string | undefined {
+    if (typeof raw !== "string") return this.fail(where, "segments must be strings", "invalid_type");
+    if (raw.trim() === "") return this.fail(where, "segments must not be empty or blank", "too_small");
     if ([...raw.trim()].length > this.limits.maxKeyLength) {
-      return this.fail(path, `segments must be at most ${this.limits.maxKeyLength} characters`);
+      return this.fail(where, `segments must be at most ${this.limits.maxKeyLength} characters`, "too_big");
     }
     if (CONTROL_CHARS.test(raw) || !raw.isWellFormed()) {
-      return this.fail(path, "segments must be well-formed text without control characters");
+      return this.fail(where, "segments must be well-formed text without control characters", "invalid_format");
     }
     return raw;
   }
 
   /** One control; `model` null means inherit, enums must be one of their values. */
-  control<N extends keyof ControlFields>(path: string, name: N, value: unknown): ControlFields[N] | undefined {
+  control<N extends keyof ControlFields>(where: Where, name: N, value: unknown): ControlFields[N] | undefined {
     if (name === "model") {
       if (value === null) return null as ControlFields[N];
       if (typeof value !== "string" || value.trim() === "") {
-        return this.fail(path, "must be a non-blank string, or null to inherit");
+        return this.fail(where, "must be a non-blank string, or null to inherit", "invalid_type");
       }
       if ([...value].length > 200 || CONTROL_CHARS.test(value)) {
-        return this.fail(path, "must be at most 200 printable characters");
+        return this.fail(where, "must be at most 200 printable characters", "too_big");
       }
       return value.trim() as ControlFields[N];
     }
     const allowed: readonly string[] = CONTROL_VALUES[name as Exclude<N, "model">];
     if (typeof value !== "string" || !allowed.includes(value)) {
-      return this.fail(path, `must be one of ${allowed.join(", ")}`);
+      return this.fail(where, `must be one of ${allowed.join(", ")}`, "invalid_value");
     }
     return value as ControlFields[N];
   }
 
   /** All four controls; each is required. */
-  controls(path: string, raw: Partial<Record<keyof ControlFields, unknown>>): ControlFields | undefined {
+  controls(where: Where, raw: Partial<Record<keyof ControlFields, unknown>>): ControlFields | undefined {
     const before = this.issues.length;
     const field = <N extends keyof ControlFields>(name: N) =>
-      name in raw ? this.control(`${path}.${name}`, name, raw[name]) : this.fail(`${path}.${name}`, "is required");
+      name in raw ? this.control([...at(where), name], name, raw[name]) : this.fail([...at(where), name], "is required", "invalid_type");
     const controls = {
       model: field("model"),
       approvalPolicy: field("approvalPolicy"),

@@ -34,6 +34,8 @@ export interface SessionRecord {
   sessionId: string;
   cwd: string;
   createdAt: Date;
+  /** The last change to the session's settings or controls; createdAt until the first. */
+  updatedAt: Date;
   systemOwned: boolean;
   state: "active" | "deleted";
   deletedAt?: Date;

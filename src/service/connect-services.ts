@@ -24,7 +24,8 @@ const callerOf = (ctx: HandlerContext) => ctx.values.get(principalKey);
 
 /** The fields every write request shares, with the authenticated caller. */
 function writeInput(req: { sessionId: string; scope: ScopePb; actor: string; source: string }, ctx: HandlerContext): WriteInput {
-  return { sessionId: req.sessionId, scope: scopeFromPb(req.scope), actor: req.actor, source: req.source, caller: callerOf(ctx) };
+  // proto3 cannot tell an empty string from an absent one: empty means "use the default".
+  return { sessionId: req.sessionId, scope: scopeFromPb(req.scope), actor: req.actor || undefined, source: req.source || undefined, caller: callerOf(ctx) };
 }
 
 function updateFromPb(update: SetSettingsRequest["update"]): SettingsUpdate {
@@ -36,10 +37,10 @@ function updateFromPb(update: SetSettingsRequest["update"]): SettingsUpdate {
         mode: update.value.mode === Mode.REPLACE ? "replace" : "merge",
       };
     case "entry":
-      return { kind: "entry", key: update.value.key, value: valueFromPb("entry.value", update.value.value) };
+      return { kind: "entry", key: update.value.key, value: valueFromPb(["entry", "value"], update.value.value) };
     case "path": {
       const op = pathOpFromPb(update.value.op);
-      return { kind: "path", path: update.value.path, segments: update.value.segments, value: valueFromPb("path.value", update.value.value), op };
+      return { kind: "path", path: update.value.path, segments: update.value.segments, value: valueFromPb(["path", "value"], update.value.value), op };
     }
     default:
       return { kind: "missing" };
@@ -143,7 +144,7 @@ export function sessionService(ops: Operations): ServiceImpl<typeof SessionServi
 
     async listSessions(req, ctx) {
       const page = await ops.listSessions(req.pageSize, req.pageToken, callerOf(ctx));
-      return { sessions: page.sessions.map(sessionToPb), nextPageToken: page.nextPageToken };
+      return { sessions: page.sessions.map(({ session }) => sessionToPb(session)), nextPageToken: page.nextPageToken };
     },
 
     async deleteSession(req, ctx) {

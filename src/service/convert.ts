@@ -13,7 +13,7 @@ import {
   type Controls,
 } from "../../gen/codexmanager/settings/v1/settings_pb.js";
 import { SessionState } from "../../gen/codexmanager/settings/v1/session_pb.js";
-import { errors } from "../domain/errors.js";
+import { errors, issue, type IssuePath } from "../domain/errors.js";
 import {
   APPROVAL_POLICIES,
   FILESYSTEM_SANDBOXES,
@@ -35,7 +35,7 @@ import type { SessionSchema } from "../../gen/codexmanager/settings/v1/session_p
 export function scopeFromPb(scope: ScopePb): Scope {
   if (scope === ScopePb.UNSPECIFIED || scope === ScopePb.SESSION) return "session";
   if (scope === ScopePb.DEFAULT) return "default";
-  throw errors.invalid([{ path: "scope", message: "must be SCOPE_SESSION or SCOPE_DEFAULT" }]);
+  throw errors.invalid([issue("scope", "must be SCOPE_SESSION or SCOPE_DEFAULT", "invalid_value")]);
 }
 
 const PATH_OPS: PathOp[] = ["set", "merge", "unset"];
@@ -95,12 +95,12 @@ export function tupleToPb(t: Tuple): MessageInitShape<typeof ScopeControlsSchema
 }
 
 /** A Value field as JSON; undefined when the field is absent or has no kind. */
-export function valueFromPb(path: string, v: Value | undefined): JsonValue | undefined {
+export function valueFromPb(path: IssuePath, v: Value | undefined): JsonValue | undefined {
   if (v === undefined || v.kind.case === undefined) return undefined;
   try {
     return toJson(ValueSchema, v) as JsonValue;
   } catch {
-    throw errors.invalid([{ path, message: "must be a finite JSON value" }]);
+    throw errors.invalid([issue(path, "must be a finite JSON value", "invalid_value")]);
   }
 }
 
@@ -113,6 +113,7 @@ export function sessionToPb(s: SessionRecord): MessageInitShape<typeof SessionSc
     sessionId: s.sessionId,
     cwd: s.cwd,
     createdAt: timestampFromDate(s.createdAt),
+    updatedAt: timestampFromDate(s.updatedAt),
     systemOwned: s.systemOwned,
     state: s.state === "deleted" ? SessionState.DELETED : SessionState.ACTIVE,
     deletedAt: s.deletedAt ? timestampFromDate(s.deletedAt) : undefined,

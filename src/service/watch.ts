@@ -9,7 +9,7 @@
 //   4. go live from the buffer, skipping revisions already sent, and filling
 //      any hole from history (a lost pub/sub message can never skip a change).
 // An event may appear both in history and in the buffer; revisions dedupe it.
-import { errors } from "../domain/errors.js";
+import { errors, issue } from "../domain/errors.js";
 import { setOwn } from "../domain/json.js";
 import type { HistoryEntry, JsonObject, JsonValue, ScopeRef, StoreEvent } from "../domain/types.js";
 import type { Store, Unsubscribe } from "../store/store.js";
@@ -47,7 +47,7 @@ export async function openWatch(store: Store, ref: ScopeRef, options: WatchOptio
     if (!("settings" in snapshot)) throw new Error("a map read answered a key");
     const from = options.fromRevision;
     if (from !== undefined && from > snapshot.revision) {
-      throw errors.invalid([{ path: "fromRevision", message: `is ahead of the current revision ${snapshot.revision}` }]);
+      throw errors.invalid([issue("fromRevision", `is ahead of the current revision ${snapshot.revision}`, "too_big")]);
     }
     const replay = from === undefined ? [] : await store.historySince(ref, from);
     const map = options.includeSettings ? rewind(snapshot.settings, replay, snapshot.revision) : undefined;

@@ -25,8 +25,14 @@ export interface NewSession {
   overrides: Partial<ControlFields>;
 }
 
+/** A listed session with its controls (not its settings, which may be large). */
+export interface ListedSession {
+  session: SessionRecord;
+  controls: ControlFields;
+}
+
 export interface SessionPage {
-  sessions: SessionRecord[];
+  sessions: ListedSession[];
   /** The last session id of this page when more may follow. */
   nextAfter?: string;
 }

@@ -34,7 +34,12 @@ export function domainToConnect(err: DomainError): ConnectError {
     expectedRevision: f.expectedRevision,
     currentRevision: f.currentRevision,
     limit: f.limit === undefined ? undefined : BigInt(f.limit),
-    issues: f.issues ?? [],
+    issues: (f.issues ?? []).map((i) => ({
+      path: i.path.join("."),
+      pathSegments: i.path.map(String),
+      message: i.message,
+      code: i.code,
+    })),
   });
   return new ConnectError(err.message, CONNECT_CODES[err.reason], undefined, [
     { desc: ErrorDetailSchema, value: detail },

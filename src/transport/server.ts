@@ -14,6 +14,7 @@ import { authInterceptor, errorInterceptor } from "./connect-errors.js";
 import type { Authenticator } from "../auth.js";
 import { sendJson, type Req, type Res } from "./http-json.js";
 import { listenOnePort } from "./one-port.js";
+import { closeIfAnsweredEarly } from "./unread-body.js";
 import { serveWebApp } from "./static-files.js";
 import { useFastTextEncoding } from "./text-encoding.js";
 
@@ -92,20 +93,6 @@ export async function startServer({ config, store, log, auth, routes, extraServi
       await server.close(SHUTDOWN_GRACE_MS);
     },
   };
-}
-
-/**
- * An HTTP/1.1 answer sent before the request body was read (a body over the
- * limit) must close the connection: the unread rest of the body would
- * otherwise stall the next request a client sends on the same socket.
- */
-function closeIfAnsweredEarly(req: Req, res: Res): void {
-  if (req.httpVersionMajor !== 1) return;
-  const writeHead = res.writeHead;
-  res.writeHead = function (this: Res, ...args: Parameters<Res["writeHead"]>) {
-    if (!req.complete) res.setHeader("connection", "close");
-    return writeHead.apply(this, args);
-  } as Res["writeHead"];
 }
 
 async function readiness(store: Store, res: Res): Promise<void> {

@@ -11,10 +11,9 @@ from .errors import UnavailableError, error_for
 
 
 class HttpTransport:
-    def __init__(self, endpoint: Endpoint, timeout: float = 30.0, token: Optional[str] = None):
+    def __init__(self, endpoint: Endpoint, timeout: float = 30.0):
         self.endpoint = endpoint
         self.timeout = timeout
-        self.token = token
 
     def url(self, path: str, query: Optional[Dict[str, Any]] = None) -> str:
         base = self.endpoint.base_url.rstrip("/") + "/" + self.endpoint.api_prefix.strip("/")
@@ -25,9 +24,12 @@ class HttpTransport:
     def request(self, method: str, path: str, body: Any = None, query: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
         data = None if body is None else json.dumps(body).encode("utf-8")
         req = urllib.request.Request(self.url(path, query), data=data, method=method)
+        for name, value in self.endpoint.headers.items():
+            req.add_header(name, value)
         req.add_header("accept", "application/json")
-        if self.token:
-            req.add_header("authorization", f"Bearer {self.token}")
+        if self.endpoint.bearer:
+            # The bearer token wins over an Authorization header given in the profile, as in codex-manager.
+            req.add_header("authorization", f"Bearer {self.endpoint.bearer}")
         if data is not None:
             req.add_header("content-type", "application/json")
         try:

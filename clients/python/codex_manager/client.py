@@ -1,6 +1,5 @@
 """The client surface: ``CodexManager`` → ``sessions`` and ``session(id)`` → ``settings`` / ``controls``."""
 
-import os
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 from ._http import HttpTransport, quote_segment
@@ -18,20 +17,28 @@ class CodexManager:
         api_prefix: Optional[str] = None,
         timeout: float = 30.0,
         token: Optional[str] = None,
+        headers: Optional[Dict[str, str]] = None,
+        _endpoint: Optional[Endpoint] = None,
     ):
-        """``token`` (default: $CODEX_MANAGER_API_TOKEN) is sent as a bearer token when the service has auth on."""
-        endpoint = from_environment()
+        """``token`` is sent as a bearer token when the service has auth on; by default it
+        comes from $CODEX_MANAGER_BEARER_TOKEN (or $CODEX_MANAGER_API_TOKEN), then the
+        profile's ``auth.bearer``. ``headers`` go with every request."""
+        endpoint = _endpoint or from_environment()
         self._http = HttpTransport(
-            Endpoint(base_url=base_url or endpoint.base_url, api_prefix=api_prefix or endpoint.api_prefix),
+            Endpoint(
+                base_url=base_url or endpoint.base_url,
+                api_prefix=api_prefix or endpoint.api_prefix,
+                bearer=token or endpoint.bearer,
+                headers={**endpoint.headers, **(headers or {})},
+            ),
             timeout=timeout,
-            token=token or os.environ.get("CODEX_MANAGER_API_TOKEN") or None,
         )
         self.sessions = Sessions(self._http)
 
     @classmethod
     def from_profile(cls, name: Optional[str] = None, timeout: float = 30.0, token: Optional[str] = None) -> "CodexManager":
-        endpoint = load_profile(name)
-        return cls(endpoint.base_url, endpoint.api_prefix, timeout, token)
+        """The named profile (or ``currentProfile``): its baseUrl, apiPrefix, ``auth.bearer`` and ``headers``."""
+        return cls(timeout=timeout, token=token, _endpoint=load_profile(name))
 
     @classmethod
     def from_env(cls, timeout: float = 30.0, token: Optional[str] = None) -> "CodexManager":

@@ -1,10 +1,13 @@
-"""Where the service is: codex-manager's CLI profile file, then environment overrides."""
+"""Where the service is and how to authenticate: codex-manager's CLI profile
+file, then environment overrides. The names are codex-manager's own:
+``auth.bearer`` and ``headers`` in a profile, ``CODEX_MANAGER_BEARER_TOKEN``
+in the environment (``CODEX_MANAGER_API_TOKEN`` is kept as an older alias)."""
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Dict, Optional
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8080"
 DEFAULT_API_PREFIX = "/api"
@@ -14,6 +17,8 @@ DEFAULT_API_PREFIX = "/api"
 class Endpoint:
     base_url: str = DEFAULT_BASE_URL
     api_prefix: str = DEFAULT_API_PREFIX
+    bearer: Optional[str] = None
+    headers: Dict[str, str] = field(default_factory=dict)
 
 
 def config_path() -> Path:
@@ -36,10 +41,15 @@ def load_profile(name: Optional[str] = None) -> Endpoint:
             return _with_env(Endpoint())
         raise ValueError(f"no profile {chosen!r} in {path}")
     profile = profiles[chosen] or {}
+    auth = profile.get("auth") or {}
+    headers = profile.get("headers") or {}
     return _with_env(
         Endpoint(
             base_url=profile.get("baseUrl") or DEFAULT_BASE_URL,
             api_prefix=profile.get("apiPrefix") or DEFAULT_API_PREFIX,
+            bearer=auth.get("bearer") or None,
+            # As codex-manager does: only entries whose name and value are non-blank strings.
+            headers={k: v for k, v in headers.items() if isinstance(k, str) and k.strip() and isinstance(v, str) and v.strip()},
         )
     )
 
@@ -49,7 +59,10 @@ def from_environment() -> Endpoint:
 
 
 def _with_env(endpoint: Endpoint) -> Endpoint:
+    env = os.environ
     return Endpoint(
-        base_url=os.environ.get("CODEX_MANAGER_API_BASE") or endpoint.base_url,
-        api_prefix=os.environ.get("CODEX_MANAGER_API_PREFIX") or endpoint.api_prefix,
+        base_url=env.get("CODEX_MANAGER_API_BASE") or endpoint.base_url,
+        api_prefix=env.get("CODEX_MANAGER_API_PREFIX") or endpoint.api_prefix,
+        bearer=env.get("CODEX_MANAGER_BEARER_TOKEN") or env.get("CODEX_MANAGER_API_TOKEN") or endpoint.bearer,
+        headers=endpoint.headers,
     )

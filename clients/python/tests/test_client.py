@@ -222,5 +222,25 @@ class AuthTest(unittest.TestCase):
             reader.session(sid).settings.set(key="k", value=2)
         entry = reader.session(sid).settings.history(limit=1)["entries"][0]
         self.assertEqual((entry["actor"], entry["claimedActor"]), ("py-writer", "claimed"))
-        with mock.patch.dict(os.environ, {"CODEX_MANAGER_API_TOKEN": os.environ["CM_TEST_READ_TOKEN"]}):
-            self.assertEqual(CodexManager(base_url=self.base).session(sid).settings.get()["revision"], 1)
+        for name in ("CODEX_MANAGER_BEARER_TOKEN", "CODEX_MANAGER_API_TOKEN"):
+            with mock.patch.dict(os.environ, {name: os.environ["CM_TEST_READ_TOKEN"]}):
+                self.assertEqual(CodexManager(base_url=self.base).session(sid).settings.get()["revision"], 1, name)
+
+    def test_profile_auth_bearer_and_headers(self):
+        """codex-manager's profile fields: auth.bearer, and headers sent with every call."""
+        import json
+        import tempfile
+
+        home = tempfile.mkdtemp()
+        os.makedirs(os.path.join(home, "codex-manager", "cli"))
+        profile = {"baseUrl": self.base, "apiPrefix": "/api", "auth": {"bearer": os.environ["CM_TEST_WRITE_TOKEN"]},
+                   "headers": {"x-request-source": "profile", "": "dropped", "x-blank": "  "}}
+        with open(os.path.join(home, "codex-manager", "cli", "config.json"), "w", encoding="utf-8") as f:
+            json.dump({"currentProfile": "authed", "profiles": {"authed": profile}}, f)
+        env = {"XDG_CONFIG_HOME": home, "CODEX_MANAGER_BEARER_TOKEN": "", "CODEX_MANAGER_API_TOKEN": "", "CODEX_MANAGER_API_BASE": ""}
+        with mock.patch.dict(os.environ, env):
+            cm = CodexManager.from_profile()
+            self.assertEqual(cm._http.endpoint.headers, {"x-request-source": "profile"})
+            sid = new_session(cm)
+            cm.session(sid).settings.set(key="k", value=1)
+            self.assertEqual(cm.session(sid).settings.history(limit=1)["entries"][0]["actor"], "py-writer")

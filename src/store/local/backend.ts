@@ -5,6 +5,8 @@
 import type { Remembered, SettingWrite } from "../../domain/engine.js";
 import type { ControlFields, HistoryEntry, SessionRecord } from "../../domain/types.js";
 
+export type StoredSession = Omit<SessionRecord, "updatedAt">;
+
 /** A tuple's id: the session id, or DEFAULT_TUPLE for the default tuple (never a valid session id). */
 export type TupleId = string;
 export const DEFAULT_TUPLE: TupleId = "";
@@ -15,6 +17,8 @@ export interface TupleRow {
   revision: bigint;
   keyCount: number;
   bytes: number;
+  /** The last change; the session's creation until the first. */
+  updatedAt: Date;
   /** How many request ids this tuple has remembered so far; orders them for trimming. */
   requestSeq: number;
 }
@@ -29,10 +33,11 @@ export interface Backend {
   /** Runs `fn` on one consistent snapshot, storing nothing. */
   read<T>(fn: () => T): T;
 
-  session(sessionId: string): SessionRecord | undefined;
-  putSession(session: SessionRecord): void;
+  /** A session as stored; its updatedAt lives in its tuple row. */
+  session(sessionId: string): StoredSession | undefined;
+  putSession(session: StoredSession): void;
   /** Active user-owned sessions ordered by id, after `after`. */
-  activeSessions(limit: number, after?: string): SessionRecord[];
+  activeSessions(limit: number, after?: string): StoredSession[];
 
   tuple(id: TupleId): TupleRow | undefined;
   putTuple(id: TupleId, row: TupleRow): void;

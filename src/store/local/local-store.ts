@@ -13,14 +13,13 @@ import type {
   Mutation,
   MutationResult,
   ScopeRef,
-  SessionRecord,
   StoreEvent,
   Tuple,
   WriteOptions,
 } from "../../domain/types.js";
 import { mutationFingerprint } from "../../domain/fingerprint.js";
 import { deliver, type HistoryPage, type Listener, type NewSession, type SessionPage, type SettingsRead, type Store, type Unsubscribe } from "../store.js";
-import { DEFAULT_TUPLE, type Backend, type TupleId, type TupleRow } from "./backend.js";
+import { DEFAULT_TUPLE, type Backend, type StoredSession, type TupleId, type TupleRow } from "./backend.js";
 
 export type LocalStoreConfig = Pick<Config, "seedDefaults" | "historyLimit" | "limits" | "requestIdLimit">;
 
@@ -36,7 +35,7 @@ export class LocalStore implements Store {
     this.kind = backend.kind;
     backend.transaction(() => {
       if (backend.tuple(DEFAULT_TUPLE)) return;
-      backend.putTuple(DEFAULT_TUPLE, { controls: { ...config.seedDefaults }, revision: 0n, keyCount: 0, bytes: 0, requestSeq: 0 });
+      backend.putTuple(DEFAULT_TUPLE, { controls: { ...config.seedDefaults }, revision: 0n, keyCount: 0, bytes: 0, updatedAt: this.now(), requestSeq: 0 });
     });
   }
 
@@ -57,7 +56,7 @@ export class LocalStore implements Store {
         throw errors.exists(input.sessionId);
       }
       const defaults = this.tupleRow(DEFAULT_TUPLE);
-      const session: SessionRecord = {
+      const session: StoredSession = {
         sessionId: input.sessionId,
         cwd: input.cwd,
         createdAt: input.createdAt,
@@ -70,21 +69,30 @@ export class LocalStore implements Store {
         revision: 0n,
         keyCount: defaults.keyCount,
         bytes: defaults.bytes,
+        updatedAt: input.createdAt,
         requestSeq: 0,
       });
       this.backend.copySettings(DEFAULT_TUPLE, input.sessionId);
-      return { session, tuple: this.snapshot(input.sessionId) };
+      return { session: { ...session, updatedAt: input.createdAt }, tuple: this.snapshot(input.sessionId) };
     });
   }
 
   async getSession(sessionId: string) {
-    return this.backend.read(() => ({ session: { ...this.activeSession(sessionId) }, tuple: this.snapshot(sessionId) }));
+    return this.backend.read(() => {
+      const session = this.activeSession(sessionId);
+      return { session: { ...session, updatedAt: this.tupleRow(sessionId).updatedAt }, tuple: this.snapshot(sessionId) };
+    });
   }
 
   async listSessions(limit: number, after?: string): Promise<SessionPage> {
-    const found = this.backend.read(() => this.backend.activeSessions(limit + 1, after));
-    const sessions = found.slice(0, limit);
-    return { sessions, nextAfter: found.length > limit ? sessions[sessions.length - 1]!.sessionId : undefined };
+    return this.backend.read(() => {
+      const found = this.backend.activeSessions(limit + 1, after);
+      const sessions = found.slice(0, limit).map((session) => {
+        const row = this.tupleRow(session.sessionId);
+        return { session: { ...session, updatedAt: row.updatedAt }, controls: row.controls };
+      });
+      return { sessions, nextAfter: found.length > limit ? sessions[sessions.length - 1]!.session.sessionId : undefined };
+    });
   }
 
   async deleteSession(sessionId: string, at: Date) {
@@ -185,7 +193,14 @@ export class LocalStore implements Store {
   private store(id: TupleId, row: TupleRow, plan: WritePlan): void {
     const b = this.backend;
     if (plan.settings.length > 0) b.writeSettings(id, plan.settings);
-    const next: TupleRow = { controls: plan.controls, revision: plan.outcome.revision, keyCount: plan.keyCount, bytes: plan.bytes, requestSeq: row.requestSeq };
+    const next: TupleRow = {
+      controls: plan.controls,
+      revision: plan.outcome.revision,
+      keyCount: plan.keyCount,
+      bytes: plan.bytes,
+      updatedAt: plan.entry?.time ?? row.updatedAt,
+      requestSeq: row.requestSeq,
+    };
     if (plan.entry) b.appendHistory(id, plan.entry);
     if (plan.trimHistoryThrough !== undefined) b.trimHistory(id, plan.trimHistoryThrough);
     if (plan.remember) {
@@ -214,7 +229,7 @@ export class LocalStore implements Store {
     deliver(this.listeners.get(channel) ?? [], event);
   }
 
-  private activeSession(sessionId: string): SessionRecord {
+  private activeSession(sessionId: string): StoredSession {
     const session = this.backend.session(sessionId);
     if (!session) throw errors.notFound(sessionId);
     if (session.state === "deleted") throw errors.deleted(sessionId, session.deletedAt!);

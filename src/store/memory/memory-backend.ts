@@ -3,8 +3,8 @@
 // write before anything is stored, so a transaction is just a call.
 import type { Remembered, SettingWrite } from "../../domain/engine.js";
 import { compareKeys } from "../../domain/json.js";
-import type { HistoryEntry, SessionRecord } from "../../domain/types.js";
-import type { Backend, TupleId, TupleRow } from "../local/backend.js";
+import type { HistoryEntry } from "../../domain/types.js";
+import type { Backend, StoredSession, TupleId, TupleRow } from "../local/backend.js";
 
 interface TupleData {
   row: TupleRow;
@@ -17,7 +17,7 @@ interface TupleData {
 export class MemoryBackend implements Backend {
   readonly kind = "memory" as const;
   readonly location = ":memory:";
-  private readonly sessions = new Map<string, SessionRecord>();
+  private readonly sessions = new Map<string, StoredSession>();
   private readonly tuples = new Map<TupleId, TupleData>();
 
   transaction<T>(fn: () => T): T {
@@ -28,16 +28,16 @@ export class MemoryBackend implements Backend {
     return fn();
   }
 
-  session(sessionId: string): SessionRecord | undefined {
+  session(sessionId: string): StoredSession | undefined {
     const s = this.sessions.get(sessionId);
     return s && { ...s };
   }
 
-  putSession(session: SessionRecord): void {
+  putSession(session: StoredSession): void {
     this.sessions.set(session.sessionId, { ...session });
   }
 
-  activeSessions(limit: number, after?: string): SessionRecord[] {
+  activeSessions(limit: number, after?: string): StoredSession[] {
     return [...this.sessions.values()]
       .filter((s) => s.state === "active" && !s.systemOwned && (after === undefined || compareKeys(s.sessionId, after) > 0))
       .sort((a, b) => compareKeys(a.sessionId, b.sessionId))

@@ -114,15 +114,16 @@ export class RedisStore implements Store {
     );
     this.expectOk(reply, { sessionId: input.sessionId });
     if (!input.systemOwned) await this.call(() => this.redis.zadd(this.keys.sessionIndex(), 0, input.sessionId));
-    const session: SessionRecord = { ...input, state: "active" };
-    delete (session as Partial<NewSession>).overrides;
+    const { overrides: _, ...fields } = input;
+    const session: SessionRecord = { ...fields, updatedAt: input.createdAt, state: "active" };
     return { session, tuple: { ...controls, settings: defaults.settings, revision: 0n } };
   }
 
   async getSession(sessionId: string) {
-    const tuple = await this.readTupleAt(this.keys.session(sessionId), true, sessionId);
-    const meta = await this.call(() => this.redis.hgetall(this.keys.session(sessionId).meta));
-    return { session: toSession(meta), tuple };
+    const k = this.keys.session(sessionId);
+    const [fields, settings] = await this.readTupleFields(k, true, sessionId);
+    const meta = await this.call(() => this.redis.hgetall(k.meta));
+    return { session: toSession(meta, fields), tuple: this.tupleOf(fields, settings) };
   }
 
   async listSessions(limit: number, after?: string): Promise<SessionPage> {
@@ -130,9 +131,11 @@ export class RedisStore implements Store {
       this.redis.zrangebylex(this.keys.sessionIndex(), after === undefined ? "-" : `(${after}`, "+", "LIMIT", 0, limit + 1),
     );
     const page = ids.slice(0, limit);
-    const metas = await this.call(() => Promise.all(page.map((id) => this.redis.hgetall(this.keys.session(id).meta))));
+    const rows = await this.call(() =>
+      Promise.all(page.map((id) => Promise.all([this.redis.hgetall(this.keys.session(id).meta), this.redis.hgetall(this.keys.session(id).tuple)]))),
+    );
     return {
-      sessions: metas.filter((m) => m.state === "active").map(toSession),
+      sessions: rows.filter(([meta]) => meta.state === "active").map(([meta, t]) => ({ session: toSession(meta, t), controls: this.controlsOf(t) })),
       nextAfter: ids.length > limit ? page[page.length - 1] : undefined,
     };
   }
@@ -266,17 +269,27 @@ export class RedisStore implements Store {
   }
 
   private async readTupleAt(k: TupleKeys, checkSession: boolean, sessionId: string): Promise<Tuple> {
+    return this.tupleOf(...(await this.readTupleFields(k, checkSession, sessionId)));
+  }
+
+  /** One consistent read of a tuple's own hash and its settings. */
+  private async readTupleFields(k: TupleKeys, checkSession: boolean, sessionId: string): Promise<[Record<string, string>, string[]]> {
     const reply = await this.call(() => this.redis.readScope(k.meta, k.tuple, k.settings, checkSession ? "1" : "0", "tuple", ""));
     this.expectOk(reply, { sessionId });
-    const t = pairsToStrings(reply[1] as string[]);
+    return [pairsToStrings(reply[1] as string[]), reply[2] as string[]];
+  }
+
+  private tupleOf(t: Record<string, string>, settings: string[]): Tuple {
+    return { ...this.controlsOf(t), settings: pairsToObject(settings), revision: BigInt(t.revision ?? "0") };
+  }
+
+  private controlsOf(t: Record<string, string>): ControlFields {
     const seed = this.config.seedDefaults;
     return {
       model: t.model ?? null,
       approvalPolicy: (t.approvalPolicy ?? seed.approvalPolicy) as Tuple["approvalPolicy"],
       networkAccess: (t.networkAccess ?? seed.networkAccess) as Tuple["networkAccess"],
       filesystemSandbox: (t.filesystemSandbox ?? seed.filesystemSandbox) as Tuple["filesystemSandbox"],
-      settings: pairsToObject(reply[2] as string[]),
-      revision: BigInt(t.revision ?? "0"),
     };
   }
 
@@ -373,11 +386,14 @@ function pickControls(t: ControlFields): ControlFields {
   return { model: t.model, approvalPolicy: t.approvalPolicy, networkAccess: t.networkAccess, filesystemSandbox: t.filesystemSandbox };
 }
 
-function toSession(meta: Record<string, string>): SessionRecord {
+/** A session from its meta hash and its tuple's hash (which keeps updatedAt). */
+function toSession(meta: Record<string, string>, tuple: Record<string, string>): SessionRecord {
+  const createdAt = new Date(Number(meta.createdAt));
   const session: SessionRecord = {
     sessionId: meta.sessionId!,
     cwd: meta.cwd ?? "",
-    createdAt: new Date(Number(meta.createdAt)),
+    createdAt,
+    updatedAt: tuple.updatedAt ? new Date(Number(tuple.updatedAt)) : createdAt,
     systemOwned: meta.systemOwned === "1",
     state: meta.state === "deleted" ? "deleted" : "active",
   };

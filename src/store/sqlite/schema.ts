@@ -25,6 +25,7 @@ const MIGRATIONS: string[] = [
     revision           INTEGER NOT NULL,
     key_count          INTEGER NOT NULL,
     bytes              INTEGER NOT NULL,
+    updated_at         INTEGER NOT NULL,
     request_seq        INTEGER NOT NULL
   ) WITHOUT ROWID;
   CREATE TABLE settings (

@@ -6,8 +6,8 @@ import Database, { type Statement } from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Outcome, Remembered, SettingWrite } from "../../domain/engine.js";
-import type { Change, HistoryEntry, SessionRecord } from "../../domain/types.js";
-import { DEFAULT_TUPLE, type Backend, type TupleId, type TupleRow } from "../local/backend.js";
+import type { Change, HistoryEntry } from "../../domain/types.js";
+import { DEFAULT_TUPLE, type Backend, type StoredSession, type TupleId, type TupleRow } from "../local/backend.js";
 import { lockDataDir, type DataDirLock } from "./data-dir-lock.js";
 import { migrate } from "./schema.js";
 
@@ -30,6 +30,7 @@ interface TupleDbRow {
   revision: number;
   key_count: number;
   bytes: number;
+  updated_at: number;
   request_seq: number;
 }
 
@@ -53,8 +54,8 @@ const SQL = {
     ORDER BY session_id LIMIT ?`,
   tuple: "SELECT * FROM tuples WHERE tuple = ?",
   putTuple: `INSERT OR REPLACE INTO tuples
-    (tuple, model, approval_policy, network_access, filesystem_sandbox, revision, key_count, bytes, request_seq)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    (tuple, model, approval_policy, network_access, filesystem_sandbox, revision, key_count, bytes, updated_at, request_seq)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   dropTuple: "DELETE FROM tuples WHERE tuple = ?",
   dropSettings: "DELETE FROM settings WHERE tuple = ?",
   dropHistory: "DELETE FROM history WHERE tuple = ?",
@@ -126,12 +127,12 @@ export class SqliteBackend implements Backend {
     return this.run.deferred(fn) as T;
   }
 
-  session(sessionId: string): SessionRecord | undefined {
+  session(sessionId: string): StoredSession | undefined {
     const row = this.q.session.get(sessionId) as SessionRow | undefined;
     return row && toSession(row);
   }
 
-  putSession(s: SessionRecord): void {
+  putSession(s: StoredSession): void {
     this.q.putSession.run({
       session_id: s.sessionId,
       cwd: s.cwd,
@@ -142,7 +143,7 @@ export class SqliteBackend implements Backend {
     });
   }
 
-  activeSessions(limit: number, after?: string): SessionRecord[] {
+  activeSessions(limit: number, after?: string): StoredSession[] {
     return (this.q.activeSessions.all(after ?? "", limit) as SessionRow[]).map(toSession);
   }
 
@@ -159,13 +160,16 @@ export class SqliteBackend implements Backend {
       revision: BigInt(row.revision),
       keyCount: row.key_count,
       bytes: row.bytes,
+      updatedAt: new Date(row.updated_at),
       requestSeq: row.request_seq,
     };
   }
 
   putTuple(id: TupleId, r: TupleRow): void {
     const c = r.controls;
-    this.q.putTuple.run(id, c.model, c.approvalPolicy, c.networkAccess, c.filesystemSandbox, r.revision, r.keyCount, r.bytes, r.requestSeq);
+    this.q.putTuple.run(
+      id, c.model, c.approvalPolicy, c.networkAccess, c.filesystemSandbox, r.revision, r.keyCount, r.bytes, r.updatedAt.getTime(), r.requestSeq,
+    );
   }
 
   dropTuple(id: TupleId): void {
@@ -247,8 +251,8 @@ export class SqliteBackend implements Backend {
   }
 }
 
-function toSession(row: SessionRow): SessionRecord {
-  const s: SessionRecord = {
+function toSession(row: SessionRow): StoredSession {
+  const s: StoredSession = {
     sessionId: row.session_id,
     cwd: row.cwd,
     createdAt: new Date(row.created_at),

@@ -33,11 +33,15 @@ export async function restError(err: unknown, ops: Operations, log: Logger, rout
     case "SESSION_EXISTS":
       return { status: 409, body: { status: "error", code: "session_exists", sessionId: f.sessionId, message } };
     case "DEFAULTS_LOCKED": {
-      // The locked answer carries the current view, so a client can show it without another call.
+      // The locked answer carries the current view, so a client can show it without another
+      // call, and `settings`, the default scope's map, as codex-manager sends it.
       const view = await ops.controlsView(f.sessionId!).catch(() => undefined);
       return {
         status: 423,
-        body: { status: "locked", scope: "default", message, sessionId: f.sessionId, ...(view && controlsViewJson(view)) },
+        body: {
+          status: "locked", scope: "default", message, sessionId: f.sessionId,
+          ...(view && { settings: view.defaults.settings, ...controlsViewJson(view) }),
+        },
       };
     }
     case "REVISION_MISMATCH":

@@ -2,7 +2,7 @@
 // port. Each route parses its declared JSON shape, calls the same operations
 // as Connect, and maps errors in one place (./errors.ts).
 import type { z } from "zod";
-import { errors } from "../../domain/errors.js";
+import { errors, issue } from "../../domain/errors.js";
 import { isObject } from "../../domain/json.js";
 import type { JsonObject, JsonValue, Scope } from "../../domain/types.js";
 import type { Authenticator, Principal } from "../../auth.js";
@@ -19,12 +19,13 @@ import {
   deleteKeyQuery,
   eventsQuery,
   historyQuery,
+  listSessionsQuery,
   scopeSchema,
   settingsBody,
   toIssues,
   toRevision,
 } from "./schemas.js";
-import { controlsViewJson, historyEntryJson, sessionJson, settingsJson, tupleJson } from "./views.js";
+import { controlsViewJson, historyEntryJson, sessionJson, sessionListJson, settingsJson, tupleJson } from "./views.js";
 
 interface Ctx {
   /** The authenticated caller; undefined while authentication is off. */
@@ -54,7 +55,7 @@ const outcome = (changed: boolean) => (changed ? "ok" : "unchanged");
 function parseScope(raw: unknown): Scope {
   if (raw === undefined || raw === null) return "session";
   const parsed = scopeSchema.safeParse(raw);
-  if (!parsed.success) throw errors.invalid([{ path: "scope", message: parsed.error.issues[0]!.message }]);
+  if (!parsed.success) throw errors.invalid(toIssues(parsed.error, ["scope"]));
   return parsed.data;
 }
 
@@ -81,6 +82,19 @@ const createSession: Handler = async (ctx) => {
     overrides: { model: b.model, approvalPolicy: b.approvalPolicy, networkAccess: b.networkAccess, filesystemSandbox: b.filesystemSandbox },
   });
   return ok({ session: sessionJson(session, tuple) });
+};
+
+/**
+ * codex-manager's session list: active user sessions ordered by id, paged by
+ * an opaque cursor. This service archives nothing, so the archived list is
+ * empty; system-owned sessions are never listed (every call to them answers 403).
+ */
+const listSessions: Handler = async ({ query, ops, caller }) => {
+  const q = listSessionsQuery.safeParse(Object.fromEntries(query));
+  if (!q.success) throw errors.invalid(toIssues(q.error));
+  if (q.data.archived === "true") return ok(sessionListJson([], null, true));
+  const page = await ops.listSessions(q.data.limit ?? 100, q.data.cursor ?? "", caller);
+  return ok(sessionListJson(page.sessions, page.nextPageToken || null, false));
 };
 
 const getSession: Handler = async ({ params: [sessionId], ops, caller }) => {
@@ -186,6 +200,7 @@ const getEvents: Handler = async ({ params: [sessionId], query, req, res, ops, l
 
 const ROUTES: { method: string; name: string; pattern: RegExp; handler: Handler }[] = (
   [
+    ["GET", "/api/sessions", listSessions],
     ["POST", "/api/sessions", createSession],
     ["GET", "/api/sessions/:sessionId", getSession],
     ["DELETE", "/api/sessions/:sessionId", deleteSession],
@@ -209,7 +224,7 @@ function decodeParams(match: RegExpExecArray): string[] {
   try {
     return match.slice(1).map((p) => decodeURIComponent(p));
   } catch {
-    throw errors.invalid([{ path: "", message: "the path is not valid percent-encoding" }]);
+    throw errors.invalid([issue([], "the path is not valid percent-encoding", "invalid_format")]);
   }
 }
 

@@ -2,7 +2,7 @@
 // (key length, depth, enums, ...) are not repeated here: the shared
 // operations check those for every transport.
 import { z } from "zod";
-import type { Issue } from "../../domain/errors.js";
+import type { Issue, IssueCode, IssuePath } from "../../domain/errors.js";
 import { isObject } from "../../domain/json.js";
 import type { JsonObject, JsonValue } from "../../domain/types.js";
 
@@ -81,6 +81,16 @@ export const deleteKeyQuery = z.object({
   ifRevision: revisionText.optional(),
 });
 
+const bool = z.enum(["true", "false"], { message: 'must be "true" or "false"' });
+
+/** codex-manager's GET /api/sessions query. */
+export const listSessionsQuery = z.object({
+  archived: bool.optional(),
+  cursor: z.string().min(1).optional(),
+  limit: z.coerce.number().int().min(1).max(200).optional(),
+  includeSystemOwned: bool.optional(),
+});
+
 export const historyQuery = z.object({
   scope: scopeSchema.optional(),
   before: revisionText.optional(),
@@ -90,12 +100,19 @@ export const historyQuery = z.object({
 export const eventsQuery = z.object({
   scope: scopeSchema.optional(),
   fromRevision: revisionText.optional(),
-  includeSettings: z.enum(["true", "false"], { message: 'must be "true" or "false"' }).optional(),
+  includeSettings: bool.optional(),
 });
 
-export function toIssues(error: z.ZodError): Issue[] {
-  return error.issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message }));
+/** zod's issues in the domain's form; `under` places them below a field. */
+export function toIssues(error: z.ZodError, under: IssuePath = []): Issue[] {
+  return error.issues.map((i) => ({
+    code: (ISSUE_CODES.has(i.code) ? i.code : "custom") as IssueCode,
+    path: [...under, ...i.path.map((p) => (typeof p === "number" ? p : String(p)))],
+    message: i.message,
+  }));
 }
+
+const ISSUE_CODES = new Set<string>(["invalid_type", "invalid_value", "too_small", "too_big", "invalid_format", "custom"]);
 
 export function toRevision(v: number | string | undefined): bigint | undefined {
   return v === undefined ? undefined : BigInt(v);

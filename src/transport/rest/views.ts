@@ -1,27 +1,52 @@
 // Domain values in codex-manager's REST JSON: its spellings, revisions as numbers.
-import type { HistoryEntry, JsonObject, SessionRecord, Tuple } from "../../domain/types.js";
+import type { ControlFields, HistoryEntry, JsonObject, SessionRecord } from "../../domain/types.js";
 import type { ControlsView } from "../../service/operations.js";
+import type { ListedSession } from "../../store/store.js";
 
-export function tupleJson(t: Omit<Tuple, "revision"> & { revision?: bigint }): Record<string, unknown> {
+/** A controls tuple; settings and revision when known (a listed session carries neither). */
+export function tupleJson(t: ControlFields & { settings?: JsonObject; revision?: bigint }): Record<string, unknown> {
   const out: Record<string, unknown> = {
     model: t.model,
     approvalPolicy: t.approvalPolicy,
     networkAccess: t.networkAccess,
     filesystemSandbox: t.filesystemSandbox,
-    settings: t.settings,
   };
+  if (t.settings !== undefined) out.settings = t.settings;
   if (t.revision !== undefined) out.revision = Number(t.revision);
   return out;
 }
 
-export function sessionJson(session: SessionRecord, tuple: Tuple): Record<string, unknown> {
+/** Unix seconds, as codex-manager's session timestamps are. */
+const seconds = (d: Date) => Math.floor(d.getTime() / 1000);
+
+/**
+ * A session in codex-manager's SessionSummary shape, plus systemOwned. The
+ * fields that describe a Codex thread have fixed values here: this service
+ * keeps settings, not conversations (see the README).
+ */
+export function sessionJson(session: SessionRecord, controls: ControlFields & { settings?: JsonObject; revision?: bigint }): Record<string, unknown> {
   return {
     sessionId: session.sessionId,
+    title: UNTITLED,
+    materialized: false,
+    modelProvider: "",
+    approvalPolicy: controls.approvalPolicy,
+    sessionControls: tupleJson(controls),
+    createdAt: seconds(session.createdAt),
+    updatedAt: seconds(session.updatedAt),
     cwd: session.cwd,
-    createdAt: session.createdAt.toISOString(),
+    source: "unknown",
+    projectId: null,
     systemOwned: session.systemOwned,
-    sessionControls: tupleJson(tuple),
   };
+}
+
+/** codex-manager's title for a session that has none. */
+const UNTITLED = "New chat";
+
+/** A page of sessions as codex-manager's GET /api/sessions answers it. */
+export function sessionListJson(sessions: ListedSession[], nextCursor: string | null, archived: boolean): Record<string, unknown> {
+  return { data: sessions.map((s) => sessionJson(s.session, s.controls)), nextCursor, archived };
 }
 
 export function controlsViewJson(view: ControlsView): Record<string, unknown> {

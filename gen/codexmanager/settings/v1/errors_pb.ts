@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file codexmanager/settings/v1/errors.proto.
  */
 export const file_codexmanager_settings_v1_errors: GenFile = /*@__PURE__*/
-  fileDesc("CiVjb2RleG1hbmFnZXIvc2V0dGluZ3MvdjEvZXJyb3JzLnByb3RvEhhjb2RleG1hbmFnZXIuc2V0dGluZ3MudjEiygIKC0Vycm9yRGV0YWlsEg4KBnJlYXNvbhgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEi4KBXNjb3BlGAMgASgOMh8uY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLlNjb3BlEi4KCmRlbGV0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEh4KEWV4cGVjdGVkX3JldmlzaW9uGAUgASgESACIAQESHQoQY3VycmVudF9yZXZpc2lvbhgGIAEoBEgBiAEBEhIKBWxpbWl0GAcgASgESAKIAQESLwoGaXNzdWVzGAggAygLMh8uY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLklzc3VlQhQKEl9leHBlY3RlZF9yZXZpc2lvbkITChFfY3VycmVudF9yZXZpc2lvbkIICgZfbGltaXQiJgoFSXNzdWUSDAoEcGF0aBgBIAEoCRIPCgdtZXNzYWdlGAIgASgJYgZwcm90bzM", [file_codexmanager_settings_v1_settings, file_google_protobuf_timestamp]);
+  fileDesc("CiVjb2RleG1hbmFnZXIvc2V0dGluZ3MvdjEvZXJyb3JzLnByb3RvEhhjb2RleG1hbmFnZXIuc2V0dGluZ3MudjEiygIKC0Vycm9yRGV0YWlsEg4KBnJlYXNvbhgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEi4KBXNjb3BlGAMgASgOMh8uY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLlNjb3BlEi4KCmRlbGV0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEh4KEWV4cGVjdGVkX3JldmlzaW9uGAUgASgESACIAQESHQoQY3VycmVudF9yZXZpc2lvbhgGIAEoBEgBiAEBEhIKBWxpbWl0GAcgASgESAKIAQESLwoGaXNzdWVzGAggAygLMh8uY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLklzc3VlQhQKEl9leHBlY3RlZF9yZXZpc2lvbkITChFfY3VycmVudF9yZXZpc2lvbkIICgZfbGltaXQiSwoFSXNzdWUSDAoEcGF0aBgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEhUKDXBhdGhfc2VnbWVudHMYAyADKAkSDAoEY29kZRgEIAEoCWIGcHJvdG8z", [file_codexmanager_settings_v1_settings, file_google_protobuf_timestamp]);
 
 /**
  * Attached to every error the service returns, so that clients can tell
@@ -85,7 +85,7 @@ export const ErrorDetailSchema: GenMessage<ErrorDetail> = /*@__PURE__*/
  */
 export type Issue = Message<"codexmanager.settings.v1.Issue"> & {
   /**
-   * Dotted path of the field, e.g. "controls.model".
+   * Dotted path of the field, e.g. "controls.model", for people to read.
    *
    * @generated from field: string path = 1;
    */
@@ -95,6 +95,22 @@ export type Issue = Message<"codexmanager.settings.v1.Issue"> & {
    * @generated from field: string message = 2;
    */
   message: string;
+
+  /**
+   * The same path as field names and array indexes (as text), exact even
+   * when a settings key contains a dot.
+   *
+   * @generated from field: repeated string path_segments = 3;
+   */
+  pathSegments: string[];
+
+  /**
+   * What kind of problem, in zod's words: invalid_type, invalid_value,
+   * too_small, too_big, invalid_format or custom.
+   *
+   * @generated from field: string code = 4;
+   */
+  code: string;
 };
 
 /**

@@ -11,7 +11,7 @@ if st[1] then
 end
 redis.call('HSET', KEYS[1], 'sessionId', ARGV[1], 'cwd', ARGV[2], 'createdAt', ARGV[3],
   'systemOwned', ARGV[4], 'state', 'active')
-redis.call('HSET', KEYS[2], 'revision', 0, 'bytes', ARGV[9], 'approvalPolicy', ARGV[6],
+redis.call('HSET', KEYS[2], 'revision', 0, 'bytes', ARGV[9], 'updatedAt', ARGV[3], 'approvalPolicy', ARGV[6],
   'networkAccess', ARGV[7], 'filesystemSandbox', ARGV[8])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[2], 'model', ARGV[5]) end
 -- unpack() has a C-stack bound, so large maps go in batches.

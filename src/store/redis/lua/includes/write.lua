@@ -107,6 +107,7 @@ local function commit(op, path_json)
     if w[2] then redis.call('HSET', tuple_key, w[1], w[2]) else redis.call('HDEL', tuple_key, w[1]) end
   end
   if byte_delta ~= 0 then redis.call('HINCRBY', tuple_key, 'bytes', byte_delta) end
+  redis.call('HSET', tuple_key, 'updatedAt', now)
   local revision = redis.call('HINCRBY', tuple_key, 'revision', 1)
   local parts = {}
   for i, c in ipairs(changes) do
