@@ -24,7 +24,7 @@ import {
   SettingsService,
 } from "../gen/codexmanager/settings/v1/settings_pb.js";
 import { loadConfig } from "../src/config.js";
-import { createLogger } from "../src/log.js";
+import { createLogger } from "../src/observe/log.js";
 import { LocalStore } from "../src/store/local/local-store.js";
 import { MemoryBackend } from "../src/store/memory/memory-backend.js";
 import { RedisKeys } from "../src/store/redis/keys.js";

@@ -1,7 +1,7 @@
 // Entry point: configuration, store, one-port server, graceful SIGTERM.
 import { Authenticator } from "./auth.js";
 import { ConfigError, loadConfig } from "./config.js";
-import { createLogger } from "./log.js";
+import { createLogger } from "./observe/log.js";
 import { openStore } from "./store/open-store.js";
 import { PROTOCOLS, startServer } from "./transport/server.js";
 import { restRoutes } from "./transport/rest/routes.js";
@@ -28,20 +28,23 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const server = await startServer({ config, store, log, auth, routes: restRoutes });
-  log.info("listening", {
-    store: store.kind,
-    data: store.location,
-    address: server.url,
-    protocols: [...PROTOCOLS, "rest (/api)"],
-    defaultsLocked: config.defaultsLocked,
-    auth: auth ? "bearer tokens" : "off",
-  });
+  log.info(
+    {
+      store: store.kind,
+      data: store.location,
+      address: server.url,
+      protocols: [...PROTOCOLS, "rest (/api)"],
+      defaultsLocked: config.defaultsLocked,
+      auth: auth ? "bearer tokens" : "off",
+    },
+    "listening",
+  );
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info("shutting down", { signal });
+    log.info({ signal }, "shutting down");
     await server.close();
     await store.close();
     log.info("stopped");

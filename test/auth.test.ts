@@ -10,7 +10,7 @@ import { SessionService } from "../gen/codexmanager/settings/v1/session_pb.js";
 import { Scope, SettingsService } from "../gen/codexmanager/settings/v1/settings_pb.js";
 import { Authenticator } from "../src/auth.js";
 import { ConfigError } from "../src/config.js";
-import { createLogger } from "../src/log.js";
+import { createLogger } from "../src/observe/log.js";
 import { expectFailure } from "./support/errors.js";
 import { startRedis, type TestRedis } from "./support/redis.js";
 import { restClient } from "./support/rest.js";
@@ -48,7 +48,7 @@ describe.each(BACKENDS)("authentication on the %s store", (backend) => {
     server = await startTestServer({
       backend, redisUrl: redis.url,
       env: { AUTH_TOKENS_FILE: tokensFile(), LOG_LEVEL: "debug" },
-      log: createLogger("debug", (line) => logLines.push(line)),
+      log: createLogger("debug", { write: (line: string) => logLines.push(line) }),
     });
   });
   afterAll(async () => {

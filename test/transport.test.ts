@@ -81,6 +81,22 @@ describe("one port for every protocol", () => {
     expect((failed as { stderr: string }).stderr).toContain("invalid_argument");
   }, 60_000);
 
+  it("serves gRPC server reflection, so buf curl needs no schema and decodes ErrorDetail", async () => {
+    const { stdout: methods } = await run("npx", ["buf", "curl", "--protocol", "grpc", "--http2-prior-knowledge", "--list-methods", server.url]);
+    const listed = methods.trim().split("\n").sort();
+    expect(listed).toEqual(expect.arrayContaining([`${SETTINGS}/WatchSettings`, `${SESSIONS}/ListSessions`]));
+    expect(listed.join("\n")).not.toMatch(/Bench/);
+    // v1alpha too, as older clients (grpcurl) ask that one first.
+    const { stdout: alpha } = await run("npx", [
+      "buf", "curl", "--protocol", "grpc", "--http2-prior-knowledge", "--reflect-protocol", "grpc-v1alpha", "--list-services", server.url,
+    ]);
+    expect(alpha).toContain("codexmanager.settings.v1.SettingsService");
+    const failed = await run("npx", ["buf", "curl", "-d", JSON.stringify({ sessionId: "absent" }), `${server.url}/${SETTINGS}/GetSettings`])
+      .catch((err: { stderr: string }) => err);
+    const shown = JSON.parse((failed as { stderr: string }).stderr);
+    expect(shown.details[0].debug).toEqual({ reason: "SESSION_NOT_FOUND", sessionId: "absent" });
+  }, 60_000);
+
   it("answers health and readiness, and 404 JSON for an unknown path", async () => {
     const health = await fetch(`${server.url}/healthz`);
     expect(health.status).toBe(200);

@@ -3,6 +3,7 @@
 // DomainErrors here; the transport's interceptor maps them to ConnectErrors.
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { principalKey } from "../auth.js";
+import { protocolOf } from "../observe/calls.js";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { SessionService } from "../../gen/codexmanager/settings/v1/session_pb.js";
 import { Mode, SettingsService, type Scope as ScopePb, type SetSettingsRequest } from "../../gen/codexmanager/settings/v1/settings_pb.js";
@@ -104,7 +105,13 @@ export function settingsService(ops: Operations): ServiceImpl<typeof SettingsSer
     async *watchSettings(req, ctx) {
       const items = await ops.watch(
         { sessionId: req.sessionId, scope: scopeFromPb(req.scope) },
-        { fromRevision: req.fromRevision, includeSettings: req.includeSettings, signal: ctx.signal, caller: callerOf(ctx) },
+        {
+          fromRevision: req.fromRevision,
+          includeSettings: req.includeSettings,
+          signal: ctx.signal,
+          caller: callerOf(ctx),
+          protocol: protocolOf(ctx.requestHeader.get("content-type")),
+        },
       );
       for await (const item of items) {
         if (item.type === "heartbeat") yield { heartbeat: true };

@@ -22,6 +22,7 @@ import {
 } from "../domain/types.js";
 import type { Store } from "../store/store.js";
 import { openWatch } from "./watch.js";
+import type { Protocol } from "../observe/calls.js";
 
 export type OperationsConfig = Pick<Config, "limits" | "defaultsLocked" | "watchHeartbeatMs">;
 
@@ -64,7 +65,12 @@ const PATH_OPS: readonly string[] = ["set", "merge", "unset"];
 const DEFAULT_PAGE = 50;
 const MAX_PAGE = 500;
 
-export function createOperations(store: Store, config: OperationsConfig) {
+export interface OperationHooks {
+  /** A watch stream started on `protocol`; the answer is called when it ends. */
+  watchOpened?(protocol: Protocol): () => void;
+}
+
+export function createOperations(store: Store, config: OperationsConfig, hooks: OperationHooks = {}) {
   const rules = () => new Rules(config.limits);
 
   /** SPEC §4 step 1: identifiers are checked before anything is read. */
@@ -267,15 +273,26 @@ export function createOperations(store: Store, config: OperationsConfig) {
 
     controlsView,
 
-    async watch(ref: ScopeRef, options: { fromRevision?: bigint; includeSettings?: boolean; signal: AbortSignal; caller?: Principal }) {
+    async watch(
+      ref: ScopeRef,
+      options: { fromRevision?: bigint; includeSettings?: boolean; signal: AbortSignal; caller?: Principal; protocol: Protocol },
+    ) {
       authorize(options.caller, "read", "watch settings");
       identifiers(ref.sessionId);
-      return openWatch(store, ref, {
+      const items = await openWatch(store, ref, {
         fromRevision: options.fromRevision,
         includeSettings: options.includeSettings ?? false,
         heartbeatMs: config.watchHeartbeatMs,
         signal: options.signal,
       });
+      return (async function* () {
+        const closed = hooks.watchOpened?.(options.protocol);
+        try {
+          yield* items;
+        } finally {
+          closed?.();
+        }
+      })();
     },
 
     async listHistory(ref: ScopeRef, limit: number, before?: bigint, caller?: Principal) {

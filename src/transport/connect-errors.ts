@@ -5,7 +5,9 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { ErrorDetailSchema } from "../../gen/codexmanager/settings/v1/errors_pb.js";
 import { DomainError, type ErrorReason } from "../domain/errors.js";
-import type { Logger } from "../log.js";
+import type { Logger } from "../observe/log.js";
+import { protocolOf, type CallObserver } from "../observe/calls.js";
+import { codeToString } from "@connectrpc/connect/protocol-connect";
 import { principalKey, type Authenticator } from "../auth.js";
 import { scopeToPb } from "../service/convert.js";
 
@@ -54,7 +56,7 @@ export function domainToConnect(err: DomainError): ConnectError {
 export function toConnectError(err: unknown, log: Logger, procedure: string): ConnectError {
   if (err instanceof DomainError) return domainToConnect(err);
   if (err instanceof ConnectError) return err;
-  log.error("unexpected error", { procedure, error: String(err), stack: (err as Error)?.stack });
+  log.error({ procedure, err }, "unexpected error");
   return new ConnectError("internal server error", Code.Internal);
 }
 
@@ -66,17 +68,28 @@ export function authInterceptor(auth: Authenticator): Interceptor {
   };
 }
 
-/** Maps errors of unary and streaming calls, and logs each call's outcome. */
-export function errorInterceptor(log: Logger): Interceptor {
+/** Maps the errors of unary and streaming calls, and records each call's outcome. */
+export function callInterceptor(log: Logger, observe: CallObserver): Interceptor {
   return (next) => async (req) => {
     const started = performance.now();
     const procedure = req.method.name;
-    const done = (code: string, level: "debug" | "info" | "warn") =>
-      log[level]("rpc", { procedure, protocol: req.header.get("content-type"), code, ms: +(performance.now() - started).toFixed(1) });
+    const protocol = protocolOf(req.header.get("content-type"));
+    const done = (code: string) => {
+      const declared = req.stream ? undefined : (req.message as { actor?: string }).actor;
+      const actor = req.contextValues.get(principalKey)?.actor ?? (declared || undefined);
+      observe({ protocol, procedure, code, ms: performance.now() - started, actor });
+    };
+    const fail = (err: unknown) => {
+      // A client that went away mid-stream is a cancellation, not a fault of ours.
+      const gone = req.signal.aborted || (err as { code?: string })?.code === "ERR_STREAM_PREMATURE_CLOSE";
+      const ce = gone ? new ConnectError("the client went away", Code.Canceled) : toConnectError(err, log, procedure);
+      done(codeToString(ce.code));
+      return ce;
+    };
     try {
       const res = await next(req);
       if (!res.stream) {
-        done("ok", "debug");
+        done("ok");
         return res;
       }
       const messages = res.message;
@@ -85,18 +98,14 @@ export function errorInterceptor(log: Logger): Interceptor {
         message: (async function* () {
           try {
             yield* messages;
-            done("ok", "debug");
+            done("ok");
           } catch (err) {
-            const ce = toConnectError(err, log, procedure);
-            done(Code[ce.code], ce.code === Code.Internal ? "warn" : "info");
-            throw ce;
+            throw fail(err);
           }
         })(),
       };
     } catch (err) {
-      const ce = toConnectError(err, log, procedure);
-      done(Code[ce.code], ce.code === Code.Internal ? "warn" : "info");
-      throw ce;
+      throw fail(err);
     }
   };
 }

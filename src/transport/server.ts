@@ -6,11 +6,15 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { SessionService } from "../../gen/codexmanager/settings/v1/session_pb.js";
 import { SettingsService } from "../../gen/codexmanager/settings/v1/settings_pb.js";
 import type { Config } from "../config.js";
-import type { Logger } from "../log.js";
+import type { Logger } from "../observe/log.js";
 import { sessionService, settingsService } from "../service/connect-services.js";
+import { REFLECTION_SERVICES, reflectionServices } from "../service/reflection.js";
 import { createOperations, type Operations } from "../service/operations.js";
 import type { Store } from "../store/store.js";
-import { authInterceptor, errorInterceptor } from "./connect-errors.js";
+import { authInterceptor, callInterceptor } from "./connect-errors.js";
+import { callObserver, type CallObserver } from "../observe/calls.js";
+import { instrumentStore } from "../observe/instrumented-store.js";
+import { createMetrics, type Metrics } from "../observe/metrics.js";
 import type { Authenticator } from "../auth.js";
 import { sendJson, type Req, type Res } from "./http-json.js";
 import { listenOnePort } from "./one-port.js";
@@ -36,24 +40,44 @@ export interface ServerDeps {
   /** Extra Connect services (the benchmark's no-op; never registered in production). */
   extraServices?: (router: ConnectRouter) => void;
   /** Extra routes tried before the 404 (REST). */
-  routes?: (ops: Operations, log: Logger, shutdown: AbortSignal, auth?: Authenticator) => RouteHandler;
+  routes?: (ctx: RouteContext) => RouteHandler;
+}
+
+/** What routes outside Connect share with it. */
+export interface RouteContext {
+  ops: Operations;
+  log: Logger;
+  /** Aborted when the server shuts down. */
+  shutdown: AbortSignal;
+  auth?: Authenticator;
+  observe: CallObserver;
 }
 
 export const PROTOCOLS = ["grpc (h2c)", "connect (json, binary; http/1.1, h2c)", "grpc-web"];
 const SHUTDOWN_GRACE_MS = 10_000;
 
-export async function startServer({ config, store, log, auth, routes, extraServices }: ServerDeps): Promise<RunningServer> {
+export async function startServer({ config, store: bareStore, log, auth, routes, extraServices }: ServerDeps): Promise<RunningServer> {
   useFastTextEncoding();
-  const ops = createOperations(store, config);
+  const metrics = createMetrics(() => bareStore.ping().then(() => true, () => false));
+  const store = instrumentStore(bareStore, metrics.storeSeconds);
+  const observe = callObserver(log, metrics);
+  const ops = createOperations(store, config, {
+    watchOpened: (protocol) => {
+      metrics.watchStreams.inc({ protocol });
+      return () => metrics.watchStreams.dec({ protocol });
+    },
+  });
+  let procedures = new Set<string>();
   const shutdown = new AbortController();
   // Every call in flight and every open stream listens for shutdown.
   setMaxListeners(0, shutdown.signal);
-  const extra = routes?.(ops, log, shutdown.signal, auth);
+  const extra = routes?.({ ops, log, shutdown: shutdown.signal, auth, observe });
 
   const fallback = async (req: Req, res: Res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (req.method === "GET" && path === "/healthz") return sendJson(res, 200, { status: "ok" });
     if (req.method === "GET" && path === "/readyz") return readiness(store, res);
+    if (req.method === "GET" && path === "/metrics") return sendMetrics(metrics, res);
     if (extra && (await extra(req, res))) return;
     if (!path!.startsWith("/api/") && serveWebApp(req, res)) return;
     sendJson(res, 404, { status: "error", code: "not_found", message: `no route for ${req.method} ${path}` });
@@ -64,13 +88,17 @@ export async function startServer({ config, store, log, auth, routes, extraServi
       router.service(SettingsService, settingsService(ops));
       router.service(SessionService, sessionService(ops));
       extraServices?.(router);
+      const reflection = reflectionServices(router.handlers.map((h) => h.service).filter((s, i, all) => all.indexOf(s) === i));
+      router.service(REFLECTION_SERVICES[0], reflection.v1);
+      router.service(REFLECTION_SERVICES[1], reflection.v1alpha);
+      procedures = new Set(router.handlers.map((h) => h.requestPath));
     },
-    interceptors: auth ? [errorInterceptor(log), authInterceptor(auth)] : [errorInterceptor(log)],
+    interceptors: auth ? [callInterceptor(log, observe), authInterceptor(auth)] : [callInterceptor(log, observe)],
     readMaxBytes: config.limits.maxBodyBytes,
     shutdownSignal: shutdown.signal,
     fallback: (req, res) => {
       fallback(req, res).catch((err: unknown) => {
-        log.error("unexpected error", { path: req.url, error: String(err), stack: (err as Error)?.stack });
+        log.error({ path: req.url, err }, "unexpected error");
         if (!res.headersSent) sendJson(res, 500, { status: "error", code: "internal_error", message: "internal server error" });
         else res.end();
       });
@@ -79,6 +107,11 @@ export async function startServer({ config, store, log, auth, routes, extraServi
 
   const handler = (req: Req, res: Res) => {
     if (applyCors(config.corsOrigins, req, res)) return;
+    // connect-node answers a GET on a procedure with an empty 405; say why, in Connect's error form.
+    if (req.method === "GET" && procedures.has((req.url ?? "").split("?")[0]!)) {
+      res.setHeader("allow", "POST");
+      return sendJson(res, 405, { code: "unimplemented", message: `${req.url?.split("?")[0]} takes POST (Connect, gRPC or gRPC-Web)` });
+    }
     closeIfAnsweredEarly(req, res);
     connect(req, res);
   };
@@ -93,6 +126,12 @@ export async function startServer({ config, store, log, auth, routes, extraServi
       await server.close(SHUTDOWN_GRACE_MS);
     },
   };
+}
+
+async function sendMetrics(metrics: Metrics, res: Res): Promise<void> {
+  const text = await metrics.registry.metrics();
+  res.writeHead(200, { "content-type": metrics.registry.contentType, "cache-control": "no-store" });
+  res.end(text);
 }
 
 async function readiness(store: Store, res: Res): Promise<void> {

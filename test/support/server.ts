@@ -10,7 +10,7 @@ import { SessionService } from "../../gen/codexmanager/settings/v1/session_pb.js
 import { SettingsService } from "../../gen/codexmanager/settings/v1/settings_pb.js";
 import { loadConfig } from "../../src/config.js";
 import { Authenticator } from "../../src/auth.js";
-import { createLogger, type Logger } from "../../src/log.js";
+import { createLogger, type Logger } from "../../src/observe/log.js";
 import { openStore } from "../../src/store/open-store.js";
 import type { Store } from "../../src/store/store.js";
 import { restRoutes } from "../../src/transport/rest/routes.js";

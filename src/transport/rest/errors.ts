@@ -1,24 +1,33 @@
 // The one mapping from domain errors to REST statuses and bodies (SPEC §4).
 import { DomainError } from "../../domain/errors.js";
-import type { Logger } from "../../log.js";
+import type { Logger } from "../../observe/log.js";
+import { codeToString } from "@connectrpc/connect/protocol-connect";
+import { CONNECT_CODES } from "../connect-errors.js";
 import type { Operations } from "../../service/operations.js";
 import { controlsViewJson } from "./views.js";
 
 export interface RestAnswer {
   status: number;
   body: unknown;
+  /** The Connect code name of a failure ("not_found"), for metrics and logs alike across transports. */
+  code?: string;
 }
 
 const INTERNAL: RestAnswer = {
   status: 500,
   body: { status: "error", code: "internal_error", message: "internal server error" },
+  code: "internal",
 };
 
 export async function restError(err: unknown, ops: Operations, log: Logger, route: string): Promise<RestAnswer> {
   if (!(err instanceof DomainError)) {
-    log.error("unexpected error", { route, error: String(err), stack: (err as Error)?.stack });
+    log.error({ route, err }, "unexpected error");
     return INTERNAL;
   }
+  return { ...(await restAnswerOf(err, ops)), code: codeToString(CONNECT_CODES[err.reason]) };
+}
+
+async function restAnswerOf(err: DomainError, ops: Operations): Promise<RestAnswer> {
   const f = err.facts;
   const message = err.message;
   switch (err.reason) {

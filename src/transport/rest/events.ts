@@ -4,7 +4,7 @@
 import type { WatchItem } from "../../service/watch.js";
 import type { Res } from "../http-json.js";
 import { restError } from "./errors.js";
-import type { Logger } from "../../log.js";
+import type { Logger } from "../../observe/log.js";
 import type { Operations } from "../../service/operations.js";
 import { historyEntryJson } from "./views.js";
 

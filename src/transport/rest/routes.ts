@@ -5,12 +5,13 @@ import type { z } from "zod";
 import { errors, issue } from "../../domain/errors.js";
 import { isObject } from "../../domain/json.js";
 import type { JsonObject, JsonValue, Scope } from "../../domain/types.js";
-import type { Authenticator, Principal } from "../../auth.js";
-import type { Logger } from "../../log.js";
+import type { Principal } from "../../auth.js";
+import type { Logger } from "../../observe/log.js";
 import type { Operations, SettingsUpdate } from "../../service/operations.js";
 import { sendJson, type Req, type Res } from "../http-json.js";
-import type { RouteHandler } from "../server.js";
+import type { RouteContext, RouteHandler } from "../server.js";
 import { readJsonBody } from "./body.js";
+import { openApiDocument } from "./openapi.js";
 import { restError, type RestAnswer } from "./errors.js";
 import { streamEvents } from "./events.js";
 import {
@@ -39,6 +40,8 @@ interface Ctx {
   params: string[];
   query: URLSearchParams;
   ops: Operations;
+  /** The actor the request declared, once read, for the call's log line. */
+  declaredActor?: string;
 }
 
 /** Answers JSON, or undefined when the handler wrote the response itself (SSE). */
@@ -65,7 +68,10 @@ function parseScope(raw: unknown): Scope {
  */
 async function parseBody<S extends z.ZodType>(ctx: Ctx, schema: S, sessionId?: string): Promise<z.output<S>> {
   const body = await readJsonBody(ctx.req, ctx.ops.config.limits.maxBodyBytes);
-  if (body.ok && isObject(body.value)) parseScope(body.value.scope);
+  if (body.ok && isObject(body.value)) {
+    if (typeof body.value.actor === "string") ctx.declaredActor = body.value.actor;
+    parseScope(body.value.scope);
+  }
   const parsed = body.ok ? schema.safeParse(body.value ?? {}) : undefined;
   if (parsed?.success) return parsed.data;
   if (sessionId !== undefined) await ctx.ops.requireSession(sessionId);
@@ -192,29 +198,32 @@ const getEvents: Handler = async ({ params: [sessionId], query, req, res, ops, l
   const from = q.data.fromRevision ?? (typeof lastEventId === "string" && /^\d{1,20}$/.test(lastEventId) ? lastEventId : undefined);
   const items = await ops.watch(
     { sessionId: sessionId!, scope },
-    { fromRevision: toRevision(from), includeSettings: q.data.includeSettings === "true", signal, caller },
+    { fromRevision: toRevision(from), includeSettings: q.data.includeSettings === "true", signal, caller, protocol: "rest" },
   );
   await streamEvents(res, items, ops, log);
   return undefined;
 };
 
-const ROUTES: { method: string; name: string; pattern: RegExp; handler: Handler }[] = (
+// Each route names the procedure it calls, so that metrics and logs count REST and RPC alike.
+const ROUTES: { method: string; name: string; procedure: string; pattern: RegExp; handler: Handler }[] = (
   [
-    ["GET", "/api/sessions", listSessions],
-    ["POST", "/api/sessions", createSession],
-    ["GET", "/api/sessions/:sessionId", getSession],
-    ["DELETE", "/api/sessions/:sessionId", deleteSession],
-    ["GET", "/api/sessions/:sessionId/settings", getSettings],
-    ["POST", "/api/sessions/:sessionId/settings", postSettings],
-    ["GET", "/api/sessions/:sessionId/settings/history", getHistory],
-    ["GET", "/api/sessions/:sessionId/settings/events", getEvents],
-    ["DELETE", "/api/sessions/:sessionId/settings/:key", deleteSetting],
-    ["GET", "/api/sessions/:sessionId/session-controls", getControls],
-    ["POST", "/api/sessions/:sessionId/session-controls", postControls],
+    ["GET", "/api/openapi.json", "OpenApi", async () => ok(openApiDocument())],
+    ["GET", "/api/sessions", "ListSessions", listSessions],
+    ["POST", "/api/sessions", "CreateSession", createSession],
+    ["GET", "/api/sessions/:sessionId", "GetSession", getSession],
+    ["DELETE", "/api/sessions/:sessionId", "DeleteSession", deleteSession],
+    ["GET", "/api/sessions/:sessionId/settings", "GetSettings", getSettings],
+    ["POST", "/api/sessions/:sessionId/settings", "SetSettings", postSettings],
+    ["GET", "/api/sessions/:sessionId/settings/history", "ListHistory", getHistory],
+    ["GET", "/api/sessions/:sessionId/settings/events", "WatchSettings", getEvents],
+    ["DELETE", "/api/sessions/:sessionId/settings/:key", "UnsetSetting", deleteSetting],
+    ["GET", "/api/sessions/:sessionId/session-controls", "GetControls", getControls],
+    ["POST", "/api/sessions/:sessionId/session-controls", "ApplyControls", postControls],
   ] as const
-).map(([method, name, handler]) => ({
+).map(([method, name, procedure, handler]) => ({
   method,
   name: `${method} ${name}`,
+  procedure,
   // Parameters match one raw segment; an encoded "/" (%2F) stays inside it.
   pattern: new RegExp(`^${name.replace(/:\w+/g, "([^/]+)")}/?$`),
   handler,
@@ -228,12 +237,12 @@ function decodeParams(match: RegExpExecArray): string[] {
   }
 }
 
-export function restRoutes(ops: Operations, log: Logger, shutdown: AbortSignal, auth?: Authenticator): RouteHandler {
+export function restRoutes({ ops, log, shutdown, auth, observe }: RouteContext): RouteHandler {
   return async (req: Req, res: Res) => {
     const url = req.url ?? "/";
     const q = url.indexOf("?");
     const path = q === -1 ? url : url.slice(0, q);
-    if (!path.startsWith("/api/")) return false;
+    if (path !== "/api" && !path.startsWith("/api/")) return false;
     let match: RegExpExecArray | null = null;
     const route = ROUTES.find((r) => r.method === req.method && (match = r.pattern.exec(path)) !== null);
     if (!route || !match) {
@@ -245,18 +254,18 @@ export function restRoutes(ops: Operations, log: Logger, shutdown: AbortSignal, 
     res.once("close", () => gone.abort());
     const signal = AbortSignal.any([gone.signal, shutdown]);
     let answer: RestAnswer | undefined;
+    const query = new URLSearchParams(q === -1 ? "" : url.slice(q + 1));
+    const ctx: Ctx = { req, res, log, signal, params: [], query, ops, declaredActor: query.get("actor") || undefined };
     try {
-      const caller = auth?.authenticate(req.headers.authorization);
-      const params = decodeParams(match);
-      const query = new URLSearchParams(q === -1 ? "" : url.slice(q + 1));
-      answer = await route.handler({ caller, req, res, log, signal, params, query, ops });
-      if (answer === undefined) return true;
+      ctx.caller = auth?.authenticate(req.headers.authorization);
+      ctx.params = decodeParams(match);
+      answer = await route.handler(ctx);
     } catch (err) {
       answer = await restError(err, ops, log, route.name);
     }
-    const level = answer.status >= 500 ? "warn" : answer.status >= 400 ? "info" : "debug";
-    log[level]("rest", { route: route.name, status: answer.status, ms: +(performance.now() - started).toFixed(1) });
-    sendJson(res, answer.status, answer.body);
+    const actor = ctx.caller?.actor ?? (ctx.declaredActor || undefined);
+    observe({ protocol: "rest", procedure: route.procedure, code: answer?.code ?? "ok", ms: performance.now() - started, actor });
+    if (answer !== undefined) sendJson(res, answer.status, answer.body);
     return true;
   };
 }

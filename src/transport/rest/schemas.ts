@@ -7,8 +7,10 @@ import { isObject } from "../../domain/json.js";
 import type { JsonObject, JsonValue } from "../../domain/types.js";
 
 // Objects pass through untouched (not rebuilt), so a "__proto__" key stays data.
-const jsonObject = z.custom<JsonObject>((v) => isObject(v as JsonValue), { message: "must be a JSON object" });
-const json = z.custom<JsonValue>(() => true);
+const jsonObject = z
+  .custom<JsonObject>((v) => isObject(v as JsonValue), { message: "must be a JSON object" })
+  .meta({ type: "object", description: "A JSON object." });
+const json = z.custom<JsonValue>(() => true).meta({ description: "Any JSON value." });
 
 export const scopeSchema = z.enum(["session", "default"], { message: 'must be "session" or "default"' });
 
@@ -36,7 +38,7 @@ export const createSessionBody = z.object({
 export const settingsBody = z
   .object({
     scope: scopeSchema.optional(),
-    settings: json.optional(),
+    settings: json.optional().meta({ description: "With mode: merge (default) or replace the map." }),
     mode: z.enum(["merge", "replace"], { message: 'must be "merge" or "replace"' }).optional(),
     key: z.string().optional(),
     value: json.optional(),

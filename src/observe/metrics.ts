@@ -1,0 +1,60 @@
+// Prometheus metrics through prom-client, on a registry of the server's own
+// (so that several servers in one process, as in the tests, never collide).
+// Served at GET /metrics, which like the health checks needs no token.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+
+export interface Metrics {
+  registry: Registry;
+  /** Every call, by protocol (grpc, grpc-web, connect, rest), procedure and Connect code. */
+  calls: Counter<"protocol" | "procedure" | "code">;
+  callSeconds: Histogram<"protocol" | "procedure">;
+  /** Every store operation, by operation and outcome (ok or the error's reason). */
+  storeSeconds: Histogram<"operation" | "outcome">;
+  /** Watch streams open now, by protocol. */
+  watchStreams: Gauge<"protocol">;
+}
+
+const SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+/** `ready` answers whether the store answers now; it is asked at each scrape. */
+export function createMetrics(ready: () => Promise<boolean>): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  new Gauge({
+    name: "settings_store_ready",
+    help: "1 while the settings store answers, else 0 (checked at each scrape).",
+    registers: [registry],
+    async collect() {
+      this.set((await ready()) ? 1 : 0);
+    },
+  });
+  return {
+    registry,
+    calls: new Counter({
+      name: "settings_calls_total",
+      help: "Calls by protocol, procedure and Connect code.",
+      labelNames: ["protocol", "procedure", "code"],
+      registers: [registry],
+    }),
+    callSeconds: new Histogram({
+      name: "settings_call_duration_seconds",
+      help: "Call latency by protocol and procedure.",
+      labelNames: ["protocol", "procedure"],
+      buckets: SECONDS,
+      registers: [registry],
+    }),
+    storeSeconds: new Histogram({
+      name: "settings_store_operation_duration_seconds",
+      help: "Store operation latency by operation and outcome.",
+      labelNames: ["operation", "outcome"],
+      buckets: SECONDS,
+      registers: [registry],
+    }),
+    watchStreams: new Gauge({
+      name: "settings_watch_streams",
+      help: "Watch streams open now, by protocol.",
+      labelNames: ["protocol"],
+      registers: [registry],
+    }),
+  };
+}
