@@ -18,7 +18,7 @@ let rest: Rest;
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install it with \`apt-get install -y chromium\``);
-  if (!existsSync(join(import.meta.dirname, "..", "web", "dist", "index.html"))) throw new Error("the panel is not built: run `npm run build`");
+  if (!existsSync(join(import.meta.dirname, "..", "dist", "web", "index.html"))) throw new Error("the panel is not built: run `npm run build`");
   mkdirSync(ARTIFACTS, { recursive: true });
   browser = await chromium.launch({
     executablePath: CHROMIUM,

@@ -1,4 +1,4 @@
-// Serves the built web panel (web/dist): its files, and index.html at "/" and
+// Serves the built web panel (dist/web): its files, and index.html at "/" and
 // "/sessions/<id>" so that a link opens straight onto a session. Every other
 // path is not the panel's, and gets the JSON 404.
 import { createReadStream, existsSync, statSync } from "node:fs";
@@ -6,7 +6,10 @@ import { extname, join, normalize, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Req, Res } from "./http-json.js";
 
-const ROOT = fileURLToPath(new URL("../../web/dist/", import.meta.url));
+// The built panel is dist/web: beside this file's dist/src/ when it runs compiled, or in the
+// repository's dist/ when it runs from source (tests, tsx).
+const HERE = fileURLToPath(new URL(".", import.meta.url));
+const ROOT = join(HERE, HERE.includes(`${sep}dist${sep}src${sep}`) ? "../../web/" : "../../dist/web/");
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
   ".js": "text/javascript; charset=utf-8",

@@ -1,26 +1,39 @@
-// The real entry point in a child process, as `npm start` runs it.
+// The real, compiled entry point in a child process, as `npm start` and the
+// package's bin run it (npm test builds dist/ first).
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { tempDataDir } from "./server.js";
 
-export function startMain(env: Record<string, string>) {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-    env: { ...process.env, REDIS_URL: "", DATA_DIR: tempDataDir(), PORT: "0", LOG_LEVEL: "info", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+const ROOT = join(import.meta.dirname, "..", "..");
+const MAIN = join(ROOT, "dist", "src", "main.js");
+
+/** Follows a child's stdout for JSON log lines. */
+export function follow(child: ReturnType<typeof spawn>) {
   let stdout = "";
   let stderr = "";
-  child.stdout.on("data", (d) => (stdout += d));
-  child.stderr.on("data", (d) => (stderr += d));
+  child.stdout!.on("data", (d) => (stdout += d));
+  child.stderr!.on("data", (d) => (stderr += d));
   const exited = once(child, "exit") as Promise<[number | null, string | null]>;
-  const line = async (pattern: RegExp, timeoutMs = 15_000) => {
+  const line = async (pattern: RegExp, timeoutMs = 30_000) => {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       const found = stdout.split("\n").find((l) => pattern.test(l));
       if (found) return JSON.parse(found) as Record<string, any>;
-      await new Promise((r) => setTimeout(r, 50));
+      if (child.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 20));
     }
     throw new Error(`no log line matching ${pattern}; stdout: ${stdout}; stderr: ${stderr}`);
   };
   return { child, exited, line, output: () => ({ stdout, stderr }) };
+}
+
+export function startMain(env: Record<string, string>) {
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` (npm test does)`);
+  const child = spawn(process.execPath, [MAIN], {
+    env: { ...process.env, REDIS_URL: "", DATA_DIR: tempDataDir(), PORT: "0", LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  return follow(child);
 }
