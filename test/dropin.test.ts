@@ -132,6 +132,20 @@ describe.each(BACKENDS)("codex-manager's clients on the %s store", (backend) => 
     expect([entry.actor, entry.source]).toEqual(["user", "api"]);
   });
 
+  it("matches no route with a trailing slash, so a key of '..' resolved by a client deletes nothing", async () => {
+    const id = (await rest("POST", "/api/sessions", {})).body.session.sessionId as string;
+    for (const [method, path] of [
+      ["DELETE", `/api/sessions/${id}/`],
+      ["GET", `/api/sessions/${id}/`],
+      ["GET", `/api/sessions/${id}/settings/`],
+      ["GET", `/api/sessions/${id}/session-controls/`],
+    ] as const) {
+      const res = await rest(method, path);
+      expect(res.status, `${method} ${path}`).toBe(404);
+    }
+    expect((await rest("GET", `/api/sessions/${id}`)).status).toBe(200);
+  });
+
   it("answers 413 to a client that sends the whole body first, and keeps the connection for the next request", async () => {
     const id = (await rest("POST", "/api/sessions", {})).body.session.sessionId as string;
     const conn = await RawConnection.open(server.port);

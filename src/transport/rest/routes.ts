@@ -224,8 +224,9 @@ const ROUTES: { method: string; name: string; procedure: string; pattern: RegExp
   method,
   name: `${method} ${name}`,
   procedure,
-  // Parameters match one raw segment; an encoded "/" (%2F) stays inside it.
-  pattern: new RegExp(`^${name.replace(/:\w+/g, "([^/]+)")}/?$`),
+  // Parameters match one raw segment; an encoded "/" (%2F) stays inside it. No trailing
+  // slash, as in codex-manager: a client that resolves ".." must not hit the parent route.
+  pattern: new RegExp(`^${name.replace(/:\w+/g, "([^/]+)")}$`),
   handler,
 }));
 
