@@ -38,6 +38,8 @@ export interface Config {
   requestIdLimit: number;
   /** How often an idle watch stream sends a keep-alive message. */
   watchHeartbeatMs: number;
+  /** A watcher that falls this far behind (unsent changes, or their bytes) is ended with WATCH_BACKLOG. */
+  watchBacklog: { events: number; bytes: number };
   limits: Limits;
   logLevel: LogLevel;
   corsOrigins: string[];
@@ -130,6 +132,10 @@ export function loadConfig(env: Env = process.env): Config {
     historyLimit: int(env, "HISTORY_LIMIT", 1000, 1, 1_000_000),
     requestIdLimit: int(env, "REQUEST_ID_LIMIT", 1000, 1, 1_000_000),
     watchHeartbeatMs: int(env, "WATCH_HEARTBEAT_MS", 15_000, 10, 30_000),
+    watchBacklog: {
+      events: int(env, "WATCH_BACKLOG_EVENTS", 1000, 1, 1_000_000),
+      bytes: int(env, "WATCH_BACKLOG_BYTES", 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    },
     limits: {
       maxKeyLength: int(env, "MAX_KEY_LENGTH", L.maxKeyLength, 1, 65_536),
       maxActorLength: int(env, "MAX_ACTOR_LENGTH", L.maxActorLength, 1, 65_536),

@@ -43,7 +43,7 @@ describe.each(BACKENDS)("fan-out and history on the %s store", (backend) => {
     const sessionId = newId();
     await c.sessions.createSession({ sessionId });
     const watchers = Array.from({ length: 200 }, () => watch(c, { sessionId }));
-    await new Promise((r) => setTimeout(r, 500));
+    await Promise.all(watchers.map((w) => w.opened));
     if (backend === "redis") {
       // However many watchers, the process holds one subscriber connection.
       const raw = new Redis(redis.url);
@@ -96,6 +96,7 @@ describe.each(BACKENDS)("fan-out and history on the %s store", (backend) => {
         text += new TextDecoder().decode(value);
       }
     };
+    await readUntil(/^retry: 2000\n\nevent: created\ndata: \{"revision":1\}\n\n/);
     await readUntil(/id: 1\n/);
     await c.settings.setSettings({ sessionId, update: { case: "entry", value: { key: "b", value: num(2) } } });
     await readUntil(/id: 2\nevent: change\ndata: .*\n\n/);
@@ -117,7 +118,7 @@ describe.each(BACKENDS)("fan-out and history on the %s store", (backend) => {
     const sessionId = newId();
     await cc.sessions.createSession({ sessionId });
     const w = watch(cc, { sessionId });
-    await new Promise((r) => setTimeout(r, 100));
+    await w.opened;
     const started = Date.now();
     await own.close();
     await w.done;
@@ -140,7 +141,7 @@ describe("two server processes on one Redis", () => {
       await a.sessions.createSession({ sessionId });
       const onA = watch(a, { sessionId });
       const onB = watch({ settings: b } as Clients, { sessionId });
-      await new Promise((r) => setTimeout(r, 300));
+      await Promise.all([onA.opened, onB.opened]);
       await a.settings.setSettings({ sessionId, update: { case: "entry", value: { key: "from", value: num(1) } } });
       await b.setSettings({ sessionId, update: { case: "entry", value: { key: "from", value: num(2) } } });
       await Promise.all([onA.until(() => onA.changes.length === 2), onB.until(() => onB.changes.length === 2)]);

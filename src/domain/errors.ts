@@ -12,6 +12,7 @@ export type ErrorReason =
   | "REVISION_MISMATCH"
   | "PAYLOAD_TOO_LARGE"
   | "HISTORY_TRUNCATED"
+  | "WATCH_BACKLOG"
   | "STORE_UNAVAILABLE"
   | "UNAUTHENTICATED"
   | "PERMISSION_DENIED";
@@ -93,6 +94,12 @@ export const errors = {
       "HISTORY_TRUNCATED",
       `history no longer reaches that revision; the oldest retained is ${oldest}`,
       { sessionId, scope, currentRevision: oldest },
+    ),
+  watchBacklog: (events: number, bytes: number) =>
+    new DomainError(
+      "WATCH_BACKLOG",
+      `the watcher fell behind by more than ${events} changes or ${bytes} bytes; resume with fromRevision`,
+      { limit: events },
     ),
   unauthenticated: () => new DomainError("UNAUTHENTICATED", "a valid bearer token is required"),
   forbidden: (message: string) => new DomainError("PERMISSION_DENIED", message),

@@ -114,7 +114,8 @@ export function settingsService(ops: Operations): ServiceImpl<typeof SettingsSer
         },
       );
       for await (const item of items) {
-        if (item.type === "heartbeat") yield { heartbeat: true };
+        if (item.type === "created") yield { created: true, revision: item.revision };
+        else if (item.type === "heartbeat") yield { heartbeat: true, revision: item.revision };
         else yield { entry: historyEntryToPb(item.entry), settings: item.settings };
       }
     },

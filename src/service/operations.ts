@@ -21,10 +21,10 @@ import {
   type Tuple,
 } from "../domain/types.js";
 import type { Store } from "../store/store.js";
-import { openWatch } from "./watch.js";
+import { openWatch, type Watch } from "./watch.js";
 import type { Protocol } from "../observe/calls.js";
 
-export type OperationsConfig = Pick<Config, "limits" | "defaultsLocked" | "watchHeartbeatMs">;
+export type OperationsConfig = Pick<Config, "limits" | "defaultsLocked" | "watchHeartbeatMs" | "watchBacklog">;
 
 /** A settings update as a transport received it, before validation. */
 export type SettingsUpdate =
@@ -279,20 +279,24 @@ export function createOperations(store: Store, config: OperationsConfig, hooks: 
     ) {
       authorize(options.caller, "read", "watch settings");
       identifiers(ref.sessionId);
-      const items = await openWatch(store, ref, {
+      const watch = await openWatch(store, ref, {
         fromRevision: options.fromRevision,
         includeSettings: options.includeSettings ?? false,
         heartbeatMs: config.watchHeartbeatMs,
+        backlog: config.watchBacklog,
         signal: options.signal,
       });
-      return (async function* () {
-        const closed = hooks.watchOpened?.(options.protocol);
-        try {
-          yield* items;
-        } finally {
-          closed?.();
-        }
-      })();
+      return {
+        overflow: watch.overflow,
+        async *[Symbol.asyncIterator]() {
+          const closed = hooks.watchOpened?.(options.protocol);
+          try {
+            yield* watch;
+          } finally {
+            closed?.();
+          }
+        },
+      } satisfies Watch;
     },
 
     async listHistory(ref: ScopeRef, limit: number, before?: bigint, caller?: Principal) {

@@ -1,47 +1,62 @@
 // WatchSettings: an ordered, resumable stream of one tuple's changes, with no
-// gap and no duplicate even while writes race the subscription.
+// gap and no duplicate even while writes race the subscription, and a
+// bounded backlog per watcher.
 //
 // The order of steps is what makes it whole:
-//   1. subscribe, buffering every event from now on;
-//   2. read the current map and revision R (one atomic read);
+//   1. subscribe, queueing every event from now on;
+//   2. read the current map and revision R (one atomic read), and answer
+//      `created` at R at once;
 //   3. with fromRevision F, read retained history after F (it reaches at
 //      least R) and replay it;
-//   4. go live from the buffer, skipping revisions already sent, and filling
+//   4. go live from the queue, skipping revisions already sent, and filling
 //      any hole from history (a lost pub/sub message can never skip a change).
-// An event may appear both in history and in the buffer; revisions dedupe it.
+// An event may appear both in history and in the queue; revisions dedupe it.
+//
+// The queue holds what the watcher has not taken yet. A watcher that stops
+// reading lets it grow; past the bound (events or bytes) the watch ends with
+// WATCH_BACKLOG, and the client resumes with fromRevision.
 import { errors, issue } from "../domain/errors.js";
 import { setOwn } from "../domain/json.js";
 import type { HistoryEntry, JsonObject, JsonValue, ScopeRef, StoreEvent } from "../domain/types.js";
 import type { Store, Unsubscribe } from "../store/store.js";
 
 export type WatchItem =
+  | { type: "created"; revision: bigint }
   | { type: "change"; entry: HistoryEntry; settings?: JsonObject }
-  | { type: "heartbeat" };
+  | { type: "heartbeat"; revision: bigint };
 
 export interface WatchOptions {
   fromRevision?: bigint;
   includeSettings: boolean;
   heartbeatMs: number;
+  backlog: { events: number; bytes: number };
   /** Ends the stream cleanly (client gone, or server shutting down). */
   signal: AbortSignal;
 }
 
+export interface Watch extends AsyncIterable<WatchItem> {
+  /**
+   * Aborted, with the WATCH_BACKLOG error as its reason, when the watcher fell
+   * too far behind. A transport blocked on a full socket listens to it to end
+   * the stream at once.
+   */
+  readonly overflow: AbortSignal;
+}
+
 /** Sets up a watch (throwing like any call on a bad session), then answers its stream. */
-export async function openWatch(store: Store, ref: ScopeRef, options: WatchOptions): Promise<AsyncIterable<WatchItem>> {
-  const queue: StoreEvent[] = [];
-  let wake: (() => void) | undefined;
-  const push = (event: StoreEvent) => {
-    queue.push(event);
-    wake?.();
-  };
+export async function openWatch(store: Store, ref: ScopeRef, options: WatchOptions): Promise<Watch> {
+  const queue = new Backlog(options.backlog);
   const unsubscribes: Unsubscribe[] = [];
   const release = () => unsubscribes.splice(0).forEach((u) => u());
+  queue.overflow.addEventListener("abort", release, { once: true });
   try {
     await store.requireActiveSession(ref.sessionId);
-    unsubscribes.push(await store.subscribe({ sessionId: ref.scope === "default" ? undefined : ref.sessionId }, push));
+    unsubscribes.push(await store.subscribe({ sessionId: ref.scope === "default" ? undefined : ref.sessionId }, (e) => queue.push(e)));
     // A default-scope watch is addressed through a session: it ends when that session does.
     if (ref.scope === "default") {
-      unsubscribes.push(await store.subscribe({ sessionId: ref.sessionId }, (e) => e.type !== "change" && push(e)));
+      unsubscribes.push(await store.subscribe({ sessionId: ref.sessionId }, (e) => {
+        if (e.type !== "change") queue.push(e);
+      }));
     }
     const snapshot = await store.readSettings(ref);
     if (!("settings" in snapshot)) throw new Error("a map read answered a key");
@@ -53,7 +68,8 @@ export async function openWatch(store: Store, ref: ScopeRef, options: WatchOptio
     const map = options.includeSettings ? rewind(snapshot.settings, replay, snapshot.revision) : undefined;
     // A stream that is never read still lets go of its subscriptions when its call ends.
     options.signal.addEventListener("abort", release, { once: true });
-    return stream(store, ref, options, { queue, replay, map, last: from ?? snapshot.revision, release, setWake: (w) => (wake = w) });
+    const state: StreamState = { queue, replay, map, created: snapshot.revision, last: from ?? snapshot.revision, release };
+    return { overflow: queue.overflow, [Symbol.asyncIterator]: () => stream(store, ref, options, state) };
   } catch (err) {
     release();
     throw err;
@@ -61,12 +77,12 @@ export async function openWatch(store: Store, ref: ScopeRef, options: WatchOptio
 }
 
 interface StreamState {
-  queue: StoreEvent[];
+  queue: Backlog;
   replay: HistoryEntry[];
   map: JsonObject | undefined;
+  created: bigint;
   last: bigint;
   release: () => void;
-  setWake: (wake: (() => void) | undefined) => void;
 }
 
 async function* stream(store: Store, ref: ScopeRef, options: WatchOptions, state: StreamState): AsyncGenerator<WatchItem> {
@@ -80,11 +96,13 @@ async function* stream(store: Store, ref: ScopeRef, options: WatchOptions, state
     return { type: "change", entry, settings: { ...map } };
   };
   try {
+    yield { type: "created", revision: state.created };
     for (const entry of state.replay) if (entry.revision > last) yield emit(entry);
     while (!signal.aborted) {
+      if (queue.overflow.aborted) throw queue.overflow.reason;
       const event = queue.shift();
       if (!event) {
-        if ((await nextWake(state, options)) === "heartbeat") yield { type: "heartbeat" };
+        if ((await queue.next(options.heartbeatMs, signal)) === "heartbeat") yield { type: "heartbeat", revision: last };
         continue;
       }
       if (event.type === "deleted") throw errors.deleted(event.sessionId, event.deletedAt);
@@ -103,20 +121,67 @@ async function* stream(store: Store, ref: ScopeRef, options: WatchOptions, state
   }
 }
 
-/** Waits for an event, the heartbeat interval, or the end of the stream. */
-function nextWake(state: StreamState, options: WatchOptions): Promise<"event" | "heartbeat" | "aborted"> {
-  return new Promise((resolve) => {
-    const done = (why: "event" | "heartbeat" | "aborted") => {
-      clearTimeout(timer);
-      options.signal.removeEventListener("abort", onAbort);
-      state.setWake(undefined);
-      resolve(why);
-    };
-    const onAbort = () => done("aborted");
-    const timer = setTimeout(() => done("heartbeat"), options.heartbeatMs);
-    options.signal.addEventListener("abort", onAbort);
-    state.setWake(() => done("event"));
-  });
+/** The events a watcher has not taken yet, bounded in count and bytes. */
+class Backlog {
+  private readonly events: StoreEvent[] = [];
+  private bytes = 0;
+  private readonly overflowed = new AbortController();
+  private wake?: (why: "event") => void;
+
+  constructor(private readonly bound: { events: number; bytes: number }) {}
+
+  get overflow(): AbortSignal {
+    return this.overflowed.signal;
+  }
+
+  push(event: StoreEvent): void {
+    if (this.overflowed.signal.aborted) return;
+    this.events.push(event);
+    this.bytes += sizeOf(event);
+    if (this.events.length > this.bound.events || this.bytes > this.bound.bytes) {
+      // Nothing queued is kept: the client resumes from history.
+      this.events.length = 0;
+      this.bytes = 0;
+      this.overflowed.abort(errors.watchBacklog(this.bound.events, this.bound.bytes));
+    }
+    this.wake?.("event");
+  }
+
+  shift(): StoreEvent | undefined {
+    const event = this.events.shift();
+    if (event) this.bytes -= sizeOf(event);
+    return event;
+  }
+
+  /** Waits for an event, the heartbeat interval, an overflow or the end of the stream. */
+  next(heartbeatMs: number, signal: AbortSignal): Promise<"event" | "heartbeat" | "aborted"> {
+    return new Promise((resolve) => {
+      const done = (why: "event" | "heartbeat" | "aborted") => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
+        this.overflowed.signal.removeEventListener("abort", onAbort);
+        this.wake = undefined;
+        resolve(why);
+      };
+      const onAbort = () => done("aborted");
+      const timer = setTimeout(() => done("heartbeat"), heartbeatMs);
+      signal.addEventListener("abort", onAbort);
+      this.overflowed.signal.addEventListener("abort", onAbort);
+      this.wake = done;
+    });
+  }
+}
+
+// Roughly the memory an event holds; computed once per event, however many watchers share it.
+const sizes = new WeakMap<object, number>();
+function sizeOf(event: StoreEvent): number {
+  if (event.type !== "change") return 64;
+  let size = sizes.get(event.entry);
+  if (size === undefined) {
+    size = 256 + JSON.stringify(event.entry.changes).length;
+    sizes.set(event.entry, size);
+  }
+  return size;
 }
 
 /** The map as it was before `entries` after `atRevision`'s snapshot, undoing each change. */

@@ -21,6 +21,7 @@ export const CONNECT_CODES: Record<ErrorReason, Code> = {
   REVISION_MISMATCH: Code.Aborted,
   PAYLOAD_TOO_LARGE: Code.ResourceExhausted,
   HISTORY_TRUNCATED: Code.OutOfRange,
+  WATCH_BACKLOG: Code.ResourceExhausted,
   STORE_UNAVAILABLE: Code.Unavailable,
   UNAUTHENTICATED: Code.Unauthenticated,
   PERMISSION_DENIED: Code.PermissionDenied,

@@ -11,17 +11,26 @@ import type { Clients, TestServer, TransportName } from "./server.js";
 export const num = (n: number) => ({ kind: { case: "numberValue" as const, value: n } });
 export const newId = () => `w-${randomUUID()}`;
 
-/** Opens a watch and collects its change messages in the background. */
+/**
+ * Opens a watch and collects its change messages in the background.
+ * `opened` resolves with the revision of the `created` message, the first
+ * one every watch sends: from then on the watch sees every change.
+ */
 export function watch(c: Clients, request: Parameters<Clients["settings"]["watchSettings"]>[0]) {
   const abort = new AbortController();
   const changes: WatchSettingsResponse[] = [];
-  let heartbeats = 0;
+  const firsts: WatchSettingsResponse[] = [];
+  let heartbeats: WatchSettingsResponse[] = [];
   let error: unknown;
   let ended = false;
+  let created: (revision: bigint) => void;
+  const opened = new Promise<bigint>((resolve) => (created = resolve));
   const done = (async () => {
     try {
       for await (const msg of c.settings.watchSettings(request, { signal: abort.signal })) {
-        if (msg.heartbeat) heartbeats++;
+        if (firsts.length === 0) firsts.push(msg);
+        if (msg.created) created(msg.revision);
+        else if (msg.heartbeat) heartbeats.push(msg);
         else changes.push(msg);
       }
     } catch (err) {
@@ -30,9 +39,15 @@ export function watch(c: Clients, request: Parameters<Clients["settings"]["watch
       ended = true;
     }
   })();
+  // A stream that fails before it opens must not leave `opened` waiting forever.
+  void done.then(() => created(-1n));
   return {
     changes,
-    get heartbeats() { return heartbeats; },
+    opened,
+    /** The first message of the stream. */
+    get first() { return firsts[0]; },
+    get heartbeats() { return heartbeats.length; },
+    get lastHeartbeat() { return heartbeats.at(-1); },
     get error() { return error; },
     get ended() { return ended; },
     done,
@@ -80,15 +95,17 @@ export function watchSuite(label: string, start: StartServer, transports: Transp
     it("sends each change once, in revision order, with provenance and new values; unchanged writes send nothing", async () => {
       const sessionId = await session();
       const w = watch(c, { sessionId, includeSettings: true });
-      await new Promise((r) => setTimeout(r, 100));
+      expect(await w.opened).toBe(0n);
+      expect(w.first).toMatchObject({ created: true, revision: 0n });
       await set(sessionId, "a", 1, { actor: "bot", source: "cli" });
       await set(sessionId, "a", 1);
       await c.settings.setSettings({ sessionId, update: { case: "path", value: { path: "team.x", value: num(2), op: PathOp.SET } } });
       await c.settings.applyControls({ sessionId, controls: { model: "m", approvalPolicy: 4, networkAccess: 2, filesystemSandbox: 2 } });
-      await w.until(() => w.changes.length >= 3);
-      await new Promise((r) => setTimeout(r, 150));
+      // A last write fences the stream: had the unchanged write sent anything, it would show before it.
+      await set(sessionId, "fence", 1);
+      await w.until(() => w.changes.length >= 4);
       w.stop();
-      expect(revisions(w)).toEqual([1, 2, 3]);
+      expect(revisions(w)).toEqual([1, 2, 3, 4]);
       const [first, second, third] = w.changes;
       expect(first!.entry).toMatchObject({ op: "set", actor: "bot", source: "cli", scope: Scope.SESSION });
       expect(first!.entry!.time).toBeDefined();
@@ -120,7 +137,7 @@ export function watchSuite(label: string, start: StartServer, transports: Transp
     it("orders 20 concurrent writers' events without duplicates", async () => {
       const sessionId = await session();
       const w = watch(c, { sessionId });
-      await new Promise((r) => setTimeout(r, 100));
+      await w.opened;
       await Promise.all(Array.from({ length: 20 }, (_, i) => set(sessionId, `k${i}`, i)));
       await w.until(() => w.changes.length >= 20);
       w.stop();
@@ -154,7 +171,7 @@ export function watchSuite(label: string, start: StartServer, transports: Transp
       const sessionId = await session();
       const w = watch(c, { sessionId });
       const d = watch(c, { sessionId, scope: Scope.DEFAULT });
-      await new Promise((r) => setTimeout(r, 100));
+      await Promise.all([w.opened, d.opened]);
       await set(sessionId, "k", 1);
       await w.until(() => w.changes.length === 1);
       await c.sessions.deleteSession({ sessionId });
@@ -168,7 +185,7 @@ export function watchSuite(label: string, start: StartServer, transports: Transp
     it("watches the default scope through any session", async () => {
       const sessionId = await session();
       const w = watch(c, { sessionId, scope: Scope.DEFAULT, includeSettings: true });
-      await new Promise((r) => setTimeout(r, 100));
+      await w.opened;
       const key = `d-${randomUUID()}`;
       const res = await c.settings.setSettings({ sessionId, scope: Scope.DEFAULT, update: { case: "entry", value: { key, value: num(1) } } });
       await c.settings.unsetSetting({ sessionId, scope: Scope.DEFAULT, key });
@@ -180,12 +197,25 @@ export function watchSuite(label: string, start: StartServer, transports: Transp
       expect(w.changes[1]!.settings![key]).toBeUndefined();
     });
 
-    it("sends heartbeats on an idle stream", async () => {
+    it("sends heartbeats with the current revision on an idle stream", async () => {
       const sessionId = await session();
+      await set(sessionId, "k", 1);
       const w = watch(c, { sessionId });
       await w.until(() => w.heartbeats >= 2, 5000);
       w.stop();
       expect(w.changes).toHaveLength(0);
+      expect(w.lastHeartbeat).toMatchObject({ heartbeat: true, revision: 1n });
+    });
+
+    it("opens at once with created and the current revision, before any replay", async () => {
+      const sessionId = await session();
+      for (let i = 1; i <= 3; i++) await set(sessionId, "k", i);
+      const w = watch(c, { sessionId, fromRevision: 1n });
+      expect(await w.opened).toBe(3n);
+      await w.until(() => w.changes.length === 2);
+      w.stop();
+      expect(w.first!.created).toBe(true);
+      expect(revisions(w)).toEqual([2, 3]);
     });
   });
 }
@@ -202,7 +232,7 @@ export function twoInstancesSuite(label: string, start: StartServer): void {
         await a.clients("grpc").sessions.createSession({ sessionId });
         const onA = watch(a.clients("grpc"), { sessionId });
         const onB = watch(b.clients("connect-json"), { sessionId });
-        await new Promise((r) => setTimeout(r, 200));
+        await Promise.all([onA.opened, onB.opened]);
         await a.clients("grpc").settings.setSettings({ sessionId, update: { case: "entry", value: { key: "from", value: num(1) } } });
         await b.clients("grpc").settings.setSettings({ sessionId, update: { case: "entry", value: { key: "from", value: num(2) } } });
         await Promise.all([onA.until(() => onA.changes.length === 2), onB.until(() => onB.changes.length === 2)]);

@@ -68,6 +68,8 @@ async function restAnswerOf(err: DomainError, ops: Operations): Promise<RestAnsw
         status: 410,
         body: { status: "error", code: "history_truncated", sessionId: f.sessionId, scope: f.scope, message, oldestRevision: Number(f.currentRevision) },
       };
+    case "WATCH_BACKLOG":
+      return { status: 429, body: { status: "error", code: "watch_backlog", message, limit: f.limit } };
     case "STORE_UNAVAILABLE":
       return { status: 503, body: { status: "error", code: "unavailable", message } };
     case "UNAUTHENTICATED":

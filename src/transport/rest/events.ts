@@ -1,38 +1,59 @@
 // Server-Sent Events for WatchSettings: a browser EventSource or `curl -N`
-// follows changes without any Connect library. Each change is one event whose
-// id is its revision, so EventSource resumes with Last-Event-ID on its own.
-import type { WatchItem } from "../../service/watch.js";
-import type { Res } from "../http-json.js";
-import { restError } from "./errors.js";
+// follows changes without any Connect library. The stream opens at once with
+// `event: created`; each change is one `event: change` whose id is its
+// revision, so EventSource resumes with Last-Event-ID by itself; idle
+// streams get `event: heartbeat` with the current revision. A change's text
+// is built once, however many watchers receive it.
+import type { HistoryEntry } from "../../domain/types.js";
 import type { Logger } from "../../observe/log.js";
 import type { Operations } from "../../service/operations.js";
+import type { Watch, WatchItem } from "../../service/watch.js";
+import type { Req, Res } from "../http-json.js";
+import { drained, endWithin } from "../stream-writer.js";
+import { restError } from "./errors.js";
 import { historyEntryJson } from "./views.js";
 
-export async function streamEvents(
-  res: Res,
-  items: AsyncIterable<WatchItem>,
-  ops: Operations,
-  log: Logger,
-): Promise<void> {
+const shared = new WeakMap<HistoryEntry, string>();
+
+function changeEvent(entry: HistoryEntry): string {
+  let text = shared.get(entry);
+  if (text === undefined) {
+    text = `id: ${entry.revision}\nevent: change\ndata: ${JSON.stringify(historyEntryJson(entry))}\n\n`;
+    shared.set(entry, text);
+  }
+  return text;
+}
+
+function eventText(item: WatchItem): string {
+  switch (item.type) {
+    case "created":
+      return `event: created\ndata: {"revision":${item.revision}}\n\n`;
+    case "heartbeat":
+      return `event: heartbeat\ndata: {"revision":${item.revision}}\n\n`;
+    case "change":
+      if (!item.settings) return changeEvent(item.entry);
+      return `id: ${item.entry.revision}\nevent: change\ndata: ${JSON.stringify({ ...historyEntryJson(item.entry), settings: item.settings })}\n\n`;
+  }
+}
+
+export async function streamEvents(req: Req, res: Res, watch: Watch, ops: Operations, log: Logger, signal: AbortSignal): Promise<void> {
   res.writeHead(200, {
     "content-type": "text/event-stream; charset=utf-8",
     "cache-control": "no-store",
     "x-accel-buffering": "no",
   });
   res.write("retry: 2000\n\n");
+  const stop = AbortSignal.any([signal, watch.overflow]);
+  let last: string | undefined;
   try {
-    for await (const item of items) {
-      if (item.type === "heartbeat") {
-        res.write(": keep-alive\n\n");
-        continue;
-      }
-      const data = { ...historyEntryJson(item.entry), ...(item.settings && { settings: item.settings }) };
-      res.write(`id: ${item.entry.revision}\nevent: change\ndata: ${JSON.stringify(data)}\n\n`);
+    for await (const item of watch) {
+      if (!res.write(eventText(item))) await drained(res, stop);
+      if (res.destroyed) return;
     }
   } catch (err) {
     // Headers are gone already: the error travels as a final event with the REST body.
     const answer = await restError(err, ops, log, "GET /api/sessions/:sessionId/settings/events");
-    res.write(`event: error\ndata: ${JSON.stringify({ httpStatus: answer.status, ...(answer.body as object) })}\n\n`);
+    last = `event: error\ndata: ${JSON.stringify({ httpStatus: answer.status, ...(answer.body as object) })}\n\n`;
   }
-  res.end();
+  endWithin(req, res, last);
 }

@@ -196,11 +196,11 @@ const getEvents: Handler = async ({ params: [sessionId], query, req, res, ops, l
   const scope = q.data.scope ?? "session";
   const lastEventId = req.headers["last-event-id"];
   const from = q.data.fromRevision ?? (typeof lastEventId === "string" && /^\d{1,20}$/.test(lastEventId) ? lastEventId : undefined);
-  const items = await ops.watch(
+  const watch = await ops.watch(
     { sessionId: sessionId!, scope },
     { fromRevision: toRevision(from), includeSettings: q.data.includeSettings === "true", signal, caller, protocol: "rest" },
   );
-  await streamEvents(res, items, ops, log);
+  await streamEvents(req, res, watch, ops, log, signal);
   return undefined;
 };
 
