@@ -24,6 +24,9 @@ export interface Config {
   host: string;
   redisUrl?: string;
   redisClusterNodes?: { host: string; port: number }[];
+  /** Redis Sentinel: the sentinels' addresses and the name of the monitored primary. */
+  redisSentinels?: { host: string; port: number }[];
+  redisSentinelName?: string;
   redisPrefix: string;
   /** The embedded store's directory; ":memory:" keeps everything in memory (tests). */
   dataDir: string;
@@ -45,6 +48,11 @@ export interface Config {
   corsOrigins: string[];
   /** JSON file of bearer tokens; unset means authentication is off. */
   authTokensFile?: string;
+}
+
+/** Whether Redis (single, Cluster or Sentinel) is configured, rather than the embedded store. */
+export function usesRedis(config: Pick<Config, "redisUrl" | "redisClusterNodes" | "redisSentinels">): boolean {
+  return Boolean(config.redisUrl || config.redisClusterNodes || config.redisSentinels);
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -89,12 +97,13 @@ function bool(env: Env, name: string): boolean {
   return v === "true" || v === "1";
 }
 
-function clusterNodes(env: Env): Config["redisClusterNodes"] {
-  const raw = read(env, "REDIS_CLUSTER_NODES");
+/** A host:port,... list (REDIS_CLUSTER_NODES, REDIS_SENTINELS). */
+function hostPorts(env: Env, name: string): { host: string; port: number }[] | undefined {
+  const raw = read(env, name);
   if (raw === undefined) return undefined;
   return raw.split(",").map((part) => {
     const m = /^\s*([^:\s]+):(\d{1,5})\s*$/.exec(part);
-    if (!m) throw new ConfigError(`REDIS_CLUSTER_NODES must be host:port,..., got "${part}"`);
+    if (!m) throw new ConfigError(`${name} must be host:port,..., got "${part}"`);
     return { host: m[1]!, port: Number(m[2]) };
   });
 }
@@ -104,10 +113,13 @@ export function loadConfig(env: Env = process.env): Config {
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
     throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got "${redisUrl}"`);
   }
-  const redisClusterNodes = clusterNodes(env);
-  if (redisUrl && redisClusterNodes) {
-    throw new ConfigError("set REDIS_URL or REDIS_CLUSTER_NODES, not both");
+  const redisClusterNodes = hostPorts(env, "REDIS_CLUSTER_NODES");
+  const redisSentinels = hostPorts(env, "REDIS_SENTINELS");
+  if ([redisUrl, redisClusterNodes, redisSentinels].filter((v) => v !== undefined).length > 1) {
+    throw new ConfigError("set one of REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS");
   }
+  const redisSentinelName = read(env, "REDIS_SENTINEL_NAME");
+  if (redisSentinels && !redisSentinelName) throw new ConfigError("REDIS_SENTINELS needs REDIS_SENTINEL_NAME, the monitored primary's name");
   const prefix = read(env, "REDIS_PREFIX") ?? "cm:";
   if (/[{}\s]/.test(prefix)) {
     throw new ConfigError(`REDIS_PREFIX must not contain braces or spaces, got "${prefix}"`);
@@ -118,6 +130,8 @@ export function loadConfig(env: Env = process.env): Config {
     host: read(env, "HOST") ?? "127.0.0.1",
     redisUrl,
     redisClusterNodes,
+    redisSentinels,
+    redisSentinelName,
     redisPrefix: prefix,
     dataDir: read(env, "DATA_DIR") ?? "./data",
     sqliteSynchronous: oneOf(env, "SQLITE_SYNCHRONOUS", ["FULL", "NORMAL"], "FULL"),

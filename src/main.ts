@@ -1,6 +1,6 @@
 // Entry point: configuration, store, one-port server, graceful SIGTERM.
 import { Authenticator } from "./auth.js";
-import { ConfigError, loadConfig } from "./config.js";
+import { ConfigError, loadConfig, usesRedis } from "./config.js";
 import { createLogger } from "./observe/log.js";
 import { openStore } from "./store/open-store.js";
 import { PROTOCOLS, startServer } from "./transport/server.js";
@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   try {
     store = await openStore(config);
   } catch (err) {
-    process.stderr.write(`cannot open the ${config.redisUrl || config.redisClusterNodes ? "Redis" : "embedded"} store: ${(err as Error).message}\n`);
+    process.stderr.write(`cannot open the ${usesRedis(config) ? "Redis" : "embedded"} store: ${(err as Error).message}\n`);
     process.exit(1);
   }
   const server = await startServer({ config, store, log, auth, routes: restRoutes });

@@ -146,6 +146,25 @@ describe.each(BACKENDS)("REST on the %s store", (backend) => {
       ]);
     });
 
+    it("answers a retried Idempotency-Key with the first result, marked replayed, and applies nothing twice", async () => {
+      const id = await session();
+      const headers = { "idempotency-key": `k-${randomUUID()}` };
+      const first = await rest("POST", settingsPath(id), { key: "n", value: 1 }, { headers });
+      expect(first.headers.get("idempotent-replayed")).toBeNull();
+      await rest("POST", settingsPath(id), { key: "m", value: 2 });
+      const again = await rest("POST", settingsPath(id), { key: "n", value: 1 }, { headers });
+      expect(again.status).toBe(200);
+      expect(again.headers.get("idempotent-replayed")).toBe("true");
+      expect(again.body).toMatchObject({ status: "ok", key: "n", revision: 1 });
+      const del = { "idempotency-key": `d-${randomUUID()}` };
+      expect((await rest("DELETE", `${settingsPath(id)}/m`, undefined, { headers: del })).body.removed).toBe(true);
+      expect((await rest("DELETE", `${settingsPath(id)}/m`, undefined, { headers: del })).headers.get("idempotent-replayed")).toBe("true");
+      const other = await rest("POST", settingsPath(id), { key: "n", value: 5 }, { headers });
+      expect(other.status).toBe(400);
+      expect(other.body.issues[0].path).toEqual(["requestId"]);
+      expect((await rest("GET", settingsPath(id))).body).toMatchObject({ settings: { n: 1 }, revision: 3 });
+    });
+
     it("answers status unchanged, at the same revision, for a write that changes nothing", async () => {
       const id = await session();
       await rest("POST", settingsPath(id), { key: "k", value: [1] });

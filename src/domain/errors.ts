@@ -14,6 +14,7 @@ export type ErrorReason =
   | "HISTORY_TRUNCATED"
   | "WATCH_BACKLOG"
   | "STORE_UNAVAILABLE"
+  | "OUTCOME_UNKNOWN"
   | "UNAUTHENTICATED"
   | "PERMISSION_DENIED";
 
@@ -41,6 +42,7 @@ export interface ErrorFacts {
   currentRevision?: bigint;
   limit?: number;
   issues?: Issue[];
+  requestId?: string;
 }
 
 export class DomainError extends Error {
@@ -103,9 +105,18 @@ export const errors = {
     ),
   unauthenticated: () => new DomainError("UNAUTHENTICATED", "a valid bearer token is required"),
   forbidden: (message: string) => new DomainError("PERMISSION_DENIED", message),
-  unavailable: (cause?: unknown) => {
-    const e = new DomainError("STORE_UNAVAILABLE", "settings store is unavailable");
+  /** Nothing was applied: safe to retry. */
+  unavailable: (detail?: string, cause?: unknown) => {
+    const e = new DomainError("STORE_UNAVAILABLE", `settings store is unavailable${detail ? `: ${detail}` : ""}`);
     if (cause !== undefined) (e as { cause?: unknown }).cause = cause;
     return e;
   },
+  /** A write was sent to the store and no answer came in time: it may have been applied. */
+  outcomeUnknown: (requestId?: string) =>
+    new DomainError(
+      "OUTCOME_UNKNOWN",
+      "the store did not answer in time, so the write may or may not have been applied: read it back, " +
+        "or retry with the same request id (a remembered id is never applied twice)",
+      requestId === undefined ? {} : { requestId },
+    ),
 };

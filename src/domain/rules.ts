@@ -14,6 +14,7 @@ import {
 } from "./types.js";
 
 const SESSION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 // C0, DEL and C1 control characters.
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
 
@@ -85,6 +86,13 @@ export class Rules {
 
   source(where: Where, raw: string | undefined, fallback: "api" | "ui"): string {
     return this.label(where, raw, this.limits.maxSourceLength, fallback);
+  }
+
+  /** An idempotency key: absent, or 1-128 visible ASCII characters. */
+  requestId(where: Where, raw: string | undefined): string | undefined {
+    if (raw === undefined) return undefined;
+    if (!REQUEST_ID.test(raw)) return this.fail(where, "must be 1-128 visible ASCII characters", "invalid_format");
+    return raw;
   }
 
   /** Any JSON value stored at `extraDepth` levels below a top-level key. */

@@ -24,9 +24,20 @@ import {
 const callerOf = (ctx: HandlerContext) => ctx.values.get(principalKey);
 
 /** The fields every write request shares, with the authenticated caller. */
-function writeInput(req: { sessionId: string; scope: ScopePb; actor: string; source: string }, ctx: HandlerContext): WriteInput {
-  // proto3 cannot tell an empty string from an absent one: empty means "use the default".
-  return { sessionId: req.sessionId, scope: scopeFromPb(req.scope), actor: req.actor || undefined, source: req.source || undefined, caller: callerOf(ctx) };
+function writeInput(
+  req: { sessionId: string; scope: ScopePb; actor: string; source: string; requestId: string; ifRevision?: bigint },
+  ctx: HandlerContext,
+): WriteInput {
+  // proto3 cannot tell an empty string from an absent one: empty means "use the default" (or none).
+  return {
+    sessionId: req.sessionId,
+    scope: scopeFromPb(req.scope),
+    actor: req.actor || undefined,
+    source: req.source || undefined,
+    requestId: req.requestId || undefined,
+    ifRevision: req.ifRevision,
+    caller: callerOf(ctx),
+  };
 }
 
 function updateFromPb(update: SetSettingsRequest["update"]): SettingsUpdate {
@@ -58,7 +69,7 @@ export function settingsService(ops: Operations): ServiceImpl<typeof SettingsSer
 
     async setSettings(req, ctx) {
       const result = await ops.setSettings(
-        { ...writeInput(req, ctx), ifRevision: req.ifRevision },
+        writeInput(req, ctx),
         updateFromPb(req.update),
       );
       return {
@@ -67,15 +78,16 @@ export function settingsService(ops: Operations): ServiceImpl<typeof SettingsSer
         key: result.key,
         value: valueToPb(result.value),
         removed: result.removed,
+        replayed: result.replayed ?? false,
       };
     },
 
     async unsetSetting(req, ctx) {
       const result = await ops.unsetSetting(
-        { ...writeInput(req, ctx), ifRevision: req.ifRevision },
+        writeInput(req, ctx),
         req.key,
       );
-      return { removed: result.removed, changed: result.changed, revision: result.revision };
+      return { removed: result.removed, changed: result.changed, revision: result.revision, replayed: result.replayed ?? false };
     },
 
     async getControls(req, ctx) {
@@ -90,7 +102,7 @@ export function settingsService(ops: Operations): ServiceImpl<typeof SettingsSer
 
     async applyControls(req, ctx) {
       const result = await ops.applyControls(
-        { ...writeInput(req, ctx), ifRevision: req.ifRevision },
+        writeInput(req, ctx),
         req.controls && controlsFromPb(req.controls),
         req.controls?.settings,
       );
@@ -99,6 +111,7 @@ export function settingsService(ops: Operations): ServiceImpl<typeof SettingsSer
         revision: result.revision,
         applied: controlsToPb(result.applied),
         summary: result.summary,
+        replayed: result.replayed ?? false,
       };
     },
 

@@ -41,6 +41,8 @@ export interface WriteInput {
   ifRevision?: bigint;
   actor?: string;
   source?: string;
+  /** Idempotency key (REST's Idempotency-Key header, the request_id field elsewhere). */
+  requestId?: string;
   /** Also answer the whole map (REST). */
   withSettings?: boolean;
 }
@@ -107,6 +109,7 @@ export function createOperations(store: Store, config: OperationsConfig, hooks: 
       actor,
       claimedActor: claimed,
       source: r.source("source", input.source, fallbackSource),
+      requestId: r.requestId("requestId", input.requestId),
       ifRevision: input.ifRevision,
       withSettings: input.withSettings,
     };

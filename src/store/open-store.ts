@@ -1,6 +1,6 @@
 // Picks the store from configuration: Redis or Redis Cluster when configured,
 // else the embedded SQLite store under DATA_DIR (or memory for ":memory:").
-import type { Config } from "../config.js";
+import { usesRedis, type Config } from "../config.js";
 import { LocalStore } from "./local/local-store.js";
 import { MemoryBackend } from "./memory/memory-backend.js";
 import { RedisStore } from "./redis/redis-store.js";
@@ -10,7 +10,7 @@ import type { Store } from "./store.js";
 export const MEMORY_DATA_DIR = ":memory:";
 
 export async function openStore(config: Config): Promise<Store> {
-  if (config.redisUrl || config.redisClusterNodes) return RedisStore.connect(config);
+  if (usesRedis(config)) return RedisStore.connect(config);
   if (config.dataDir === MEMORY_DATA_DIR) return new LocalStore(new MemoryBackend(), config);
   return new LocalStore(new SqliteBackend({ dataDir: config.dataDir, synchronous: config.sqliteSynchronous }), config);
 }

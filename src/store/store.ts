@@ -63,7 +63,7 @@ export function deliver(listeners: Iterable<Listener>, event: StoreEvent): void 
 }
 
 export interface Store {
-  readonly kind: "memory" | "sqlite" | "redis" | "redis-cluster";
+  readonly kind: "memory" | "sqlite" | "redis" | "redis-cluster" | "redis-sentinel";
   /** Where the data lives (a file, ":memory:" or the Redis address), for the start-up log. */
   readonly location: string;
 

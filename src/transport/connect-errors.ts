@@ -23,6 +23,7 @@ export const CONNECT_CODES: Record<ErrorReason, Code> = {
   HISTORY_TRUNCATED: Code.OutOfRange,
   WATCH_BACKLOG: Code.ResourceExhausted,
   STORE_UNAVAILABLE: Code.Unavailable,
+  OUTCOME_UNKNOWN: Code.DeadlineExceeded,
   UNAUTHENTICATED: Code.Unauthenticated,
   PERMISSION_DENIED: Code.PermissionDenied,
 };

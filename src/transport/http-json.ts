@@ -6,9 +6,10 @@ type Fallback = NonNullable<ConnectNodeAdapterOptions["fallback"]>;
 export type Req = Parameters<Fallback>[0];
 export type Res = Parameters<Fallback>[1];
 
-export function sendJson(res: Res, status: number, body: unknown): void {
+export function sendJson(res: Res, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
+    ...headers,
     "content-type": "application/json; charset=utf-8",
     "content-length": Buffer.byteLength(text),
     "cache-control": "no-store",

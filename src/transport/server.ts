@@ -151,11 +151,11 @@ function applyCors(origins: string[], req: Req, res: Res): boolean {
   if (!any && !origins.includes(origin)) return false;
   res.setHeader("access-control-allow-origin", any ? "*" : origin);
   if (!any) res.setHeader("vary", "origin");
-  res.setHeader("access-control-expose-headers", connectCors.exposedHeaders.join(", "));
+  res.setHeader("access-control-expose-headers", [...connectCors.exposedHeaders, "Idempotent-Replayed"].join(", "));
   if (req.method !== "OPTIONS" || !req.headers["access-control-request-method"]) return false;
   res.writeHead(204, {
     "access-control-allow-methods": [...connectCors.allowedMethods, "DELETE"].join(", "),
-    "access-control-allow-headers": [...connectCors.allowedHeaders, "Authorization"].join(", "),
+    "access-control-allow-headers": [...connectCors.allowedHeaders, "Authorization", "Idempotency-Key"].join(", "),
     "access-control-max-age": "7200",
   });
   res.end();

@@ -28,7 +28,7 @@ export async function startCluster(): Promise<TestCluster> {
   );
   const stop = async () => {
     await Promise.all(children.map((c) => {
-      if (c.exitCode !== null) return undefined;
+      if (c.exitCode !== null || c.signalCode !== null) return undefined;
       const exited = new Promise((r) => c.once("exit", r));
       c.kill("SIGKILL");
       return exited;

@@ -360,6 +360,29 @@ export function contractSuite(label: string, start: StartServer, transports: Tra
         await segments(sessionId, Array.from({ length: 32 }, (_, i) => `s${i}`), PathOp.SET, 1);
       });
 
+      it("answers a retried request id with the first result and applies nothing twice", async () => {
+        const sessionId = await session();
+        const first = await entry(sessionId, "k", 1, { requestId: "retry-1" });
+        expect(first).toMatchObject({ changed: true, revision: 1n, replayed: false });
+        await entry(sessionId, "other", 2);
+        const again = await entry(sessionId, "k", 1, { requestId: "retry-1" });
+        expect(again).toMatchObject({ changed: true, revision: 1n, replayed: true });
+        expect((await settingsOf(sessionId)).revision).toBe(2n);
+        // Unset and controls remember their ids the same way.
+        const unset = await c.settings.unsetSetting({ sessionId, key: "other", requestId: "retry-2" });
+        expect((await c.settings.unsetSetting({ sessionId, key: "other", requestId: "retry-2" })).replayed).toBe(true);
+        expect(unset.removed).toBe(true);
+        const controls = { controls: { ...ALL_CONTROLS, model: "m" }, requestId: "retry-3" };
+        await c.settings.applyControls({ sessionId, ...controls });
+        const replayed = await c.settings.applyControls({ sessionId, ...controls });
+        expect(replayed).toMatchObject({ replayed: true, changed: true, revision: 4n });
+        // The same id with another write is refused, and changes nothing.
+        const detail = await expectFailure(entry(sessionId, "k", 99, { requestId: "retry-1" }), Code.InvalidArgument, "INVALID_REQUEST");
+        expect(detail?.issues[0]?.pathSegments).toEqual(["requestId"]);
+        await expectFailure(entry(sessionId, "k", 1, { requestId: "bad id" }), Code.InvalidArgument, "INVALID_REQUEST");
+        expect((await settingsOf(sessionId)).settings).toEqual({ k: 1 });
+      });
+
       it("unsets a top-level key: removed true, then removed false and unchanged", async () => {
         const sessionId = await session();
         await entry(sessionId, "k", 1);

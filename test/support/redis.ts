@@ -15,6 +15,10 @@ export interface TestRedis {
   stop(graceful?: boolean): Promise<void>;
   /** Starts it again on the same port and directory. */
   start(): Promise<void>;
+  /** Freezes the process (SIGSTOP): connections stay open, nothing is answered. */
+  pause(): void;
+  /** Thaws it (SIGCONT): everything sent meanwhile is then run. */
+  resume(): void;
 }
 
 const INSTALL_HINT =
@@ -59,7 +63,10 @@ export async function startRedis(options: { persist?: boolean; extraArgs?: strin
   const external = process.env.REDIS_URL;
   if (external && !options.persist && !options.extraArgs) {
     await waitForPing(external);
-    return { url: external, port: Number(new URL(external).port || 6379), stop: async () => {}, start: async () => {} };
+    const cannot = () => {
+      throw new Error("this test starts its own redis-server; it cannot pause the one in REDIS_URL");
+    };
+    return { url: external, port: Number(new URL(external).port || 6379), stop: async () => {}, start: async () => {}, pause: cannot, resume: cannot };
   }
   const binary = redisServerPath();
   const port = await freePort();
@@ -89,5 +96,5 @@ export async function startRedis(options: { persist?: boolean; extraArgs?: strin
     child?.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });
   });
-  return { url, port, stop: stopAll, start };
+  return { url, port, stop: stopAll, start, pause: () => child?.kill("SIGSTOP"), resume: () => child?.kill("SIGCONT") };
 }

@@ -23,7 +23,7 @@ export function watch(c: Clients, request: Parameters<Clients["settings"]["watch
   let heartbeats: WatchSettingsResponse[] = [];
   let error: unknown;
   let ended = false;
-  let created: (revision: bigint) => void;
+  let created: (revision: bigint) => void = () => {};
   const opened = new Promise<bigint>((resolve) => (created = resolve));
   const done = (async () => {
     try {

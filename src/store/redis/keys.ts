@@ -31,6 +31,16 @@ export class RedisKeys {
     return ref.scope === "default" ? this.defaults() : this.session(ref.sessionId);
   }
 
+  /** The dataset's random id (./dataset.ts), in the default tuple's slot. */
+  dataset(): string {
+    return `${this.prefix}{d}:dataset`;
+  }
+
+  /** An expiring key that readiness checks write, to prove Redis takes writes. */
+  readinessProbe(): string {
+    return `${this.prefix}{d}:ready`;
+  }
+
   /** Sorted set of user-visible active session ids, for ListSessions. */
   sessionIndex(): string {
     return `${this.prefix}{idx}:sessions`;

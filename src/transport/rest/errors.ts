@@ -11,6 +11,7 @@ export interface RestAnswer {
   body: unknown;
   /** The Connect code name of a failure ("not_found"), for metrics and logs alike across transports. */
   code?: string;
+  headers?: Record<string, string>;
 }
 
 const INTERNAL: RestAnswer = {
@@ -70,6 +71,8 @@ async function restAnswerOf(err: DomainError, ops: Operations): Promise<RestAnsw
       };
     case "WATCH_BACKLOG":
       return { status: 429, body: { status: "error", code: "watch_backlog", message, limit: f.limit } };
+    case "OUTCOME_UNKNOWN":
+      return { status: 504, body: { status: "error", code: "outcome_unknown", message, ...(f.requestId !== undefined && { requestId: f.requestId }) } };
     case "STORE_UNAVAILABLE":
       return { status: 503, body: { status: "error", code: "unavailable", message } };
     case "UNAUTHENTICATED":

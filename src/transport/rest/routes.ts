@@ -48,6 +48,21 @@ interface Ctx {
 type Handler = (ctx: Ctx) => Promise<RestAnswer | undefined>;
 
 const ok = (body: unknown): RestAnswer => ({ status: 200, body });
+/** A write's answer; a replayed request id says so in a header. */
+const written = (body: unknown, replayed: boolean | undefined): RestAnswer =>
+  replayed ? { status: 200, body, headers: { "idempotent-replayed": "true" } } : ok(body);
+
+/** What every write takes besides its payload: provenance, compare-and-set and the Idempotency-Key header. */
+function writeOf(ctx: Ctx, fields: { ifRevision?: number | string; actor?: string; source?: string }) {
+  const key = ctx.req.headers["idempotency-key"];
+  return {
+    caller: ctx.caller,
+    ifRevision: toRevision(fields.ifRevision),
+    actor: fields.actor,
+    source: fields.source,
+    requestId: typeof key === "string" ? key : undefined,
+  };
+}
 const outcome = (changed: boolean) => (changed ? "ok" : "unchanged");
 
 /**
@@ -133,13 +148,13 @@ const postSettings: Handler = async (ctx) => {
         ? { kind: "path", ...(typeof b.path === "string" ? { path: b.path } : { segments: b.path }), value: b.value as JsonValue | undefined, op: b.op ?? "set" }
         : { kind: "entry", key: b.key, value: b.value as JsonValue | undefined };
   const result = await ctx.ops.setSettings(
-    { sessionId, scope, caller: ctx.caller, ifRevision: toRevision(b.ifRevision), actor: b.actor, source: b.source, withSettings: true },
+    { ...writeOf(ctx, b), sessionId, scope, withSettings: true },
     update,
   );
   const body: Record<string, unknown> = { status: outcome(result.changed), sessionId, scope };
   if (result.key !== undefined) body.key = result.key;
   if (update.kind === "path" && update.op === "unset") body.removed = result.removed;
-  return ok({ ...body, settings: settingsJson(result.settings), revision: Number(result.revision) });
+  return written({ ...body, settings: settingsJson(result.settings), revision: Number(result.revision) }, result.replayed);
 };
 
 const deleteSetting: Handler = async (ctx) => {
@@ -148,13 +163,13 @@ const deleteSetting: Handler = async (ctx) => {
   if (!q.success) throw errors.invalid(toIssues(q.error));
   const scope = q.data.scope ?? "session";
   const result = await ctx.ops.unsetSetting(
-    { sessionId, scope, caller: ctx.caller, ifRevision: toRevision(q.data.ifRevision), actor: q.data.actor, source: q.data.source, withSettings: true },
+    { ...writeOf(ctx, q.data), sessionId, scope, withSettings: true },
     rawKey,
   );
-  return ok({
+  return written({
     status: outcome(result.changed), sessionId, scope, key: result.key, removed: result.removed,
     settings: settingsJson(result.settings), revision: Number(result.revision),
-  });
+  }, result.replayed);
 };
 
 const getControls: Handler = async ({ params: [sessionId], ops, caller }) => {
@@ -168,15 +183,15 @@ const postControls: Handler = async (ctx) => {
   const scope = b.scope ?? "session";
   const controls = b.controls as JsonObject;
   const result = await ctx.ops.applyControls(
-    { sessionId, scope, caller: ctx.caller, ifRevision: toRevision(b.ifRevision), actor: b.actor, source: b.source },
+    { ...writeOf(ctx, b), sessionId, scope },
     controls,
     Object.prototype.hasOwnProperty.call(controls, "settings") ? controls.settings : undefined,
   );
   const view = await ctx.ops.controlsView(sessionId);
-  return ok({
+  return written({
     status: outcome(result.changed), scope, applied: tupleJson(result.applied), summary: result.summary,
     sessionId, ...controlsViewJson(view),
-  });
+  }, result.replayed);
 };
 
 const getHistory: Handler = async ({ params: [sessionId], query, ops, caller }) => {
@@ -266,7 +281,7 @@ export function restRoutes({ ops, log, shutdown, auth, observe }: RouteContext):
     }
     const actor = ctx.caller?.actor ?? (ctx.declaredActor || undefined);
     observe({ protocol: "rest", procedure: route.procedure, code: answer?.code ?? "ok", ms: performance.now() - started, actor });
-    if (answer !== undefined) sendJson(res, answer.status, answer.body);
+    if (answer !== undefined) sendJson(res, answer.status, answer.body, answer.headers);
     return true;
   };
 }

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- Leaves a durable tombstone and removes settings, controls, history and
 -- remembered request ids.
 -- KEYS: 1 meta, 2 tuple, 3 settings, 4 history, 5 requests, 6 request order.

@@ -1,3 +1,4 @@
+#!lua flags=no-writes
 -- Reads history consistently with the tuple's revision.
 -- KEYS: 1 meta, 2 tuple, 3 history. ARGV: 1 check session (1/0), 2 since|before,
 --       3 revision ('' = newest, for before), 4 count (for before).

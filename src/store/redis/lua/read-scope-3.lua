@@ -1,3 +1,4 @@
+#!lua flags=no-writes
 -- A consistent read of one tuple.
 -- KEYS: 1 meta, 2 tuple, 3 settings. ARGV: 1 check session (1/0), 2 map|key|tuple, 3 key.
 -- Answers { 0, tuple fields, map } for tuple; { 0, revision, map } for map;

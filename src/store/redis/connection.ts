@@ -1,0 +1,44 @@
+// The ioredis client for a single Redis, a Redis Cluster or a Sentinel-
+// managed primary, configured once: fail fast while Redis is away (nothing
+// is queued for replay behind a caller's back), reconnect in the background,
+// and follow a failover by itself.
+import { Cluster, Redis, type RedisOptions } from "ioredis";
+import type { Config } from "../../config.js";
+
+export type RedisConnectionConfig = Pick<
+  Config,
+  "redisUrl" | "redisClusterNodes" | "redisSentinels" | "redisSentinelName" | "storeTimeoutMs"
+>;
+
+export function createRedisClient(config: RedisConnectionConfig): Redis | Cluster {
+  const options: RedisOptions = {
+    lazyConnect: true,
+    connectTimeout: config.storeTimeoutMs,
+    // The store bounds each operation itself (./outcomes.ts), all its commands together.
+    commandTimeout: undefined,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    // Commands issued in the same tick share one socket write: under load the write
+    // syscall, not Redis, was the largest cost of a call (bench --profile).
+    enableAutoPipelining: true,
+    retryStrategy: (attempt) => Math.min(50 * attempt, 1000),
+    // A primary demoted by a failover answers READONLY: reconnect, and Sentinel names the new one.
+    reconnectOnError: (err) => err.message.startsWith("READONLY"),
+  };
+  if (config.redisClusterNodes) {
+    return new Cluster(config.redisClusterNodes, { lazyConnect: true, redisOptions: options, enableOfflineQueue: false, enableAutoPipelining: true });
+  }
+  if (config.redisSentinels) {
+    return new Redis({ ...options, sentinels: config.redisSentinels, name: config.redisSentinelName, failoverDetector: true });
+  }
+  return new Redis(config.redisUrl!, options);
+}
+
+/** Where the data lives, without credentials, for the start-up log. */
+export function describeRedis(config: RedisConnectionConfig): string {
+  const list = (nodes: { host: string; port: number }[]) => nodes.map((n) => `${n.host}:${n.port}`).join(",");
+  if (config.redisClusterNodes) return list(config.redisClusterNodes);
+  if (config.redisSentinels) return `sentinel ${config.redisSentinelName} via ${list(config.redisSentinels)}`;
+  const url = new URL(config.redisUrl!);
+  return `${url.protocol}//${url.host}${url.pathname === "/" ? "" : url.pathname}`;
+}

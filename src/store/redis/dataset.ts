@@ -1,0 +1,54 @@
+// Dataset identity: no silent split brain when Redis comes back empty.
+// At start the service reads (or, on a new dataset, writes) a random dataset
+// id under one key. Whenever the connection is lost, every store call is
+// refused until the connection is back and the id reads the same again. If
+// it does not (a primary restarted without its data, a wrong server behind
+// the address), the store stays refused and /readyz answers 503 until an
+// operator restarts the service, which accepts the dataset it then finds.
+import { randomUUID } from "node:crypto";
+import type { Cluster, Redis } from "ioredis";
+import { errors } from "../../domain/errors.js";
+
+export class DatasetIdentity {
+  private id?: string;
+  private state: "verified" | "verifying" | "diverged" = "verifying";
+
+  constructor(private readonly key: string) {}
+
+  /** Reads the dataset's id, creating it on a new dataset; answers whether it was created. */
+  async claim(client: Redis | Cluster): Promise<boolean> {
+    const created = (await client.set(this.key, randomUUID(), "NX")) === "OK";
+    this.id = (await client.get(this.key)) ?? undefined;
+    this.state = "verified";
+    return created;
+  }
+
+  /** Follows the client: refuse from a disconnect until the id is read back unchanged. */
+  watch(client: Redis | Cluster): void {
+    client.on("close", () => {
+      if (this.state === "verified") this.state = "verifying";
+    });
+    client.on("ready", () => {
+      if (this.state !== "verifying") return;
+      client.get(this.key).then(
+        (id) => {
+          if (this.state === "verifying") this.state = id === this.id ? "verified" : "diverged";
+        },
+        // Not answered: the next "ready" tries again.
+        () => {},
+      );
+    });
+  }
+
+  /** Throws STORE_UNAVAILABLE while the dataset is unverified or has changed. */
+  assertSame(): void {
+    if (this.state === "verified") return;
+    if (this.state === "diverged") {
+      throw errors.unavailable(
+        "the Redis dataset changed under this server (its dataset id is gone or different: the data was lost or replaced); " +
+          "nothing is served from it until the service is restarted, which accepts the dataset it finds",
+      );
+    }
+    throw errors.unavailable("reconnecting to Redis");
+  }
+}
