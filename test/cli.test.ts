@@ -2,9 +2,13 @@
 import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import type { Command } from "commander";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildProgram } from "../src/cli/main.js";
 import { startTestServer, type TestServer } from "./support/server.js";
+
+const BIN = resolve(import.meta.dirname, "..", "bin", "cm.mjs");
 
 let server: TestServer;
 let locked: TestServer;
@@ -27,9 +31,12 @@ afterAll(async () => {
   await locked?.close();
 });
 
-function cm(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+type Run = { code: number; stdout: string; stderr: string };
+
+/** Runs the binary from a directory of its own: nothing may depend on the working directory. */
+function cm(...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["bin/cm.mjs", ...args], { env }, (err, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args], { env, cwd: tmpdir() }, (err, stdout, stderr) => {
       resolve({ code: err ? (err as { code?: number }).code ?? 1 : 0, stdout, stderr });
     });
   });
@@ -41,7 +48,8 @@ async function created(): Promise<string> {
   return JSON.parse(r.stdout).session.sessionId;
 }
 
-describe("cm", () => {
+// Every run starts Node and tsx: half a second, and several seconds on a loaded machine.
+describe("cm", { timeout: 60_000 }, () => {
   it("creates a session, sets, gets and unsets settings, human and --json", async () => {
     const id = await created();
     const human = await cm("sessions", "settings", "set", "--session-id", id, "--key", "team", "--value", '{"review":{"owner":"ana"}}');
@@ -127,7 +135,7 @@ describe("cm", () => {
 
   it("watch streams changes as JSON lines", async () => {
     const id = await created();
-    const child = spawn(process.execPath, ["bin/cm.mjs", "sessions", "settings", "watch", "--session-id", id], { env });
+    const child = spawn(process.execPath, [BIN, "sessions", "settings", "watch", "--session-id", id], { env });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     await new Promise((r) => setTimeout(r, 1500));
@@ -137,5 +145,27 @@ describe("cm", () => {
     child.kill("SIGTERM");
     const line = JSON.parse(out.split("\n")[0]!);
     expect(line).toMatchObject({ revision: 1, op: "set", actor: "ana", source: "cli", changes: [{ key: "live", after: "yes" }] });
+  });
+
+  it("describes every command, and every option of each, in its --help", async () => {
+    const walk = (cmd: Command, path: string[] = []): [string[], Command][] =>
+      [[path, cmd], ...cmd.commands.flatMap((sub) => walk(sub, [...path, sub.name()]))];
+    // The tree as the code declares it, hidden options included; the help text from the real binary.
+    const commands = walk(buildProgram({ out: () => {}, err: () => {} }));
+    expect(commands.map(([path]) => path.join(" "))).toEqual(expect.arrayContaining([
+      "sessions create", "sessions controls get", "sessions controls apply", "sessions settings get", "sessions settings set", "sessions settings unset", "sessions settings watch",
+    ]));
+    const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    // A help row is "  <term>  <description>"; a row without a description is the term alone.
+    const described = (help: string, term: string) => new RegExp(`^ {2}${escape(term)}( [^\\n]*?)? {2,}\\S`, "m").test(help);
+    await Promise.all(commands.map(async ([path, cmd]) => {
+      const name = ["cm", ...path].join(" ");
+      const help = await cm(...path, "--help");
+      expect(help.code, name).toBe(0);
+      expect(cmd.description(), `${name} has a description`).not.toBe("");
+      expect(help.stdout, name).toContain(cmd.description().slice(0, 40));
+      for (const option of cmd.options) expect(described(help.stdout, option.flags), `${name}: ${option.flags}`).toBe(true);
+      for (const sub of cmd.commands) expect(described(help.stdout, sub.name()), `${name}: ${sub.name()}`).toBe(true);
+    }));
   });
 });

@@ -1,0 +1,9 @@
+// Human output shared by several commands.
+import type { Tuple } from "../client/index.js";
+
+/** JSON for scripts: revisions are bigints in the SDK and plain numbers on the wire. */
+export const stringify = (v: unknown) => JSON.stringify(v, (_, x) => (typeof x === "bigint" ? Number(x) : x));
+
+/** One scope's controls, as the service's `summary` spells them, with the revision. */
+export const tupleLine = (name: string, t: Tuple) =>
+  `${name}: ${t.model ?? "default"} | ${t.approvalPolicy} | ${t.networkAccess} | ${t.filesystemSandbox} | settings:${Object.keys(t.settings).length} (revision ${t.revision})`;
