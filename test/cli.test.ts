@@ -1,6 +1,6 @@
 // The real `cm` binary against a live server, through the shared profile file.
 import { execFile, spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
@@ -145,6 +145,25 @@ describe("cm", { timeout: 60_000 }, () => {
     child.kill("SIGTERM");
     const line = JSON.parse(out.split("\n")[0]!);
     expect(line).toMatchObject({ revision: 1, op: "set", actor: "ana", source: "cli", changes: [{ key: "live", after: "yes" }] });
+  });
+
+  it("prints the package's version, and exits 2 on usage errors, bare cm included", async () => {
+    const { version } = JSON.parse(readFileSync(resolve(import.meta.dirname, "..", "package.json"), "utf8"));
+    expect(await cm("--version")).toEqual({ code: 0, stdout: `${version}\n`, stderr: "" });
+    const help = await cm("--help");
+    expect(help).toMatchObject({ code: 0, stderr: "" });
+    expect(help.stdout).toContain("Usage: cm [options] [command]");
+    // Bare cm is a usage error: help on stderr, where a script's output will not take it for data.
+    const bare = await cm();
+    expect(bare).toMatchObject({ code: 2, stdout: "" });
+    expect(bare.stderr).toContain("Usage: cm [options] [command]");
+    expect((await cm("sessions")).code).toBe(2);
+    const badScope = await cm("sessions", "settings", "get", "--session-id", "x", "--scope", "everywhere");
+    expect(badScope).toMatchObject({ code: 2, stdout: "" });
+    expect(badScope.stderr).toContain("--scope");
+    expect((await cm("sessions", "settings", "set", "--session-id", "x", "--key", "k", "--value", "1", "--if-revision", "-1")).code).toBe(2);
+    expect((await cm("sessions", "create", "--no-such-option")).code).toBe(2);
+    expect((await cm("sessions", "no-such-command")).code).toBe(2);
   });
 
   it("describes every command, and every option of each, in its --help", async () => {

@@ -39,7 +39,9 @@ export class UsageError extends Error {}
 /** Reports `err` on stderr (commander has already reported its own) and picks the exit code. */
 export function exitCodeFor(err: unknown, io: Io): number {
   if (err instanceof CommanderError) {
-    return err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help" ? EXIT.ok : EXIT.usage;
+    // --help and --version end with exit code 0; help shown because a command is
+    // missing (bare `cm`, `cm sessions`) and every parse error end with 1: a usage error.
+    return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
   }
   if (err instanceof UsageError) {
     io.err(`cm: ${err.message}`);

@@ -8,6 +8,7 @@ import { registerSessions } from "./commands/sessions.js";
 import { registerSettings } from "./commands/settings.js";
 import { createContext, type Io } from "./context.js";
 import { EXIT, exitCodeFor } from "./exit.js";
+import { version } from "./version.js";
 
 export { EXIT };
 export type { Io } from "./context.js";
@@ -17,6 +18,7 @@ export function buildProgram(io: Io): Command {
   const ctx = createContext(io);
   const program = new Command("cm")
     .description("Session settings and controls, shared with the web UI, the API and Python workflows")
+    .version(version, "-V, --version", "print cm's version")
     .option("--profile <name>", "profile from the codex-manager CLI config file")
     .option("--base-url <url>", "service address (overrides the profile)")
     .option("--bearer <token>", "bearer token when the service has auth on (default: $CODEX_MANAGER_BEARER_TOKEN, then the profile's auth.bearer)")
