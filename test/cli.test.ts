@@ -1,5 +1,6 @@
 // The real `cm` binary against a live server, through the shared profile file.
 import { execFile, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -41,6 +42,8 @@ function cm(...args: string[]): Promise<Run> {
     });
   });
 }
+
+const lines = (text: string) => text.trimEnd().split("\n");
 
 async function created(): Promise<string> {
   const r = await cm("--json", "sessions", "create", "--cwd", "/w");
@@ -166,13 +169,48 @@ describe("cm", { timeout: 60_000 }, () => {
     expect((await cm("sessions", "no-such-command")).code).toBe(2);
   });
 
+  it("lists sessions a page at a time, gets one, and deletes it, human and --json", async () => {
+    const ids = [`list-${randomUUID()}`, `list-${randomUUID()}`];
+    for (const id of ids) expect((await cm("sessions", "create", "--session-id", id, "--cwd", "/srv/list")).code).toBe(0);
+
+    const badLimit = await cm("sessions", "list", "--limit", "0");
+    expect(badLimit).toMatchObject({ code: 2, stdout: "" });
+    expect(badLimit.stderr).toContain("--limit");
+    const all = JSON.parse((await cm("--json", "sessions", "list", "--limit", "500")).stdout);
+    expect(all.sessions.map((s: { sessionId: string }) => s.sessionId)).toEqual(expect.arrayContaining(ids));
+    const first = await cm("sessions", "list", "--limit", "1");
+    expect(first.code).toBe(0);
+    const [row, more] = lines(first.stdout);
+    expect(row).toMatch(/^\S+ {2}\S+ {2}\d{4}-\d\d-\d\dT\S+Z$/);
+    expect(more).toMatch(/^more: --page-token \S+$/);
+    const second = await cm("sessions", "list", "--limit", "1", "--page-token", more!.split(" ").pop()!);
+    expect(lines(second.stdout)[0]!.split("  ")[0]).not.toBe(row!.split("  ")[0]);
+
+    const human = await cm("sessions", "get", "--session-id", ids[0]!);
+    expect(lines(human.stdout)).toEqual([
+      `session ${ids[0]}`, "cwd: /srv/list", expect.stringMatching(/^created: \d{4}-/),
+      "controls: default | untrusted | restricted | read-only | settings:0 (revision 0)",
+    ]);
+    const json = JSON.parse((await cm("sessions", "get", "--session-id", ids[0]!, "--json")).stdout);
+    expect(json).toMatchObject({ session: { sessionId: ids[0], cwd: "/srv/list", systemOwned: false }, controls: { model: null, revision: 0 } });
+
+    expect(await cm("sessions", "delete", "--session-id", ids[0]!)).toEqual({ code: 0, stdout: `deleted session ${ids[0]}\n`, stderr: "" });
+    const deleted = JSON.parse((await cm("--json", "sessions", "delete", "--session-id", ids[1]!)).stdout);
+    expect(deleted).toEqual({ sessionId: ids[1], deletedAt: expect.stringMatching(/Z$/) });
+    expect((await cm("sessions", "get", "--session-id", ids[0]!)).code).toBe(4);
+    expect((await cm("sessions", "delete", "--session-id", ids[0]!)).code).toBe(4);
+    expect((await cm("sessions", "delete", "--session-id", `missing-${randomUUID()}`)).code).toBe(3);
+    const after = JSON.parse((await cm("--json", "sessions", "list", "--limit", "500")).stdout);
+    expect(after.sessions.map((s: { sessionId: string }) => s.sessionId)).not.toContain(ids[0]);
+  });
+
   it("describes every command, and every option of each, in its --help", async () => {
     const walk = (cmd: Command, path: string[] = []): [string[], Command][] =>
       [[path, cmd], ...cmd.commands.flatMap((sub) => walk(sub, [...path, sub.name()]))];
     // The tree as the code declares it, hidden options included; the help text from the real binary.
     const commands = walk(buildProgram({ out: () => {}, err: () => {} }));
     expect(commands.map(([path]) => path.join(" "))).toEqual(expect.arrayContaining([
-      "sessions create", "sessions controls get", "sessions controls apply", "sessions settings get", "sessions settings set", "sessions settings unset", "sessions settings watch",
+      "sessions create", "sessions list", "sessions get", "sessions delete", "sessions controls get", "sessions controls apply", "sessions settings get", "sessions settings set", "sessions settings unset", "sessions settings watch",
     ]));
     const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
     // A help row is "  <term>  <description>"; a row without a description is the term alone.

@@ -7,3 +7,7 @@ export const stringify = (v: unknown) => JSON.stringify(v, (_, x) => (typeof x =
 /** One scope's controls, as the service's `summary` spells them, with the revision. */
 export const tupleLine = (name: string, t: Tuple) =>
   `${name}: ${t.model ?? "default"} | ${t.approvalPolicy} | ${t.networkAccess} | ${t.filesystemSandbox} | settings:${Object.keys(t.settings).length} (revision ${t.revision})`;
+
+/** The last line of a human page that has a next one: the option that fetches it. */
+export const nextPageLine = (option: string, value: string | bigint | undefined) =>
+  value === undefined || value === "" ? [] : [`more: ${option} ${value}`];

@@ -26,7 +26,14 @@ function revisionArg(text: string): bigint {
   return BigInt(text);
 }
 
+function positiveArg(text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw new InvalidArgumentError("must be a whole number of 1 or more");
+  return Number(text);
+}
+
 export const revisionOption = (flags: string, description: string) => new Option(flags, description).argParser(revisionArg);
+export const limitOption = (what: string) => new Option("--limit <n>", `${what} per page, at most 500 (default: 50)`).argParser(positiveArg);
+
 export const sessionIdOption = () => new Option("--session-id <id>", "the session's id").makeOptionMandatory();
 
 export const scopeOption = () =>

@@ -1,7 +1,8 @@
-// `cm sessions create`.
+// `cm sessions create|list|get|delete`.
 import type { Command } from "commander";
 import type { Context } from "../context.js";
-import { controlOptions } from "../options.js";
+import { nextPageLine, tupleLine } from "../format.js";
+import { controlOptions, limitOption, sessionIdOption } from "../options.js";
 
 export function registerSessions(program: Command, ctx: Context): Command {
   const sessions = program.command("sessions").description("sessions, their controls and settings");
@@ -20,6 +21,36 @@ export function registerSessions(program: Command, ctx: Context): Command {
         approvalPolicy: o.approvalPolicy, networkAccess: o.networkAccess, filesystemSandbox: o.filesystemSandbox,
       });
       ctx.print(cmd, `created session ${r.session.sessionId}`, r);
+    });
+
+  sessions
+    .command("list")
+    .description("list active sessions, a page at a time, in id order (not deleted or system-owned ones)")
+    .addOption(limitOption("sessions"))
+    .option("--page-token <token>", "the page after the previous one: the token it printed after \"more:\"")
+    .action(async (o, cmd: Command) => {
+      const r = await ctx.client(cmd).sessions.list({ pageSize: o.limit, pageToken: o.pageToken });
+      const rows = r.sessions.map((s) => `${s.sessionId}  ${s.cwd || "-"}  ${s.createdAt?.toISOString() ?? "-"}`);
+      ctx.print(cmd, [...(rows.length ? rows : ["no sessions"]), ...nextPageLine("--page-token", r.nextPageToken)].join("\n"), r);
+    });
+
+  sessions
+    .command("get")
+    .description("show a session and its controls")
+    .addOption(sessionIdOption())
+    .action(async (o, cmd: Command) => {
+      const r = await ctx.client(cmd).sessions.get(o.sessionId);
+      const s = r.session;
+      ctx.print(cmd, [`session ${s.sessionId}`, `cwd: ${s.cwd || "-"}`, `created: ${s.createdAt?.toISOString() ?? "-"}`, tupleLine("controls", r.controls)].join("\n"), r);
+    });
+
+  sessions
+    .command("delete")
+    .description("delete a session; later calls naming it fail as deleted (exit 4)")
+    .addOption(sessionIdOption())
+    .action(async (o, cmd: Command) => {
+      const r = await ctx.client(cmd).sessions.delete(o.sessionId);
+      ctx.print(cmd, `deleted session ${r.sessionId}`, r);
     });
 
   return sessions;
