@@ -204,13 +204,43 @@ describe("cm", { timeout: 60_000 }, () => {
     expect(after.sessions.map((s: { sessionId: string }) => s.sessionId)).not.toContain(ids[0]);
   });
 
+  it("lists history newest first, one line per entry, paged with --before-revision; --json prints the page", async () => {
+    const id = await created();
+    expect((await cm("sessions", "settings", "history", "--session-id", id)).stdout).toBe("no changes\n");
+    await cm("sessions", "settings", "set", "--session-id", id, "--key", "team", "--value", '{"lead":"ana"}', "--actor", "ana");
+    await cm("sessions", "settings", "set", "--session-id", id, "--settings", '{"x":1,"two words":2}', "--source", "script");
+    await cm("sessions", "settings", "unset", "--session-id", id, "--key", "x");
+
+    const time = "\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z";
+    const all = await cm("sessions", "settings", "history", "--session-id", id);
+    expect(all.code).toBe(0);
+    expect(lines(all.stdout)).toEqual([
+      expect.stringMatching(new RegExp(`^#3 ${time} unset by user via cli: x$`)),
+      expect.stringMatching(new RegExp(`^#2 ${time} merge by user via script: "two words", x$`)),
+      expect.stringMatching(new RegExp(`^#1 ${time} set by ana via cli: team$`)),
+    ]);
+    const page = await cm("sessions", "settings", "history", "--session-id", id, "--limit", "2");
+    expect(lines(page.stdout)).toEqual([lines(all.stdout)[0], lines(all.stdout)[1], "more: --before-revision 2"]);
+    const rest = await cm("sessions", "settings", "history", "--session-id", id, "--limit", "2", "--before-revision", "2");
+    expect(lines(rest.stdout)).toEqual([lines(all.stdout)[2]]);
+
+    const json = JSON.parse((await cm("--json", "sessions", "settings", "history", "--session-id", id, "--limit", "1")).stdout);
+    expect(json).toEqual({
+      entries: [{ revision: 3, scope: "session", op: "unset", actor: "user", source: "cli", time: expect.stringMatching(/Z$/), changes: [{ kind: "setting", key: "x", before: 1 }] }],
+      nextBeforeRevision: 3,
+    });
+    expect((await cm("sessions", "settings", "history", "--session-id", id, "--scope", "default")).code).toBe(0);
+    expect((await cm("sessions", "settings", "history", "--session-id", `missing-${randomUUID()}`)).code).toBe(3);
+    expect((await cm("sessions", "settings", "history", "--session-id", id, "--before-revision", "x")).code).toBe(2);
+  });
+
   it("describes every command, and every option of each, in its --help", async () => {
     const walk = (cmd: Command, path: string[] = []): [string[], Command][] =>
       [[path, cmd], ...cmd.commands.flatMap((sub) => walk(sub, [...path, sub.name()]))];
     // The tree as the code declares it, hidden options included; the help text from the real binary.
     const commands = walk(buildProgram({ out: () => {}, err: () => {} }));
     expect(commands.map(([path]) => path.join(" "))).toEqual(expect.arrayContaining([
-      "sessions create", "sessions list", "sessions get", "sessions delete", "sessions controls get", "sessions controls apply", "sessions settings get", "sessions settings set", "sessions settings unset", "sessions settings watch",
+      "sessions create", "sessions list", "sessions get", "sessions delete", "sessions controls get", "sessions controls apply", "sessions settings get", "sessions settings set", "sessions settings unset", "sessions settings history", "sessions settings watch",
     ]));
     const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
     // A help row is "  <term>  <description>"; a row without a description is the term alone.

@@ -1,5 +1,5 @@
 // Human output shared by several commands.
-import type { Tuple } from "../client/index.js";
+import type { SettingsChange, Tuple } from "../client/index.js";
 
 /** JSON for scripts: revisions are bigints in the SDK and plain numbers on the wire. */
 export const stringify = (v: unknown) => JSON.stringify(v, (_, x) => (typeof x === "bigint" ? Number(x) : x));
@@ -7,6 +7,13 @@ export const stringify = (v: unknown) => JSON.stringify(v, (_, x) => (typeof x =
 /** One scope's controls, as the service's `summary` spells them, with the revision. */
 export const tupleLine = (name: string, t: Tuple) =>
   `${name}: ${t.model ?? "default"} | ${t.approvalPolicy} | ${t.networkAccess} | ${t.filesystemSandbox} | settings:${Object.keys(t.settings).length} (revision ${t.revision})`;
+
+// A key is any string of up to 240 characters: quote the ones that would blur the list.
+const keyText = (key: string) => (/^[\w.:/@-]+$/.test(key) ? key : JSON.stringify(key));
+
+/** One history entry on one line: revision, time, op, actor, source, the changed keys. */
+export const changeLine = (e: SettingsChange) =>
+  `#${e.revision} ${e.time.toISOString()} ${e.op} by ${e.actor} via ${e.source}: ${e.changes.map((c) => keyText(c.key)).join(", ") || "-"}`;
 
 /** The last line of a human page that has a next one: the option that fetches it. */
 export const nextPageLine = (option: string, value: string | bigint | undefined) =>

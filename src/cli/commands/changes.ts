@@ -1,11 +1,24 @@
-// `cm sessions settings watch`: the changes made to a scope, live.
+// `cm sessions settings history|watch`: the changes made to a scope, past and live.
 import type { Command } from "commander";
 import type { Scope } from "../../client/index.js";
 import type { Context } from "../context.js";
-import { stringify } from "../format.js";
-import { revisionOption, scopeOption, sessionIdOption } from "../options.js";
+import { changeLine, nextPageLine, stringify } from "../format.js";
+import { limitOption, revisionOption, scopeOption, sessionIdOption } from "../options.js";
 
 export function registerChanges(settings: Command, ctx: Context): void {
+  settings
+    .command("history")
+    .description("list past changes, newest first, one line each: revision, time, op, actor, source, changed keys")
+    .addOption(sessionIdOption())
+    .addOption(scopeOption())
+    .addOption(limitOption("entries"))
+    .addOption(revisionOption("--before-revision <n>", 'only changes older than this revision: the next page is the number printed after "more:"'))
+    .action(async (o, cmd: Command) => {
+      const r = await ctx.client(cmd).session(o.sessionId).settings.history({ scope: o.scope as Scope, limit: o.limit, beforeRevision: o.beforeRevision });
+      const lines = r.entries.length ? r.entries.map(changeLine) : ["no changes"];
+      ctx.print(cmd, [...lines, ...nextPageLine("--before-revision", r.nextBeforeRevision)].join("\n"), r);
+    });
+
   settings
     .command("watch")
     .description("stream changes, one JSON line each, until interrupted")
