@@ -138,10 +138,10 @@ describe("cm", { timeout: 60_000 }, () => {
 
   it("watch streams changes as JSON lines", async () => {
     const id = await created();
-    const child = spawn(process.execPath, [BIN, "sessions", "settings", "watch", "--session-id", id], { env });
+    // From revision 0 the stream replays what it missed, so the write need not wait for it to connect.
+    const child = spawn(process.execPath, [BIN, "sessions", "settings", "watch", "--session-id", id, "--from-revision", "0"], { env });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
-    await new Promise((r) => setTimeout(r, 1500));
     await cm("sessions", "settings", "set", "--session-id", id, "--key", "live", "--value", '"yes"', "--actor", "ana");
     const deadline = Date.now() + 10_000;
     while (!out.includes("\n") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
@@ -240,7 +240,8 @@ describe("cm", { timeout: 60_000 }, () => {
     // The tree as the code declares it, hidden options included; the help text from the real binary.
     const commands = walk(buildProgram({ out: () => {}, err: () => {} }));
     expect(commands.map(([path]) => path.join(" "))).toEqual(expect.arrayContaining([
-      "sessions create", "sessions list", "sessions get", "sessions delete", "sessions controls get", "sessions controls apply", "sessions settings get", "sessions settings set", "sessions settings unset", "sessions settings history", "sessions settings watch",
+      "sessions create", "sessions list", "sessions get", "sessions delete", "sessions controls get", "sessions controls apply",
+      "sessions settings get", "sessions settings set", "sessions settings unset", "sessions settings history", "sessions settings watch",
     ]));
     const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
     // A help row is "  <term>  <description>"; a row without a description is the term alone.
