@@ -140,6 +140,30 @@ describe("the web panel", () => {
     await page.close();
   }, 30_000);
 
+  it("answers an unknown id with a not-found page and nothing else; a system-owned session only says so", async () => {
+    const page = await open("/sessions/does-not-exist");
+    await page.getByRole("heading", { name: "Session not found" }).waitFor();
+    expect(await mainLines(page)).toEqual(["Session not found", "No session has the id does-not-exist.", "Back to sessions"]);
+    await shot(page, "not-found");
+    await page.getByRole("link", { name: "Back to sessions" }).click();
+    await page.getByRole("heading", { name: "Sessions" }).waitFor();
+
+    const system = (await rest("POST", "/api/sessions", { systemOwned: true })).body.session.sessionId as string;
+    await page.goto(`${server.url}/sessions/${system}`);
+    await page.getByRole("heading", { name: "Session owned by the system" }).waitFor();
+    expect(await mainLines(page)).toEqual([
+      "Session owned by the system", `The session ${system} is owned by the system and cannot be viewed or changed here.`, "Back to sessions",
+    ]);
+
+    // A deleted one still says it was deleted, under its own heading.
+    const deleted = await createSession();
+    await rest("DELETE", `/api/sessions/${deleted}`);
+    await page.goto(`${server.url}/sessions/${deleted}`);
+    await page.getByText("This session was deleted.").waitFor();
+    expect(await mainLines(page)).toEqual([`Session ${deleted}`, "This session was deleted. Its settings can no longer be changed. Back to sessions"]);
+    await page.close();
+  }, 30_000);
+
   it("shows a change made over REST live, within a second, with who made it", async () => {
     const sessionId = await createSession();
     const page = await open(`/sessions/${sessionId}`);

@@ -1,6 +1,6 @@
 // One session: its controls and settings in either scope, following
 // WatchSettings live, with the history of recent changes.
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useRef, useState, type ReactNode } from "react";
 import { describeError, reasonOf, sdk, type JsonObject, type Scope, type SettingsChange, type Tuple } from "./api.js";
 import { ControlsPanel } from "./ControlsPanel.js";
 import { HistoryPanel } from "./HistoryPanel.js";
@@ -8,6 +8,17 @@ import { Loading } from "./Loading.js";
 import { SettingsPanel } from "./SettingsPanel.js";
 
 type View = Awaited<ReturnType<ReturnType<typeof sdk.session>["controls"]["get"]>>;
+
+/** A session that has no page to show: only why, and the way back. */
+function Missing({ title, children }: { title: string; children: ReactNode }) {
+  return (
+    <section aria-labelledby="session-title" className="session">
+      <h1 id="session-title">{title}</h1>
+      <p>{children}</p>
+      <p><a href="/">Back to sessions</a></p>
+    </section>
+  );
+}
 
 export function SessionPage({ sessionId }: { sessionId: string }) {
   const session = sdk.session(sessionId);
@@ -17,7 +28,7 @@ export function SessionPage({ sessionId }: { sessionId: string }) {
   // view, tuple and history stay undefined until read, so nothing claims "empty" before it knows.
   const [history, setHistory] = useState<SettingsChange[]>();
   const [error, setError] = useState<string>();
-  const [gone, setGone] = useState<string>();
+  const [gone, setGone] = useState<{ reason: string; message: string }>();
   const [attempt, setAttempt] = useState(0);
   const [live, setLive] = useState<"connecting" | "live" | "paused">("connecting");
   const [lastChange, setLastChange] = useState<SettingsChange>();
@@ -25,7 +36,7 @@ export function SessionPage({ sessionId }: { sessionId: string }) {
 
   const fail = useCallback((err: unknown) => {
     const reason = reasonOf(err);
-    if (reason === "SESSION_DELETED" || reason === "SESSION_NOT_FOUND" || reason === "SYSTEM_SESSION") setGone(describeError(err));
+    if (reason === "SESSION_DELETED" || reason === "SESSION_NOT_FOUND" || reason === "SYSTEM_SESSION") setGone({ reason, message: describeError(err) });
     else setError(describeError(err));
   }, []);
 
@@ -92,10 +103,17 @@ export function SessionPage({ sessionId }: { sessionId: string }) {
   const locked = scope === "default" && view !== undefined && !view.defaultsEditable;
   const editable = !gone && !locked;
 
+  // Until the first data arrives, an unknown or system-owned session gets a page of its own and nothing else.
+  if (!view && gone?.reason === "SESSION_NOT_FOUND") {
+    return <Missing title="Session not found">No session has the id <code>{sessionId}</code>.</Missing>;
+  }
+  if (!view && gone?.reason === "SYSTEM_SESSION") {
+    return <Missing title="Session owned by the system">The session <code>{sessionId}</code> is owned by the system and cannot be viewed or changed here.</Missing>;
+  }
   const top = (
     <>
       <h1 id="session-title">Session <code>{sessionId}</code></h1>
-      {gone && <div role="alert" className="banner gone">{gone} Its settings can no longer be changed. <a href="/">Back to sessions</a></div>}
+      {gone && <div role="alert" className="banner gone">{gone.message} Its settings can no longer be changed. <a href="/">Back to sessions</a></div>}
       {error && (
         <div role="alert" className="banner error">
           {error}{" "}
