@@ -15,6 +15,8 @@ const keyText = (key: string) => (/^[\w.:/@-]+$/.test(key) ? key : JSON.stringif
 export const changeLine = (e: SettingsChange) =>
   `#${e.revision} ${e.time.toISOString()} ${e.op} by ${e.actor} via ${e.source}: ${e.changes.map((c) => keyText(c.key)).join(", ") || "-"}`;
 
-/** The last line of a human page that has a next one: the option that fetches it. */
-export const nextPageLine = (option: string, value: string | bigint | undefined) =>
-  value === undefined || value === "" ? [] : [`more: ${option} ${value}`];
+/** A human page: its rows, or `none`; then, when there is a next page, the option that fetches it. */
+export function pageText(rows: string[], none: string, option: string, next: string | bigint | undefined): string {
+  const more = next === undefined || next === "" ? [] : [`more: ${option} ${next}`];
+  return [...(rows.length ? rows : [none]), ...more].join("\n");
+}

@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import type { Scope } from "../../client/index.js";
 import type { Context } from "../context.js";
-import { changeLine, nextPageLine, stringify } from "../format.js";
+import { changeLine, pageText, stringify } from "../format.js";
 import { limitOption, revisionOption, scopeOption, sessionIdOption } from "../options.js";
 
 export function registerChanges(settings: Command, ctx: Context): void {
@@ -15,8 +15,7 @@ export function registerChanges(settings: Command, ctx: Context): void {
     .addOption(revisionOption("--before-revision <n>", 'only changes older than this revision: the next page is the number printed after "more:"'))
     .action(async (o, cmd: Command) => {
       const r = await ctx.client(cmd).session(o.sessionId).settings.history({ scope: o.scope as Scope, limit: o.limit, beforeRevision: o.beforeRevision });
-      const lines = r.entries.length ? r.entries.map(changeLine) : ["no changes"];
-      ctx.print(cmd, [...lines, ...nextPageLine("--before-revision", r.nextBeforeRevision)].join("\n"), r);
+      ctx.print(cmd, pageText(r.entries.map(changeLine), "no changes", "--before-revision", r.nextBeforeRevision), r);
     });
 
   settings

@@ -1,7 +1,7 @@
 // `cm sessions create|list|get|delete`.
 import type { Command } from "commander";
 import type { Context } from "../context.js";
-import { nextPageLine, tupleLine } from "../format.js";
+import { pageText, tupleLine } from "../format.js";
 import { controlOptions, limitOption, sessionIdOption } from "../options.js";
 
 export function registerSessions(program: Command, ctx: Context): Command {
@@ -31,7 +31,7 @@ export function registerSessions(program: Command, ctx: Context): Command {
     .action(async (o, cmd: Command) => {
       const r = await ctx.client(cmd).sessions.list({ pageSize: o.limit, pageToken: o.pageToken });
       const rows = r.sessions.map((s) => `${s.sessionId}  ${s.cwd || "-"}  ${s.createdAt?.toISOString() ?? "-"}`);
-      ctx.print(cmd, [...(rows.length ? rows : ["no sessions"]), ...nextPageLine("--page-token", r.nextPageToken)].join("\n"), r);
+      ctx.print(cmd, pageText(rows, "no sessions", "--page-token", r.nextPageToken), r);
     });
 
   sessions
