@@ -1,10 +1,15 @@
 // The real `cm` binary against a live server, through the shared profile file.
 import { execFile, spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import type { Command } from "commander";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildProgram } from "../src/cli/main.js";
 import { startTestServer, type TestServer } from "./support/server.js";
+
+const BIN = resolve(import.meta.dirname, "..", "bin", "cm.mjs");
 
 let server: TestServer;
 let locked: TestServer;
@@ -27,13 +32,18 @@ afterAll(async () => {
   await locked?.close();
 });
 
-function cm(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+type Run = { code: number; stdout: string; stderr: string };
+
+/** Runs the binary from a directory of its own: nothing may depend on the working directory. */
+function cm(...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["bin/cm.mjs", ...args], { env }, (err, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args], { env, cwd: tmpdir() }, (err, stdout, stderr) => {
       resolve({ code: err ? (err as { code?: number }).code ?? 1 : 0, stdout, stderr });
     });
   });
 }
+
+const lines = (text: string) => text.trimEnd().split("\n");
 
 async function created(): Promise<string> {
   const r = await cm("--json", "sessions", "create", "--cwd", "/w");
@@ -41,7 +51,8 @@ async function created(): Promise<string> {
   return JSON.parse(r.stdout).session.sessionId;
 }
 
-describe("cm", () => {
+// Every run starts Node and tsx: half a second, and several seconds on a loaded machine.
+describe("cm", { timeout: 60_000 }, () => {
   it("creates a session, sets, gets and unsets settings, human and --json", async () => {
     const id = await created();
     const human = await cm("sessions", "settings", "set", "--session-id", id, "--key", "team", "--value", '{"review":{"owner":"ana"}}');
@@ -127,15 +138,122 @@ describe("cm", () => {
 
   it("watch streams changes as JSON lines", async () => {
     const id = await created();
-    const child = spawn(process.execPath, ["bin/cm.mjs", "sessions", "settings", "watch", "--session-id", id], { env });
+    // From revision 0 the stream replays what it missed, so the write need not wait for it to connect.
+    const child = spawn(process.execPath, [BIN, "sessions", "settings", "watch", "--session-id", id, "--from-revision", "0"], { env });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
-    await new Promise((r) => setTimeout(r, 1500));
     await cm("sessions", "settings", "set", "--session-id", id, "--key", "live", "--value", '"yes"', "--actor", "ana");
     const deadline = Date.now() + 10_000;
     while (!out.includes("\n") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     child.kill("SIGTERM");
     const line = JSON.parse(out.split("\n")[0]!);
     expect(line).toMatchObject({ revision: 1, op: "set", actor: "ana", source: "cli", changes: [{ key: "live", after: "yes" }] });
+  });
+
+  it("prints the package's version, and exits 2 on usage errors, bare cm included", async () => {
+    const { version } = JSON.parse(readFileSync(resolve(import.meta.dirname, "..", "package.json"), "utf8"));
+    expect(await cm("--version")).toEqual({ code: 0, stdout: `${version}\n`, stderr: "" });
+    const help = await cm("--help");
+    expect(help).toMatchObject({ code: 0, stderr: "" });
+    expect(help.stdout).toContain("Usage: cm [options] [command]");
+    // Bare cm is a usage error: help on stderr, where a script's output will not take it for data.
+    const bare = await cm();
+    expect(bare).toMatchObject({ code: 2, stdout: "" });
+    expect(bare.stderr).toContain("Usage: cm [options] [command]");
+    expect((await cm("sessions")).code).toBe(2);
+    const badScope = await cm("sessions", "settings", "get", "--session-id", "x", "--scope", "everywhere");
+    expect(badScope).toMatchObject({ code: 2, stdout: "" });
+    expect(badScope.stderr).toContain("--scope");
+    expect((await cm("sessions", "settings", "set", "--session-id", "x", "--key", "k", "--value", "1", "--if-revision", "-1")).code).toBe(2);
+    expect((await cm("sessions", "create", "--no-such-option")).code).toBe(2);
+    expect((await cm("sessions", "no-such-command")).code).toBe(2);
+  });
+
+  it("lists sessions a page at a time, gets one, and deletes it, human and --json", async () => {
+    const ids = [`list-${randomUUID()}`, `list-${randomUUID()}`];
+    for (const id of ids) expect((await cm("sessions", "create", "--session-id", id, "--cwd", "/srv/list")).code).toBe(0);
+
+    const badLimit = await cm("sessions", "list", "--limit", "0");
+    expect(badLimit).toMatchObject({ code: 2, stdout: "" });
+    expect(badLimit.stderr).toContain("--limit");
+    const all = JSON.parse((await cm("--json", "sessions", "list", "--limit", "500")).stdout);
+    expect(all.sessions.map((s: { sessionId: string }) => s.sessionId)).toEqual(expect.arrayContaining(ids));
+    const first = await cm("sessions", "list", "--limit", "1");
+    expect(first.code).toBe(0);
+    const [row, more] = lines(first.stdout);
+    expect(row).toMatch(/^\S+ {2}\S+ {2}\d{4}-\d\d-\d\dT\S+Z$/);
+    expect(more).toMatch(/^more: --page-token \S+$/);
+    const second = await cm("sessions", "list", "--limit", "1", "--page-token", more!.split(" ").pop()!);
+    expect(lines(second.stdout)[0]!.split("  ")[0]).not.toBe(row!.split("  ")[0]);
+
+    const human = await cm("sessions", "get", "--session-id", ids[0]!);
+    expect(lines(human.stdout)).toEqual([
+      `session ${ids[0]}`, "cwd: /srv/list", expect.stringMatching(/^created: \d{4}-/),
+      "controls: default | untrusted | restricted | read-only | settings:0 (revision 0)",
+    ]);
+    const json = JSON.parse((await cm("sessions", "get", "--session-id", ids[0]!, "--json")).stdout);
+    expect(json).toMatchObject({ session: { sessionId: ids[0], cwd: "/srv/list", systemOwned: false }, controls: { model: null, revision: 0 } });
+
+    expect(await cm("sessions", "delete", "--session-id", ids[0]!)).toEqual({ code: 0, stdout: `deleted session ${ids[0]}\n`, stderr: "" });
+    const deleted = JSON.parse((await cm("--json", "sessions", "delete", "--session-id", ids[1]!)).stdout);
+    expect(deleted).toEqual({ sessionId: ids[1], deletedAt: expect.stringMatching(/Z$/) });
+    expect((await cm("sessions", "get", "--session-id", ids[0]!)).code).toBe(4);
+    expect((await cm("sessions", "delete", "--session-id", ids[0]!)).code).toBe(4);
+    expect((await cm("sessions", "delete", "--session-id", `missing-${randomUUID()}`)).code).toBe(3);
+    const after = JSON.parse((await cm("--json", "sessions", "list", "--limit", "500")).stdout);
+    expect(after.sessions.map((s: { sessionId: string }) => s.sessionId)).not.toContain(ids[0]);
+  });
+
+  it("lists history newest first, one line per entry, paged with --before-revision; --json prints the page", async () => {
+    const id = await created();
+    expect((await cm("sessions", "settings", "history", "--session-id", id)).stdout).toBe("no changes\n");
+    await cm("sessions", "settings", "set", "--session-id", id, "--key", "team", "--value", '{"lead":"ana"}', "--actor", "ana");
+    await cm("sessions", "settings", "set", "--session-id", id, "--settings", '{"x":1,"two words":2}', "--source", "script");
+    await cm("sessions", "settings", "unset", "--session-id", id, "--key", "x");
+
+    const time = "\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z";
+    const all = await cm("sessions", "settings", "history", "--session-id", id);
+    expect(all.code).toBe(0);
+    expect(lines(all.stdout)).toEqual([
+      expect.stringMatching(new RegExp(`^#3 ${time} unset by user via cli: x$`)),
+      expect.stringMatching(new RegExp(`^#2 ${time} merge by user via script: "two words", x$`)),
+      expect.stringMatching(new RegExp(`^#1 ${time} set by ana via cli: team$`)),
+    ]);
+    const page = await cm("sessions", "settings", "history", "--session-id", id, "--limit", "2");
+    expect(lines(page.stdout)).toEqual([lines(all.stdout)[0], lines(all.stdout)[1], "more: --before-revision 2"]);
+    const rest = await cm("sessions", "settings", "history", "--session-id", id, "--limit", "2", "--before-revision", "2");
+    expect(lines(rest.stdout)).toEqual([lines(all.stdout)[2]]);
+
+    const json = JSON.parse((await cm("--json", "sessions", "settings", "history", "--session-id", id, "--limit", "1")).stdout);
+    expect(json).toEqual({
+      entries: [{ revision: 3, scope: "session", op: "unset", actor: "user", source: "cli", time: expect.stringMatching(/Z$/), changes: [{ kind: "setting", key: "x", before: 1 }] }],
+      nextBeforeRevision: 3,
+    });
+    expect((await cm("sessions", "settings", "history", "--session-id", id, "--scope", "default")).code).toBe(0);
+    expect((await cm("sessions", "settings", "history", "--session-id", `missing-${randomUUID()}`)).code).toBe(3);
+    expect((await cm("sessions", "settings", "history", "--session-id", id, "--before-revision", "x")).code).toBe(2);
+  });
+
+  it("describes every command, and every option of each, in its --help", async () => {
+    const walk = (cmd: Command, path: string[] = []): [string[], Command][] =>
+      [[path, cmd], ...cmd.commands.flatMap((sub) => walk(sub, [...path, sub.name()]))];
+    // The tree as the code declares it, hidden options included; the help text from the real binary.
+    const commands = walk(buildProgram({ out: () => {}, err: () => {} }));
+    expect(commands.map(([path]) => path.join(" "))).toEqual(expect.arrayContaining([
+      "sessions create", "sessions list", "sessions get", "sessions delete", "sessions controls get", "sessions controls apply",
+      "sessions settings get", "sessions settings set", "sessions settings unset", "sessions settings history", "sessions settings watch",
+    ]));
+    const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    // A help row is "  <term>  <description>"; a row without a description is the term alone.
+    const described = (help: string, term: string) => new RegExp(`^ {2}${escape(term)}( [^\\n]*?)? {2,}\\S`, "m").test(help);
+    await Promise.all(commands.map(async ([path, cmd]) => {
+      const name = ["cm", ...path].join(" ");
+      const help = await cm(...path, "--help");
+      expect(help.code, name).toBe(0);
+      expect(cmd.description(), `${name} has a description`).not.toBe("");
+      expect(help.stdout, name).toContain(cmd.description().slice(0, 40));
+      for (const option of cmd.options) expect(described(help.stdout, option.flags), `${name}: ${option.flags}`).toBe(true);
+      for (const sub of cmd.commands) expect(described(help.stdout, sub.name()), `${name}: ${sub.name()}`).toBe(true);
+    }));
   });
 });

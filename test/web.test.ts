@@ -46,6 +46,26 @@ async function createSession(): Promise<string> {
 
 const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
 
+/**
+ * Holds back the page's calls to one Connect procedure (e.g. "SessionService/ListSessions")
+ * until `release()`, to see what the page shows before that data arrives.
+ */
+async function hold(page: Page, procedure: string): Promise<{ requested: Promise<void>; release: () => void }> {
+  let release!: () => void;
+  let reached!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  const requested = new Promise<void>((r) => (reached = r));
+  await page.route(`**/codexmanager.settings.v1.${procedure}`, async (route) => {
+    reached();
+    await released;
+    await route.continue();
+  });
+  return { requested, release };
+}
+
+/** The visible text of the page's main area, one entry per line. */
+const mainLines = async (page: Page) => (await page.locator("main").innerText()).split(/\n+/).map((l) => l.trim()).filter(Boolean);
+
 describe("the web panel", () => {
   it("creates a session, and changes a control and a setting that REST then reads", async () => {
     const page = await open("/");
@@ -84,6 +104,65 @@ describe("the web panel", () => {
     await shot(page, "sessions");
     await page.close();
   }, 60_000);
+
+  it("says Loading… until data arrives, never an empty state it does not know yet", async () => {
+    const sessionId = await createSession();
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+
+    const list = await hold(page, "SessionService/ListSessions");
+    await page.goto(`${server.url}/`);
+    await list.requested;
+    await page.getByText("Loading…").waitFor();
+    expect(await page.getByText("No sessions on this page.").count()).toBe(0);
+    await shot(page, "sessions-loading");
+    list.release();
+    await page.locator(".sessions li").first().waitFor();
+    expect(await page.getByText("Loading…").count()).toBe(0);
+
+    // A session page shows nothing about the session until its controls arrive, then its history.
+    const controls = await hold(page, "SettingsService/GetControls");
+    const history = await hold(page, "SettingsService/ListHistory");
+    await page.goto(`${server.url}/sessions/${sessionId}`);
+    await controls.requested;
+    await page.getByText("Loading…").waitFor();
+    expect(await mainLines(page)).toEqual([`Session ${sessionId}`, "Loading…"]);
+    controls.release();
+    const historyPanel = page.getByRole("region", { name: "History" });
+    await historyPanel.getByText("Loading…").waitFor();
+    await history.requested;
+    await page.getByRole("button", { name: "Apply controls" }).waitFor();
+    expect(await page.getByText("No changes yet.").count()).toBe(0);
+    await shot(page, "history-loading");
+    history.release();
+    await historyPanel.getByText("No changes yet.").waitFor();
+    await page.getByText("● Live").waitFor();
+    expect(await page.getByText("Loading…").count()).toBe(0);
+    await page.close();
+  }, 30_000);
+
+  it("answers an unknown id with a not-found page and nothing else; a system-owned session only says so", async () => {
+    const page = await open("/sessions/does-not-exist");
+    await page.getByRole("heading", { name: "Session not found" }).waitFor();
+    expect(await mainLines(page)).toEqual(["Session not found", "No session has the id does-not-exist.", "Back to sessions"]);
+    await shot(page, "not-found");
+    await page.getByRole("link", { name: "Back to sessions" }).click();
+    await page.getByRole("heading", { name: "Sessions" }).waitFor();
+
+    const system = (await rest("POST", "/api/sessions", { systemOwned: true })).body.session.sessionId as string;
+    await page.goto(`${server.url}/sessions/${system}`);
+    await page.getByRole("heading", { name: "Session owned by the system" }).waitFor();
+    expect(await mainLines(page)).toEqual([
+      "Session owned by the system", `The session ${system} is owned by the system and cannot be viewed or changed here.`, "Back to sessions",
+    ]);
+
+    // A deleted one still says it was deleted, under its own heading.
+    const deleted = await createSession();
+    await rest("DELETE", `/api/sessions/${deleted}`);
+    await page.goto(`${server.url}/sessions/${deleted}`);
+    await page.getByText("This session was deleted.").waitFor();
+    expect(await mainLines(page)).toEqual([`Session ${deleted}`, "This session was deleted. Its settings can no longer be changed. Back to sessions"]);
+    await page.close();
+  }, 30_000);
 
   it("shows a change made over REST live, within a second, with who made it", async () => {
     const sessionId = await createSession();

@@ -1,13 +1,15 @@
 // Recent changes, newest first, each with who made it and before/after values.
 import type { SettingsChange } from "./api.js";
+import { Loading } from "./Loading.js";
 
 const show = (v: unknown) => (v === undefined ? "—" : JSON.stringify(v));
 
-export function HistoryPanel({ entries }: { entries: SettingsChange[] }) {
+/** `entries` is undefined until the history has been read. */
+export function HistoryPanel({ entries }: { entries: SettingsChange[] | undefined }) {
   return (
     <section className="panel history" aria-labelledby="history-title">
       <h2 id="history-title">History</h2>
-      {entries.length === 0 ? <p className="muted">No changes yet.</p> : (
+      {entries === undefined ? <Loading /> : entries.length === 0 ? <p className="muted">No changes yet.</p> : (
         <ol>
           {entries.map((e) => (
             <li key={e.revision.toString()}>

@@ -2,13 +2,15 @@
 import { useCallback, useEffect, useState } from "react";
 import { describeError, sdk } from "./api.js";
 import { navigate } from "./App.js";
+import { Loading } from "./Loading.js";
 
 const PAGE = 20;
 
 type Row = Awaited<ReturnType<typeof sdk.sessions.list>>["sessions"][number];
 
 export function SessionList() {
-  const [rows, setRows] = useState<Row[]>([]);
+  // Undefined while a page loads: an empty list would say there are no sessions.
+  const [rows, setRows] = useState<Row[]>();
   const [tokens, setTokens] = useState<string[]>([""]);
   const [next, setNext] = useState<string | undefined>();
   const [error, setError] = useState<string>();
@@ -28,6 +30,7 @@ export function SessionList() {
   }, []);
 
   useEffect(() => {
+    setRows(undefined);
     void load(tokens[tokens.length - 1]!);
   }, [load, tokens]);
 
@@ -63,7 +66,9 @@ export function SessionList() {
         </label>
         <button type="submit" disabled={busy}>Create session</button>
       </form>
-      {rows.length === 0 ? (
+      {rows === undefined ? (
+        !error && <Loading />
+      ) : rows.length === 0 ? (
         <p className="muted">No sessions on this page.</p>
       ) : (
         <ul className="sessions">

@@ -1,28 +1,42 @@
 // One session: its controls and settings in either scope, following
 // WatchSettings live, with the history of recent changes.
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useRef, useState, type ReactNode } from "react";
 import { describeError, reasonOf, sdk, type JsonObject, type Scope, type SettingsChange, type Tuple } from "./api.js";
 import { ControlsPanel } from "./ControlsPanel.js";
 import { HistoryPanel } from "./HistoryPanel.js";
+import { Loading } from "./Loading.js";
 import { SettingsPanel } from "./SettingsPanel.js";
 
 type View = Awaited<ReturnType<ReturnType<typeof sdk.session>["controls"]["get"]>>;
+
+/** A session that has no page to show: only why, and the way back. */
+function Missing({ title, children }: { title: string; children: ReactNode }) {
+  return (
+    <section aria-labelledby="session-title" className="session">
+      <h1 id="session-title">{title}</h1>
+      <p>{children}</p>
+      <p><a href="/">Back to sessions</a></p>
+    </section>
+  );
+}
 
 export function SessionPage({ sessionId }: { sessionId: string }) {
   const session = sdk.session(sessionId);
   const [scope, setScope] = useState<Scope>("session");
   const [view, setView] = useState<View>();
   const [tuple, setTuple] = useState<Tuple>();
-  const [history, setHistory] = useState<SettingsChange[]>([]);
+  // view, tuple and history stay undefined until read, so nothing claims "empty" before it knows.
+  const [history, setHistory] = useState<SettingsChange[]>();
   const [error, setError] = useState<string>();
-  const [gone, setGone] = useState<string>();
+  const [gone, setGone] = useState<{ reason: string; message: string }>();
+  const [attempt, setAttempt] = useState(0);
   const [live, setLive] = useState<"connecting" | "live" | "paused">("connecting");
   const [lastChange, setLastChange] = useState<SettingsChange>();
   const revision = useRef(0n);
 
   const fail = useCallback((err: unknown) => {
     const reason = reasonOf(err);
-    if (reason === "SESSION_DELETED" || reason === "SESSION_NOT_FOUND" || reason === "SYSTEM_SESSION") setGone(describeError(err));
+    if (reason === "SESSION_DELETED" || reason === "SESSION_NOT_FOUND" || reason === "SYSTEM_SESSION") setGone({ reason, message: describeError(err) });
     else setError(describeError(err));
   }, []);
 
@@ -36,6 +50,10 @@ export function SessionPage({ sessionId }: { sessionId: string }) {
   useEffect(() => {
     const stop = new AbortController();
     let retry: ReturnType<typeof setTimeout> | undefined;
+    // Another scope's data must not show, nor be edited, under this scope's name.
+    setTuple(undefined);
+    setHistory(undefined);
+    setLastChange(undefined);
     (async () => {
       try {
         const v = await loadView();
@@ -55,7 +73,7 @@ export function SessionPage({ sessionId }: { sessionId: string }) {
           for await (const change of changes) {
             revision.current = change.revision;
             setTuple((t) => t && { ...t, settings: change.settings ?? t.settings, revision: change.revision });
-            setHistory((h) => [change, ...h].slice(0, 50));
+            setHistory((h) => [change, ...(h ?? [])].slice(0, 50));
             setLastChange(change);
             if (change.changes.some((c) => c.kind === "control")) {
               const v2 = await loadView();
@@ -80,20 +98,43 @@ export function SessionPage({ sessionId }: { sessionId: string }) {
       stop.abort();
       clearTimeout(retry);
     };
-  }, [sessionId, scope]);
+  }, [sessionId, scope, attempt]);
 
   const locked = scope === "default" && view !== undefined && !view.defaultsEditable;
   const editable = !gone && !locked;
 
-  return (
-    <section aria-labelledby="session-title" className="session">
+  // Until the first data arrives, an unknown or system-owned session gets a page of its own and nothing else.
+  if (!view && gone?.reason === "SESSION_NOT_FOUND") {
+    return <Missing title="Session not found">No session has the id <code>{sessionId}</code>.</Missing>;
+  }
+  if (!view && gone?.reason === "SYSTEM_SESSION") {
+    return <Missing title="Session owned by the system">The session <code>{sessionId}</code> is owned by the system and cannot be viewed or changed here.</Missing>;
+  }
+  const top = (
+    <>
       <h1 id="session-title">Session <code>{sessionId}</code></h1>
-      {gone && <div role="alert" className="banner gone">{gone} Its settings can no longer be changed. <a href="/">Back to sessions</a></div>}
+      {gone && <div role="alert" className="banner gone">{gone.message} Its settings can no longer be changed. <a href="/">Back to sessions</a></div>}
       {error && (
         <div role="alert" className="banner error">
-          {error} <button type="button" className="link" onClick={() => setError(undefined)}>Dismiss</button>
+          {error}{" "}
+          {view ? (
+            <button type="button" className="link" onClick={() => setError(undefined)}>Dismiss</button>
+          ) : (
+            // Nothing has loaded, so dismissing would leave nothing: load again instead.
+            <button type="button" className="link" onClick={() => { setError(undefined); setAttempt((n) => n + 1); }}>Try again</button>
+          )}
         </div>
       )}
+    </>
+  );
+  if (!view) {
+    // No scope switch or live status yet: they would describe a session not known to exist.
+    return <section aria-labelledby="session-title" className="session">{top}{!gone && !error && <Loading />}</section>;
+  }
+
+  return (
+    <section aria-labelledby="session-title" className="session">
+      {top}
       <div className="row toolbar">
         <fieldset className="scope">
           <legend>Applies to</legend>

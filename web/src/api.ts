@@ -28,7 +28,7 @@ export type { JsonObject, JsonValue, Scope, SettingsChange, Tuple } from "../../
 const MESSAGES: Record<string, string> = {
   SESSION_DELETED: "This session was deleted.",
   SESSION_NOT_FOUND: "This session does not exist.",
-  SYSTEM_SESSION: "This session belongs to the orchestrator and cannot be viewed here.",
+  SYSTEM_SESSION: "This session is owned by the system and cannot be viewed here.",
   DEFAULTS_LOCKED: "New-session defaults are locked: Managed by harness configuration.",
   REVISION_MISMATCH: "Someone else changed these settings first.",
   PAYLOAD_TOO_LARGE: "That value is too large.",

@@ -1,0 +1,53 @@
+// What every command needs: where its output goes, --json, and one SDK per
+// run, built from the global options (profile, base URL, bearer token).
+import type { Command } from "commander";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { createSettingsSdk, type SettingsSdk } from "../client/index.js";
+import { loadEndpoint } from "../client/profile.js";
+import { stringify } from "./format.js";
+
+export interface Io {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+interface GlobalOptions {
+  profile?: string;
+  baseUrl?: string;
+  bearer?: string;
+  token?: string;
+  json?: boolean;
+}
+
+export interface Context {
+  io: Io;
+  /** The SDK, from the global options given with `cmd`. */
+  client(cmd: Command): SettingsSdk;
+  /** `human` by default; `data` as one JSON line with --json. */
+  print(cmd: Command, human: string, data: unknown): void;
+}
+
+export function createContext(io: Io): Context {
+  let sdk: SettingsSdk | undefined;
+  return {
+    io,
+    client(cmd) {
+      const opts = cmd.optsWithGlobals<GlobalOptions>();
+      const endpoint = loadEndpoint(opts.profile);
+      const token = opts.bearer ?? opts.token ?? endpoint.bearer;
+      const headers = { ...endpoint.headers, ...(token && { authorization: `Bearer ${token}` }) };
+      sdk ??= createSettingsSdk(createConnectTransport({
+        baseUrl: opts.baseUrl ?? endpoint.baseUrl,
+        httpVersion: "1.1",
+        interceptors: [(next) => (req) => {
+          for (const [name, value] of Object.entries(headers)) req.header.set(name, value);
+          return next(req);
+        }],
+      }));
+      return sdk;
+    },
+    print(cmd, human, data) {
+      io.out(cmd.optsWithGlobals<GlobalOptions>().json ? stringify(data) : human);
+    },
+  };
+}

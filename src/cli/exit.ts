@@ -1,0 +1,57 @@
+// Exit codes tell outcomes apart for scripts: one per service reason, 2 for
+// anything the command line itself got wrong.
+import { CommanderError } from "commander";
+import { SettingsError } from "../client/index.js";
+import type { Io } from "./context.js";
+
+export const EXIT = {
+  ok: 0,
+  failed: 1,
+  usage: 2,
+  notFound: 3,
+  deleted: 4,
+  locked: 5,
+  conflict: 6,
+  invalid: 7,
+  systemSession: 8,
+  unavailable: 9,
+  unauthenticated: 10,
+  forbidden: 11,
+} as const;
+
+const EXIT_BY_REASON: Record<string, number> = {
+  SESSION_NOT_FOUND: EXIT.notFound,
+  SESSION_DELETED: EXIT.deleted,
+  DEFAULTS_LOCKED: EXIT.locked,
+  REVISION_MISMATCH: EXIT.conflict,
+  SESSION_EXISTS: EXIT.conflict,
+  INVALID_REQUEST: EXIT.invalid,
+  PAYLOAD_TOO_LARGE: EXIT.invalid,
+  SYSTEM_SESSION: EXIT.systemSession,
+  STORE_UNAVAILABLE: EXIT.unavailable,
+  UNAUTHENTICATED: EXIT.unauthenticated,
+  PERMISSION_DENIED: EXIT.forbidden,
+};
+
+/** A combination of options that commander alone cannot refuse. */
+export class UsageError extends Error {}
+
+/** Reports `err` on stderr (commander has already reported its own) and picks the exit code. */
+export function exitCodeFor(err: unknown, io: Io): number {
+  if (err instanceof CommanderError) {
+    // --help and --version end with exit code 0; help shown because a command is
+    // missing (bare `cm`, `cm sessions`) and every parse error end with 1: a usage error.
+    return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  }
+  if (err instanceof UsageError) {
+    io.err(`cm: ${err.message}`);
+    return EXIT.usage;
+  }
+  if (err instanceof SettingsError) {
+    const issues = err.detail?.issues.map((i) => `\n  ${i.path}: ${i.message}`).join("") ?? "";
+    io.err(`cm: ${err.reason ?? "error"}: ${err.message}${issues}`);
+    return (err.reason && EXIT_BY_REASON[err.reason]) || (err.code === 14 ? EXIT.unavailable : EXIT.failed);
+  }
+  io.err(`cm: ${(err as Error)?.message ?? String(err)}`);
+  return EXIT.failed;
+}

@@ -1,0 +1,22 @@
+// Human output shared by several commands.
+import type { SettingsChange, Tuple } from "../client/index.js";
+
+/** JSON for scripts: revisions are bigints in the SDK and plain numbers on the wire. */
+export const stringify = (v: unknown) => JSON.stringify(v, (_, x) => (typeof x === "bigint" ? Number(x) : x));
+
+/** One scope's controls, as the service's `summary` spells them, with the revision. */
+export const tupleLine = (name: string, t: Tuple) =>
+  `${name}: ${t.model ?? "default"} | ${t.approvalPolicy} | ${t.networkAccess} | ${t.filesystemSandbox} | settings:${Object.keys(t.settings).length} (revision ${t.revision})`;
+
+// A key is any string of up to 240 characters: quote the ones that would blur the list.
+const keyText = (key: string) => (/^[\w.:/@-]+$/.test(key) ? key : JSON.stringify(key));
+
+/** One history entry on one line: revision, time, op, actor, source, the changed keys. */
+export const changeLine = (e: SettingsChange) =>
+  `#${e.revision} ${e.time.toISOString()} ${e.op} by ${e.actor} via ${e.source}: ${e.changes.map((c) => keyText(c.key)).join(", ") || "-"}`;
+
+/** A human page: its rows, or `none`; then, when there is a next page, the option that fetches it. */
+export function pageText(rows: string[], none: string, option: string, next: string | bigint | undefined): string {
+  const more = next === undefined || next === "" ? [] : [`more: ${option} ${next}`];
+  return [...(rows.length ? rows : [none]), ...more].join("\n");
+}
