@@ -1,5 +1,16 @@
-// The package's version, read from the package.json next to this module's
-// directory at run time, so it is right in a checkout and in an installed package.
-import { readFileSync } from "node:fs";
+// The package's version, read at run time from the nearest package.json
+// above this module: the checkout's when run from src/, the package's when
+// run compiled from dist/src/ (in a checkout or an installed package).
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 
-export const version = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+function nearestPackageJson(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const candidate = join(dir, "package.json");
+    if (existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
+  }
+}
+
+export const version = (JSON.parse(readFileSync(nearestPackageJson(dirname(fileURLToPath(import.meta.url))), "utf8")) as { version: string }).version;
