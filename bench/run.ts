@@ -149,7 +149,7 @@ async function startBenchServer(store: Store, redisUrl?: string): Promise<Runnin
     store,
     log: createLogger(config.logLevel),
     routes: restRoutes,
-    extraServices: (router) => router.service(BenchService, { noop: async () => ({}) }),
+    extraServices: [[BenchService, { noop: async () => ({}) }]],
   });
 }
 

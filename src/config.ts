@@ -1,5 +1,6 @@
 // The environment, read and validated once. A bad value stops start-up with
 // a message naming the variable.
+import { readFileSync } from "node:fs";
 import {
   APPROVAL_POLICIES,
   FILESYSTEM_SANDBOXES,
@@ -18,6 +19,23 @@ export interface Limits {
 }
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
+
+/** Bounds on what one client connection can hold: time, streams, resets, connections. */
+export interface HttpLimits {
+  /** A request's headers and body must arrive within this (a new connection's first request too). */
+  requestTimeoutMs: number;
+  /** A connection with no request in flight is closed after this. */
+  idleTimeoutMs: number;
+  /** An answer the client does not take (a full socket, no HTTP/2 WINDOW_UPDATE) is dropped after this. */
+  writeStallMs: number;
+  maxConcurrentStreams: number;
+  /** Streams a client may reset per second on one connection; past it, GOAWAY and close. */
+  maxResetsPerSecond: number;
+  /** The same across all connections; past it, the connections resetting are closed. */
+  maxResetsPerSecondTotal: number;
+  /** Open connections; at the cap, the oldest idle one makes room (keep it below the file descriptor limit). */
+  maxConnections: number;
+}
 
 export interface Config {
   port: number;
@@ -48,6 +66,7 @@ export interface Config {
   corsOrigins: string[];
   /** JSON file of bearer tokens; unset means authentication is off. */
   authTokensFile?: string;
+  http: HttpLimits;
 }
 
 /** Whether Redis (single, Cluster or Sentinel) is configured, rather than the embedded store. */
@@ -66,6 +85,18 @@ export const DEFAULT_LIMITS: Limits = {
 };
 
 export class ConfigError extends Error {}
+
+/** Room under the process's open-file limit (Linux), so new connections never fail for lack of a descriptor. */
+function defaultMaxConnections(): number {
+  try {
+    const line = readFileSync("/proc/self/limits", "utf8").split("\n").find((l) => l.startsWith("Max open files"));
+    const soft = Number(line?.trim().split(/\s+/)[3]);
+    if (Number.isFinite(soft)) return Math.max(64, Math.min(100_000, soft - 256));
+  } catch {
+    // Not Linux: a conservative default.
+  }
+  return 4000;
+}
 
 type Env = Record<string, string | undefined>;
 
@@ -162,5 +193,14 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: oneOf(env, "LOG_LEVEL", ["debug", "info", "warn", "error", "silent"], "info"),
     corsOrigins: (read(env, "CORS_ORIGINS") ?? "*").split(",").map((s) => s.trim()),
     authTokensFile: read(env, "AUTH_TOKENS_FILE"),
+    http: {
+      requestTimeoutMs: int(env, "HTTP_REQUEST_TIMEOUT_MS", 10_000, 100, 600_000),
+      idleTimeoutMs: int(env, "HTTP_IDLE_TIMEOUT_MS", 30_000, 100, 3_600_000),
+      writeStallMs: int(env, "HTTP_WRITE_STALL_MS", 10_000, 100, 600_000),
+      maxConcurrentStreams: int(env, "HTTP2_MAX_CONCURRENT_STREAMS", 1000, 1, 100_000),
+      maxResetsPerSecond: int(env, "HTTP2_MAX_RESETS_PER_SECOND", 100, 1, 1_000_000),
+      maxResetsPerSecondTotal: int(env, "HTTP2_MAX_RESETS_PER_SECOND_TOTAL", 1000, 1, 10_000_000),
+      maxConnections: int(env, "HTTP_MAX_CONNECTIONS", defaultMaxConnections(), 16, 1_000_000),
+    },
   };
 }

@@ -139,7 +139,9 @@ describe("the one-port listener", () => {
   it("drops a connection that never sends its first bytes, and still serves others", async () => {
     const { listenOnePort } = await import("../src/transport/one-port.js");
     const { createConnection } = await import("node:net");
-    const listener = await listenOnePort((_req, res) => res.end("ok"), "127.0.0.1", 0, 200);
+    const { loadConfig } = await import("../src/config.js");
+    const http = loadConfig({ HTTP_REQUEST_TIMEOUT_MS: "200" }).http;
+    const listener = await listenOnePort((_req, res) => res.end("ok"), "127.0.0.1", 0, { http });
     try {
       const silent = createConnection(listener.port, "127.0.0.1");
       const closedAfter = await new Promise<number>((resolve) => {

@@ -3,10 +3,20 @@
 // DomainErrors here; the transport's interceptor maps them to ConnectErrors.
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { principalKey } from "../auth.js";
-import { protocolOf } from "../observe/calls.js";
+import { create } from "@bufbuild/protobuf";
+import type { Protocol } from "../observe/calls.js";
+import type { HistoryEntry } from "../domain/types.js";
+import { streamInterrupt } from "./watch.js";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { SessionService } from "../../gen/codexmanager/settings/v1/session_pb.js";
-import { Mode, SettingsService, type Scope as ScopePb, type SetSettingsRequest } from "../../gen/codexmanager/settings/v1/settings_pb.js";
+import {
+  Mode,
+  SettingsService,
+  WatchSettingsResponseSchema,
+  type Scope as ScopePb,
+  type SetSettingsRequest,
+  type WatchSettingsResponse,
+} from "../../gen/codexmanager/settings/v1/settings_pb.js";
 import type { Operations, SettingsUpdate, WriteInput } from "./operations.js";
 import {
   controlsFromPb,
@@ -57,6 +67,14 @@ function updateFromPb(update: SetSettingsRequest["update"]): SettingsUpdate {
     default:
       return { kind: "missing" };
   }
+}
+
+// One message per change, shared by every watcher that receives it, so that its bytes are encoded once (transport/rpc/wire.ts).
+const changeMessages = new WeakMap<HistoryEntry, WatchSettingsResponse>();
+function changeMessage(entry: HistoryEntry): WatchSettingsResponse {
+  let message = changeMessages.get(entry);
+  if (!message) changeMessages.set(entry, (message = create(WatchSettingsResponseSchema, { entry: historyEntryToPb(entry) })));
+  return message;
 }
 
 export function settingsService(ops: Operations): ServiceImpl<typeof SettingsService> {
@@ -116,20 +134,23 @@ export function settingsService(ops: Operations): ServiceImpl<typeof SettingsSer
     },
 
     async *watchSettings(req, ctx) {
-      const items = await ops.watch(
+      const watch = await ops.watch(
         { sessionId: req.sessionId, scope: scopeFromPb(req.scope) },
         {
           fromRevision: req.fromRevision,
           includeSettings: req.includeSettings,
           signal: ctx.signal,
           caller: callerOf(ctx),
-          protocol: protocolOf(ctx.requestHeader.get("content-type")),
+          protocol: ctx.protocolName as Protocol,
         },
       );
-      for await (const item of items) {
+      // A watcher that falls behind must be ended even while its socket is full.
+      ctx.values.set(streamInterrupt, watch.overflow);
+      for await (const item of watch) {
         if (item.type === "created") yield { created: true, revision: item.revision };
         else if (item.type === "heartbeat") yield { heartbeat: true, revision: item.revision };
-        else yield { entry: historyEntryToPb(item.entry), settings: item.settings };
+        else if (item.settings) yield { entry: historyEntryToPb(item.entry), settings: item.settings };
+        else yield changeMessage(item.entry);
       }
     },
 

@@ -15,6 +15,7 @@
 // The queue holds what the watcher has not taken yet. A watcher that stops
 // reading lets it grow; past the bound (events or bytes) the watch ends with
 // WATCH_BACKLOG, and the client resumes with fromRevision.
+import { createContextKey } from "@connectrpc/connect";
 import { errors, issue } from "../domain/errors.js";
 import { setOwn } from "../domain/json.js";
 import type { HistoryEntry, JsonObject, JsonValue, ScopeRef, StoreEvent } from "../domain/types.js";
@@ -33,6 +34,13 @@ export interface WatchOptions {
   /** Ends the stream cleanly (client gone, or server shutting down). */
   signal: AbortSignal;
 }
+
+/**
+ * Set by a streaming implementation in its context: when this signal aborts,
+ * the transport must end the stream at once, even while its socket is full
+ * (a transport blocked on a slow reader would otherwise never pull the end).
+ */
+export const streamInterrupt = createContextKey<AbortSignal | undefined>(undefined, { description: "ends a stream at once" });
 
 export interface Watch extends AsyncIterable<WatchItem> {
   /**

@@ -6,7 +6,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { ErrorDetailSchema } from "../../gen/codexmanager/settings/v1/errors_pb.js";
 import { DomainError, type ErrorReason } from "../domain/errors.js";
 import type { Logger } from "../observe/log.js";
-import { protocolOf, type CallObserver } from "../observe/calls.js";
+import { protocolOf, type CallObserver, type Protocol } from "../observe/calls.js";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
 import { principalKey, type Authenticator } from "../auth.js";
 import { scopeToPb } from "../service/convert.js";
@@ -75,7 +75,7 @@ export function callInterceptor(log: Logger, observe: CallObserver): Interceptor
   return (next) => async (req) => {
     const started = performance.now();
     const procedure = req.method.name;
-    const protocol = protocolOf(req.header.get("content-type"));
+    const protocol = (req as { protocolName?: Protocol }).protocolName ?? protocolOf(req.header.get("content-type"));
     const done = (code: string) => {
       const declared = req.stream ? undefined : (req.message as { actor?: string }).actor;
       const actor = req.contextValues.get(principalKey)?.actor ?? (declared || undefined);

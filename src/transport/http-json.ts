@@ -1,12 +1,14 @@
 // Small helpers for the JSON answers outside Connect (health, REST).
 import type { ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
+import { endWithin } from "./stream-writer.js";
 
 // connect-node's own request/response types, which cover http and http2.
 type Fallback = NonNullable<ConnectNodeAdapterOptions["fallback"]>;
 export type Req = Parameters<Fallback>[0];
 export type Res = Parameters<Fallback>[1];
 
-export function sendJson(res: Res, status: number, body: unknown, headers: Record<string, string> = {}): void {
+/** A JSON answer; with `writeStallMs`, a client that does not take it is dropped after that long. */
+export function sendJson(res: Res, status: number, body: unknown, headers: Record<string, string> = {}, writeStallMs?: number): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     ...headers,
@@ -14,5 +16,6 @@ export function sendJson(res: Res, status: number, body: unknown, headers: Recor
     "content-length": Buffer.byteLength(text),
     "cache-control": "no-store",
   });
-  res.end(text);
+  if (writeStallMs === undefined) res.end(text);
+  else endWithin(res, writeStallMs, text);
 }

@@ -2,12 +2,20 @@
 // connection that opens with the HTTP/2 preface (gRPC, h2c prior knowledge)
 // goes to the HTTP/2 server, anything else to the HTTP/1.1 server. Node's
 // http2 module only negotiates HTTP/1.1 fallback over TLS, hence this.
+//
+// It also owns the connections: their number is capped below the file
+// descriptor limit (the oldest idle one makes room), each protocol's time
+// limits apply (see h2-guard.ts for HTTP/2), and close() drains gracefully:
+// HTTP/1.1 answers carry Connection: close and idle keep-alive connections
+// are closed between requests; HTTP/2 sessions get GOAWAY and finish their
+// open streams.
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
+import type { HttpLimits } from "../config.js";
+import { guardHttp2, type RawStreamHandler } from "./h2-guard.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
-const FIRST_BYTES_TIMEOUT_MS = 10_000;
 
 type Handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
 
@@ -17,39 +25,86 @@ export interface OnePortServer {
   close(graceMs: number): Promise<void>;
 }
 
-export async function listenOnePort(
-  handler: Handler,
-  host: string,
-  port: number,
-  firstBytesTimeoutMs = FIRST_BYTES_TIMEOUT_MS,
-): Promise<OnePortServer> {
-  const h1 = http.createServer(handler);
+export interface OnePortOptions {
+  http: HttpLimits;
+  /** Takes HTTP/2 streams before the request/response layer (the gRPC fast path). */
+  rawStream?: RawStreamHandler;
+}
+
+/** What is known of one connection, for the cap and for shutdown. */
+interface Connection {
+  socket: net.Socket;
+  /** A connection that has no request in flight may be closed without losing one. */
+  idle(): boolean;
+}
+
+export async function listenOnePort(handler: Handler, host: string, port: number, options: OnePortOptions): Promise<OnePortServer> {
+  const limits = options.http;
+  let draining = false;
+  const inFlight = new WeakMap<net.Socket, number>();
+  const h1 = http.createServer(
+    {
+      headersTimeout: limits.requestTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.idleTimeoutMs,
+      // How often Node checks the two timeouts above; the default (30 s) would let a slow client overstay.
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, limits.requestTimeoutMs / 2)),
+    },
+    (req, res) => {
+      const socket = req.socket;
+      inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
+      res.once("close", () => inFlight.set(socket, (inFlight.get(socket) ?? 1) - 1));
+      // Once draining, every answer tells the client not to send another request on this connection.
+      if (draining) res.setHeader("connection", "close");
+      handler(req, res);
+    },
+  );
   // h1 never listens itself; "listening" starts its connection tracking, which
-  // enforces request timeouts and lets closeIdleConnections() find keep-alive sockets.
+  // enforces the timeouts above and lets closeIdleConnections() find keep-alive sockets.
   h1.emit("listening");
   const h2 = http2.createServer(
     {
-      // Larger windows keep many small concurrent gRPC calls from stalling on flow control.
-      settings: { initialWindowSize: 4 * 1024 * 1024, maxConcurrentStreams: 1000 },
+      settings: { initialWindowSize: 4 * 1024 * 1024, maxConcurrentStreams: limits.maxConcurrentStreams },
+      maxSessionRejectedStreams: limits.maxConcurrentStreams,
     },
     handler,
   );
-  const sockets = new Set<net.Socket>();
+  const guard = guardHttp2(h2, limits, options.rawStream);
+  const connections = new Set<Connection>();
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (session) => {
     sessions.add(session);
-    session.on("close", () => sessions.delete(session));
-    session.on("error", () => {});
+    session.once("close", () => sessions.delete(session));
   });
 
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
+  /** At the cap: the oldest idle connection makes room; if none is idle, the new one is refused. */
+  const makeRoom = (): boolean => {
+    if (connections.size < limits.maxConnections) return true;
+    for (const c of connections) {
+      if (c.idle()) {
+        c.socket.destroy();
+        connections.delete(c);
+        return true;
+      }
+    }
+    return false;
+  };
+
+  const server = net.createServer({ noDelay: true }, (socket) => {
     socket.on("error", () => {});
+    if (!makeRoom()) return void socket.destroy();
+    let protocol: "unknown" | "h1" | "h2" = "unknown";
+    let session: http2.ServerHttp2Session | undefined;
+    const connection: Connection = {
+      socket,
+      idle: () => protocol === "unknown" || (protocol === "h1" ? (inFlight.get(socket) ?? 0) === 0 : session === undefined || guard.idle(session)),
+    };
+    connections.add(connection);
+    socket.once("close", () => connections.delete(connection));
     let seen = Buffer.alloc(0);
-    // A connection that never says which protocol it speaks must not hold a socket forever.
+    // A connection that never says which protocol it speaks must not hold a socket.
     const silent = () => socket.destroy();
-    socket.setTimeout(firstBytesTimeoutMs, silent);
+    socket.setTimeout(limits.requestTimeoutMs, silent);
     const onData = (chunk: Buffer) => {
       seen = Buffer.concat([seen, chunk]);
       const n = Math.min(seen.length, PREFACE.length);
@@ -60,6 +115,8 @@ export async function listenOnePort(
       socket.off("timeout", silent);
       socket.pause();
       socket.unshift(seen);
+      protocol = isH2 ? "h2" : "h1";
+      if (isH2) h2.once("session", (s: http2.ServerHttp2Session) => (session = s));
       (isH2 ? h2 : h1).emit("connection", socket);
       process.nextTick(() => socket.resume());
     };
@@ -74,16 +131,16 @@ export async function listenOnePort(
   return {
     port: (server.address() as net.AddressInfo).port,
     async close(graceMs: number) {
+      draining = true;
       server.close();
-      h1.close();
-      h1.closeIdleConnections();
-      for (const session of sessions) session.close();
+      for (const s of sessions) s.close(); // GOAWAY; the session ends when its open streams have
       const deadline = Date.now() + graceMs;
-      while (sockets.size > 0 && Date.now() < deadline) {
-        h1.closeIdleConnections();
+      while (connections.size > 0 && Date.now() < deadline) {
+        // Closed between requests, never under one; busy ones close after their answer (Connection: close).
+        for (const c of connections) if (c.idle()) c.socket.end();
         await new Promise((r) => setTimeout(r, 20));
       }
-      for (const socket of sockets) socket.destroy();
+      for (const c of connections) c.socket.destroy();
     },
   };
 }

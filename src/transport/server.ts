@@ -1,7 +1,8 @@
 // The HTTP surface on one port: Connect, gRPC and gRPC-Web through
 // connect-node, plus health checks and CORS, with room for REST routes.
 import { setMaxListeners } from "node:events";
-import { cors as connectCors, type ConnectRouter } from "@connectrpc/connect";
+import type { DescService } from "@bufbuild/protobuf";
+import { cors as connectCors } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { SessionService } from "../../gen/codexmanager/settings/v1/session_pb.js";
 import { SettingsService } from "../../gen/codexmanager/settings/v1/settings_pb.js";
@@ -19,6 +20,9 @@ import type { Authenticator } from "../auth.js";
 import { sendJson, type Req, type Res } from "./http-json.js";
 import { listenOnePort } from "./one-port.js";
 import { closeIfAnsweredEarly } from "./unread-body.js";
+import { serveCompat, type RpcOptions } from "./rpc/compat-call.js";
+import { serveGrpcUnary } from "./rpc/grpc-unary.js";
+import { methodTable } from "./rpc/methods.js";
 import { serveWebApp } from "./static-files.js";
 import { useFastTextEncoding } from "./text-encoding.js";
 
@@ -37,8 +41,8 @@ export interface ServerDeps {
   log: Logger;
   /** Bearer-token authentication; undefined leaves it off. */
   auth?: Authenticator;
-  /** Extra Connect services (the benchmark's no-op; never registered in production). */
-  extraServices?: (router: ConnectRouter) => void;
+  /** Extra services (the benchmark's no-op; never registered in production). */
+  extraServices?: [DescService, object][];
   /** Extra routes tried before the 404 (REST). */
   routes?: (ctx: RouteContext) => RouteHandler;
 }
@@ -51,6 +55,8 @@ export interface RouteContext {
   shutdown: AbortSignal;
   auth?: Authenticator;
   observe: CallObserver;
+  /** An answer the client does not take is dropped after this. */
+  writeStallMs: number;
 }
 
 export const PROTOCOLS = ["grpc (h2c)", "connect (json, binary; http/1.1, h2c)", "grpc-web"];
@@ -71,7 +77,7 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
   const shutdown = new AbortController();
   // Every call in flight and every open stream listens for shutdown.
   setMaxListeners(0, shutdown.signal);
-  const extra = routes?.({ ops, log, shutdown: shutdown.signal, auth, observe });
+  const extra = routes?.({ ops, log, shutdown: shutdown.signal, auth, observe, writeStallMs: config.http.writeStallMs });
 
   const fallback = async (req: Req, res: Res) => {
     const path = (req.url ?? "/").split("?")[0];
@@ -83,17 +89,28 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
     sendJson(res, 404, { status: "error", code: "not_found", message: `no route for ${req.method} ${path}` });
   };
 
+  // One implementation and one set of interceptors, served by the fast path (./rpc) and by connect-node.
+  const services: [DescService, object][] = [
+    [SettingsService, settingsService(ops)],
+    [SessionService, sessionService(ops)],
+    ...(extraServices ?? []),
+  ];
+  const interceptors = auth ? [callInterceptor(log, observe), authInterceptor(auth)] : [callInterceptor(log, observe)];
+  const rpc: RpcOptions = {
+    methods: methodTable(services as [DescService, Record<string, unknown>][], interceptors),
+    maxBodyBytes: config.limits.maxBodyBytes,
+    writeStallMs: config.http.writeStallMs,
+    shutdown: shutdown.signal,
+  };
   const connect = connectNodeAdapter({
     routes: (router) => {
-      router.service(SettingsService, settingsService(ops));
-      router.service(SessionService, sessionService(ops));
-      extraServices?.(router);
-      const reflection = reflectionServices(router.handlers.map((h) => h.service).filter((s, i, all) => all.indexOf(s) === i));
+      for (const [service, impl] of services) router.service(service, impl as never);
+      const reflection = reflectionServices(services.map(([service]) => service));
       router.service(REFLECTION_SERVICES[0], reflection.v1);
       router.service(REFLECTION_SERVICES[1], reflection.v1alpha);
       procedures = new Set(router.handlers.map((h) => h.requestPath));
     },
-    interceptors: auth ? [callInterceptor(log, observe), authInterceptor(auth)] : [callInterceptor(log, observe)],
+    interceptors,
     readMaxBytes: config.limits.maxBodyBytes,
     shutdownSignal: shutdown.signal,
     fallback: (req, res) => {
@@ -112,11 +129,15 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
       res.setHeader("allow", "POST");
       return sendJson(res, 405, { code: "unimplemented", message: `${req.url?.split("?")[0]} takes POST (Connect, gRPC or gRPC-Web)` });
     }
+    if (serveCompat(req, res, (req.url ?? "").split("?")[0]!, rpc)) return;
     closeIfAnsweredEarly(req, res);
     connect(req, res);
   };
 
-  const server = await listenOnePort(handler, config.host, config.port);
+  const server = await listenOnePort(handler, config.host, config.port, {
+    http: config.http,
+    rawStream: (stream, headers) => serveGrpcUnary(stream, headers, rpc),
+  });
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${server.port}`;
   return {
     port: server.port,

@@ -4,16 +4,22 @@
 // When the stream must end while the client is not reading, the last bytes
 // get a bounded time to leave; then the connection (HTTP/1.1) or the stream
 // (HTTP/2) is dropped.
-import type { Req, Res } from "./http-json.js";
+import type { Res } from "./http-json.js";
 
-export const FLUSH_TIMEOUT_MS = 10_000;
+/**
+ * Whether the client is gone: the connection (HTTP/1.1) or the stream (HTTP/2)
+ * is destroyed. (HTTP/2's compat response has no `destroyed` of its own.)
+ */
+export function gone(res: Res): boolean {
+  return res.destroyed === true || ("stream" in res && res.stream.destroyed);
+}
 
 /**
  * Resolves when `res` can take more, or when `stop` aborts or the client goes
  * away (the caller checks which).
  */
 export function drained(res: Res, stop: AbortSignal): Promise<void> {
-  if (!res.writableNeedDrain || stop.aborted || res.destroyed) return Promise.resolve();
+  if (!res.writableNeedDrain || stop.aborted || gone(res)) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       res.off("drain", done);
@@ -27,10 +33,13 @@ export function drained(res: Res, stop: AbortSignal): Promise<void> {
   });
 }
 
-/** Ends the response, and drops it if the client has not taken the rest within FLUSH_TIMEOUT_MS. */
-export function endWithin(req: Req, res: Res, last?: Uint8Array | string): void {
-  if (res.destroyed) return;
-  const timer = setTimeout(() => req.destroy(), FLUSH_TIMEOUT_MS);
+/**
+ * Ends the response, and drops it if the client has not taken the rest within
+ * `ms` (the connection for HTTP/1.1, the stream for HTTP/2).
+ */
+export function endWithin(res: Res, ms: number, last?: Uint8Array | string): void {
+  if (gone(res)) return;
+  const timer = setTimeout(() => res.destroy(), ms);
   res.once("finish", () => clearTimeout(timer));
   res.once("close", () => clearTimeout(timer));
   if (last === undefined) res.end();

@@ -50,7 +50,7 @@ export function makeTransport(url: string, name: TransportName): Transport {
     case "grpc":
       return createGrpcTransport({ baseUrl: url });
     case "connect-json":
-      return createConnectTransport({ baseUrl: url, httpVersion: "1.1" });
+      return createConnectTransport({ baseUrl: url, httpVersion: "1.1", useBinaryFormat: false });
     case "connect-binary-h2":
       return createConnectTransport({ baseUrl: url, httpVersion: "2", useBinaryFormat: true });
     case "grpc-web":

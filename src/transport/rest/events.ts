@@ -8,8 +8,8 @@ import type { HistoryEntry } from "../../domain/types.js";
 import type { Logger } from "../../observe/log.js";
 import type { Operations } from "../../service/operations.js";
 import type { Watch, WatchItem } from "../../service/watch.js";
-import type { Req, Res } from "../http-json.js";
-import { drained, endWithin } from "../stream-writer.js";
+import type { Res } from "../http-json.js";
+import { drained, endWithin, gone } from "../stream-writer.js";
 import { restError } from "./errors.js";
 import { historyEntryJson } from "./views.js";
 
@@ -36,7 +36,11 @@ function eventText(item: WatchItem): string {
   }
 }
 
-export async function streamEvents(req: Req, res: Res, watch: Watch, ops: Operations, log: Logger, signal: AbortSignal): Promise<void> {
+export async function streamEvents(
+  res: Res,
+  watch: Watch,
+  { ops, log, signal, writeStallMs }: { ops: Operations; log: Logger; signal: AbortSignal; writeStallMs: number },
+): Promise<void> {
   res.writeHead(200, {
     "content-type": "text/event-stream; charset=utf-8",
     "cache-control": "no-store",
@@ -48,12 +52,12 @@ export async function streamEvents(req: Req, res: Res, watch: Watch, ops: Operat
   try {
     for await (const item of watch) {
       if (!res.write(eventText(item))) await drained(res, stop);
-      if (res.destroyed) return;
+      if (gone(res)) return;
     }
   } catch (err) {
     // Headers are gone already: the error travels as a final event with the REST body.
     const answer = await restError(err, ops, log, "GET /api/sessions/:sessionId/settings/events");
     last = `event: error\ndata: ${JSON.stringify({ httpStatus: answer.status, ...(answer.body as object) })}\n\n`;
   }
-  endWithin(req, res, last);
+  endWithin(res, writeStallMs, last);
 }

@@ -42,6 +42,8 @@ interface Ctx {
   ops: Operations;
   /** The actor the request declared, once read, for the call's log line. */
   declaredActor?: string;
+  /** An answer the client does not take is dropped after this. */
+  writeStallMs: number;
 }
 
 /** Answers JSON, or undefined when the handler wrote the response itself (SSE). */
@@ -205,7 +207,7 @@ const getHistory: Handler = async ({ params: [sessionId], query, ops, caller }) 
   });
 };
 
-const getEvents: Handler = async ({ params: [sessionId], query, req, res, ops, log, signal, caller }) => {
+const getEvents: Handler = async ({ params: [sessionId], query, req, res, ops, log, signal, caller, writeStallMs }) => {
   const q = eventsQuery.safeParse(Object.fromEntries(query));
   if (!q.success) throw errors.invalid(toIssues(q.error));
   const scope = q.data.scope ?? "session";
@@ -215,7 +217,7 @@ const getEvents: Handler = async ({ params: [sessionId], query, req, res, ops, l
     { sessionId: sessionId!, scope },
     { fromRevision: toRevision(from), includeSettings: q.data.includeSettings === "true", signal, caller, protocol: "rest" },
   );
-  await streamEvents(req, res, watch, ops, log, signal);
+  await streamEvents(res, watch, { ops, log, signal, writeStallMs });
   return undefined;
 };
 
@@ -253,7 +255,7 @@ function decodeParams(match: RegExpExecArray): string[] {
   }
 }
 
-export function restRoutes({ ops, log, shutdown, auth, observe }: RouteContext): RouteHandler {
+export function restRoutes({ ops, log, shutdown, auth, observe, writeStallMs }: RouteContext): RouteHandler {
   return async (req: Req, res: Res) => {
     const url = req.url ?? "/";
     const q = url.indexOf("?");
@@ -271,7 +273,7 @@ export function restRoutes({ ops, log, shutdown, auth, observe }: RouteContext):
     const signal = AbortSignal.any([gone.signal, shutdown]);
     let answer: RestAnswer | undefined;
     const query = new URLSearchParams(q === -1 ? "" : url.slice(q + 1));
-    const ctx: Ctx = { req, res, log, signal, params: [], query, ops, declaredActor: query.get("actor") || undefined };
+    const ctx: Ctx = { req, res, log, signal, params: [], query, ops, declaredActor: query.get("actor") || undefined, writeStallMs };
     try {
       ctx.caller = auth?.authenticate(req.headers.authorization);
       ctx.params = decodeParams(match);
@@ -281,7 +283,7 @@ export function restRoutes({ ops, log, shutdown, auth, observe }: RouteContext):
     }
     const actor = ctx.caller?.actor ?? (ctx.declaredActor || undefined);
     observe({ protocol: "rest", procedure: route.procedure, code: answer?.code ?? "ok", ms: performance.now() - started, actor });
-    if (answer !== undefined) sendJson(res, answer.status, answer.body, answer.headers);
+    if (answer !== undefined) sendJson(res, answer.status, answer.body, answer.headers, writeStallMs);
     return true;
   };
 }

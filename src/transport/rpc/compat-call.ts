@@ -1,0 +1,219 @@
+// One fast-path call over Node's http / http2 compatibility API: unary
+// Connect (JSON or binary, HTTP/1.1 or 2), gRPC-Web, and every server stream
+// (gRPC, gRPC-Web, Connect). Streams write nothing past a full socket buffer
+// (they wait for it to drain, the watcher's backlog absorbing the rest), and a
+// call whose answer the client does not take is dropped after a bounded time.
+import { Code, ConnectError } from "@connectrpc/connect";
+import { streamInterrupt } from "../../service/watch.js";
+import { codeToHttpStatus, endStreamFlag, endStreamToJson, errorToJsonBytes, parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
+import { parseTimeout as parseGrpcTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { trailerFlag, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
+import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
+import type { Req, Res } from "../http-json.js";
+import { drained, endWithin, gone } from "../stream-writer.js";
+import { drainRest } from "../unread-body.js";
+import { LeanContext, type Exchange } from "./context.js";
+import type { Method } from "./methods.js";
+import { decode, encode, envelope, envelopeOnce, requestMessage, wireOf, type Wire } from "./wire.js";
+
+export interface RpcOptions {
+  methods: Map<string, Method>;
+  maxBodyBytes: number;
+  /** An answer the client does not take is dropped after this. */
+  writeStallMs: number;
+  shutdown: AbortSignal;
+}
+
+/** Serves the call if the fast path speaks its wire; answers false to leave it to connect-node. */
+export function serveCompat(req: Req, res: Res, path: string, options: RpcOptions): boolean {
+  if (req.method !== "POST") return false;
+  const method = options.methods.get(path);
+  if (!method) return false;
+  const wire = wireOf(req.headers, method.kind);
+  // gRPC needs HTTP/2 trailers; unary gRPC on HTTP/2 is served earlier, on the raw stream.
+  if (!wire || (wire.protocol === "grpc" && req.httpVersionMajor !== 2)) return false;
+  new CompatCall(req, res, method, wire, path, options).start();
+  return true;
+}
+
+class CompatCall implements Exchange {
+  readonly ctx = new LeanContext(this);
+  readonly protocolName;
+  deadline?: number;
+  done = false;
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly req: Req,
+    private readonly res: Res,
+    readonly method: Method,
+    private readonly wire: Wire,
+    private readonly path: string,
+    private readonly options: RpcOptions,
+  ) {
+    this.protocolName = wire.protocol;
+  }
+
+  get headers() {
+    return this.req.headers;
+  }
+  get url() {
+    return `http://${this.req.headers.host ?? this.req.headers[":authority"] ?? "localhost"}${this.path}`;
+  }
+  get shutdown() {
+    return this.options.shutdown;
+  }
+
+  watchClient(onGone: () => void): boolean {
+    if (gone(this.res)) return false;
+    // Closed before we ended our answer: the client went away.
+    this.res.once("close", () => {
+      if (!this.res.writableEnded) onGone();
+    });
+    return true;
+  }
+
+  start(): void {
+    const timeout = this.wire.protocol === "connect"
+      ? parseConnectTimeout(header(this.req, "connect-timeout-ms"), Number.MAX_SAFE_INTEGER)
+      : parseGrpcTimeout(header(this.req, "grpc-timeout"), Number.MAX_SAFE_INTEGER);
+    if (timeout.error) return this.fail(timeout.error);
+    if (timeout.timeoutMs !== undefined) {
+      this.deadline = Date.now() + timeout.timeoutMs;
+      this.timer = setTimeout(() => this.fail(new ConnectError("the call timed out", Code.DeadlineExceeded)), timeout.timeoutMs);
+    }
+    const limit = this.options.maxBodyBytes + 5;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    // How long the body may take is bounded per connection (one-port.ts, h2-guard.ts).
+    this.req.on("data", (chunk: Buffer) => {
+      if (this.done) return;
+      size += chunk.length;
+      if (size > limit) {
+        this.req.removeAllListeners("data");
+        drainRest(this.req, size);
+        return this.fail(new ConnectError(`the request is larger than ${this.options.maxBodyBytes} bytes`, Code.ResourceExhausted));
+      }
+      chunks.push(chunk);
+    });
+    this.req.once("end", () => {
+      if (this.done) return;
+      try {
+        const bytes = requestMessage(this.wire, this.method.kind, Buffer.concat(chunks, size));
+        const input = decode(this.method.input, this.wire.codec, bytes);
+        this.method.call(input, this.ctx).then(
+          (out) => (this.method.kind === "unary" ? this.answer(out as MessageShape<DescMessage>) : this.stream(out as AsyncIterable<MessageShape<DescMessage>>)),
+          (err: unknown) => this.fail(ConnectError.from(err)),
+        );
+      } catch (err) {
+        this.fail(ConnectError.from(err));
+      }
+    });
+  }
+
+  /** A unary answer: the message, headers and trailers in the wire's form. */
+  private answer(message: MessageShape<DescMessage>): void {
+    if (this.done) return;
+    this.finish();
+    const bytes = encode(this.method.output, this.wire.codec, message);
+    if (this.wire.protocol === "connect") {
+      this.head(200, { "content-length": String(bytes.length) }, this.ctx.setTrailers);
+      endWithin(this.res, this.options.writeStallMs, bytes);
+      return;
+    }
+    // gRPC-Web unary: one envelope, then the trailers envelope.
+    this.head(200);
+    this.res.write(envelope(bytes));
+    endWithin(this.res, this.options.writeStallMs, this.trailerFrame());
+  }
+
+  private async stream(messages: AsyncIterable<MessageShape<DescMessage>>): Promise<void> {
+    if (this.done) return;
+    this.head(200);
+    const res = this.res;
+    let error: ConnectError | undefined;
+    try {
+      for await (const message of messages) {
+        // Ended meanwhile (deadline, client gone): leaving the loop ends the implementation's stream too.
+        if (this.done || gone(res)) return;
+        if (!res.write(envelopeOnce(this.method.output, this.wire.codec, message))) await drained(res, this.stopSignal());
+      }
+    } catch (err) {
+      error = ConnectError.from(err);
+    }
+    if (this.done) return;
+    this.finish();
+    this.endStream(error);
+  }
+
+  /** What ends a wait for the socket to drain: the call ending, or the implementation saying the stream must end now. */
+  private stopSignal(): AbortSignal {
+    const interrupt = this.ctx.values.get(streamInterrupt);
+    return interrupt ? AbortSignal.any([this.ctx.signal, interrupt]) : this.ctx.signal;
+  }
+
+  /** Fails the call: before any answer, in the wire's error form; during a stream, as its end. */
+  fail(error: ConnectError): void {
+    if (this.done) return;
+    this.finish();
+    this.ctx.abort(error);
+    if (this.res.headersSent) return this.endStream(error);
+    if (this.wire.protocol === "connect" && this.method.kind === "unary") {
+      const body = errorToJsonBytes(error, {});
+      this.res.writeHead(codeToHttpStatus(error.code), { "content-type": "application/json", ...headerObject(error.metadata) });
+      endWithin(this.res, this.options.writeStallMs, body);
+      return;
+    }
+    this.head(200);
+    this.endStream(error);
+  }
+
+  private endStream(error: ConnectError | undefined): void {
+    if (gone(this.res)) return;
+    switch (this.wire.protocol) {
+      case "grpc": {
+        const trailers = new Headers(this.ctx.setTrailers);
+        setTrailerStatus(trailers, error);
+        this.res.addTrailers(headerObject(trailers));
+        return endWithin(this.res, this.options.writeStallMs);
+      }
+      case "grpc-web":
+        return endWithin(this.res, this.options.writeStallMs, this.trailerFrame(error));
+      case "connect": {
+        const json = endStreamToJson(this.ctx.setTrailers ?? new Headers(), error, {});
+        return endWithin(this.res, this.options.writeStallMs, envelope(Buffer.from(JSON.stringify(json)), endStreamFlag));
+      }
+    }
+  }
+
+  private trailerFrame(error?: ConnectError): Buffer {
+    const trailers = new Headers(this.ctx.setTrailers);
+    setTrailerStatus(trailers, error);
+    return envelope(trailerSerialize(trailers), trailerFlag);
+  }
+
+  /** Response headers: the content type and what the implementation set (and, for Connect unary, its trailers as trailer-*). */
+  private head(status: number, extra: Record<string, string> = {}, unaryTrailers?: Headers): void {
+    const out: Record<string, string> = { ...extra, "content-type": this.wire.contentType };
+    if (this.wire.protocol !== "connect") out["grpc-accept-encoding"] = "identity";
+    this.ctx.setHeaders?.forEach((v, k) => (out[k] = v));
+    unaryTrailers?.forEach((v, k) => (out[`trailer-${k}`] = v));
+    this.res.writeHead(status, out);
+  }
+
+  private finish(): void {
+    this.done = true;
+    clearTimeout(this.timer);
+  }
+}
+
+function header(req: Req, name: string): string | null {
+  const v = req.headers[name];
+  return typeof v === "string" ? v : null;
+}
+
+function headerObject(h: Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  h.forEach((v, k) => (out[k] = v));
+  return out;
+}

@@ -1,0 +1,105 @@
+// connect's HandlerContext for the fast path, built lazily: a call that never
+// reads its signal, headers or values allocates none of them.
+import type { IncomingHttpHeaders } from "node:http";
+import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
+import type { Method } from "./methods.js";
+
+export type ProtocolName = "grpc" | "grpc-web" | "connect";
+
+/** What a context needs from the call it belongs to. */
+export interface Exchange {
+  readonly method: Method;
+  readonly protocolName: ProtocolName;
+  /** Node's incoming header object. */
+  readonly headers: IncomingHttpHeaders;
+  readonly url: string;
+  /** When the call times out (ms since the epoch), from grpc-timeout or connect-timeout-ms. */
+  readonly deadline?: number;
+  /** Aborted when the server shuts down. */
+  readonly shutdown: AbortSignal;
+  /** Whether the call has already answered. */
+  readonly done: boolean;
+  /** Registers `gone` to run once if the client goes away; answers false if it already has. */
+  watchClient(gone: () => void): boolean;
+  /** Set by the server for every call (the authenticated caller, ...). */
+  readonly values?: () => ContextValues;
+}
+
+export class LeanContext implements HandlerContext {
+  readonly requestMethod = "POST";
+  private controller?: AbortController;
+  private rqh?: Headers;
+  private rsh?: Headers;
+  private rst?: Headers;
+  private vals?: ContextValues;
+
+  constructor(private readonly exchange: Exchange) {}
+
+  get method() {
+    return this.exchange.method.method;
+  }
+  get service() {
+    return this.exchange.method.service;
+  }
+  get protocolName() {
+    return this.exchange.protocolName;
+  }
+  get url() {
+    return this.exchange.url;
+  }
+  readonly timeoutMs = (): number | undefined => (this.exchange.deadline === undefined ? undefined : this.exchange.deadline - Date.now());
+
+  /** Aborts when the client goes away, the deadline passes or the server shuts down. */
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      const controller = (this.controller = new AbortController());
+      const { exchange } = this;
+      if (exchange.done) controller.abort(new ConnectError("the call has finished", Code.Canceled));
+      else if (!exchange.watchClient(() => this.abort(new ConnectError("the client went away", Code.Canceled)))) {
+        controller.abort(new ConnectError("the client went away", Code.Canceled));
+      } else if (exchange.shutdown.aborted) controller.abort(exchange.shutdown.reason);
+      else {
+        const onShutdown = () => this.abort(new ConnectError("the server is shutting down", Code.Unavailable));
+        exchange.shutdown.addEventListener("abort", onShutdown, { once: true });
+        controller.signal.addEventListener("abort", () => exchange.shutdown.removeEventListener("abort", onShutdown), { once: true });
+      }
+    }
+    return this.controller.signal;
+  }
+
+  /** Aborts the signal, if anyone has asked for it. */
+  abort(reason: unknown): void {
+    if (this.controller !== undefined && !this.controller.signal.aborted) this.controller.abort(reason);
+  }
+
+  get requestHeader(): Headers {
+    if (this.rqh === undefined) {
+      const out = new Headers();
+      const h = this.exchange.headers;
+      for (const name in h) {
+        if (name.charCodeAt(0) === 58) continue; // HTTP/2 pseudo-headers (":path")
+        const value = h[name];
+        if (Array.isArray(value)) for (const v of value) out.append(name, v);
+        else if (value !== undefined) out.append(name, String(value));
+      }
+      this.rqh = out;
+    }
+    return this.rqh;
+  }
+  get responseHeader(): Headers {
+    return (this.rsh ??= new Headers());
+  }
+  get responseTrailer(): Headers {
+    return (this.rst ??= new Headers());
+  }
+  /** The response headers or trailers set so far, without creating them. */
+  get setHeaders(): Headers | undefined {
+    return this.rsh;
+  }
+  get setTrailers(): Headers | undefined {
+    return this.rst;
+  }
+  get values(): ContextValues {
+    return (this.vals ??= this.exchange.values?.() ?? createContextValues());
+  }
+}

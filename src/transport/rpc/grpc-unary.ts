@@ -1,0 +1,161 @@
+// Unary gRPC on the raw HTTP/2 stream: the hottest path, so no compat
+// request/response objects, no Headers unless asked for, one frozen header
+// object, one DATA frame and the trailers (or a trailers-only answer on
+// error, built by connect's own setTrailerStatus so clients decode it
+// exactly as from connect).
+import http2 from "node:http2";
+import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { LeanContext, type Exchange } from "./context.js";
+import type { Method } from "./methods.js";
+import { decode, encode, envelope, requestMessage, wireOf } from "./wire.js";
+import type { RpcOptions } from "./compat-call.js";
+
+const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL } = http2.constants;
+const OK_HEADERS = Object.freeze({ ":status": 200, "content-type": "application/grpc", "grpc-accept-encoding": "identity" });
+const OK_TRAILERS = Object.freeze({ "grpc-status": "0" });
+
+function ignore(): void {}
+function sendOkTrailers(this: http2.ServerHttp2Stream): void {
+  this.sendTrailers(OK_TRAILERS);
+}
+
+/** Takes a unary gRPC call on a raw stream; answers false for anything else. */
+export function serveGrpcUnary(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, options: RpcOptions): boolean {
+  if (headers[":method"] !== "POST") return false;
+  const method = options.methods.get(headers[":path"] ?? "");
+  if (method?.kind !== "unary") return false;
+  if (wireOf(headers, "unary")?.protocol !== "grpc") return false;
+  new GrpcUnaryCall(stream, headers, method, options).start();
+  return true;
+}
+
+class GrpcUnaryCall implements Exchange {
+  readonly protocolName = "grpc";
+  readonly ctx = new LeanContext(this);
+  deadline?: number;
+  done = false;
+  private chunks: Buffer[] = [];
+  private size = 0;
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly stream: http2.ServerHttp2Stream,
+    readonly headers: http2.IncomingHttpHeaders,
+    readonly method: Method,
+    private readonly options: RpcOptions,
+  ) {}
+
+  get url(): string {
+    return `http://${this.headers[":authority"] ?? "localhost"}${this.headers[":path"] ?? ""}`;
+  }
+  get shutdown() {
+    return this.options.shutdown;
+  }
+
+  /** `aborted` fires only when the client resets the stream or drops the connection, never on a normal call. */
+  watchClient(gone: () => void): boolean {
+    if (this.stream.destroyed || this.stream.aborted) return false;
+    this.stream.once("aborted", gone);
+    return true;
+  }
+
+  start(): void {
+    const stream = this.stream;
+    // A reset with an error code is reported as "error"; unheard, it would end the process.
+    stream.on("error", ignore);
+    const timeout = this.headers["grpc-timeout"];
+    if (timeout !== undefined) {
+      const t = parseTimeout(String(timeout), Number.MAX_SAFE_INTEGER);
+      if (t.error) return this.fail(t.error);
+      this.deadline = Date.now() + t.timeoutMs!;
+      this.timer = setTimeout(() => this.fail(new ConnectError("the call timed out", Code.DeadlineExceeded)), t.timeoutMs!);
+    }
+    // How long the body may take is bounded per stream by h2-guard.ts.
+    stream.on("data", (chunk: Buffer) => this.onData(chunk));
+    stream.once("end", () => this.onEnd());
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.done) return;
+    this.size += chunk.length;
+    if (this.size > this.options.maxBodyBytes + 5) {
+      return this.fail(new ConnectError(`the request is larger than ${this.options.maxBodyBytes} bytes`, Code.ResourceExhausted));
+    }
+    this.chunks.push(chunk);
+  }
+
+  private onEnd(): void {
+    if (this.done) return;
+    let input: MessageShape<DescMessage>;
+    try {
+      const body = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
+      this.chunks = [];
+      input = decode(this.method.input, "proto", requestMessage({ protocol: "grpc", codec: "proto", contentType: "" }, "unary", body));
+    } catch (err) {
+      return this.fail(ConnectError.from(err));
+    }
+    this.method.call(input, this.ctx).then(
+      (out) => this.reply(out as MessageShape<DescMessage>),
+      (err: unknown) => this.fail(ConnectError.from(err, Code.Internal)),
+    );
+  }
+
+  private reply(message: MessageShape<DescMessage>): void {
+    if (this.done) return;
+    this.finish();
+    const stream = this.stream;
+    if (stream.destroyed) return;
+    let frame: Buffer;
+    try {
+      frame = envelope(encode(this.method.output, "proto", message));
+    } catch (err) {
+      return this.sendError(ConnectError.from(err, Code.Internal));
+    }
+    const { setHeaders, setTrailers } = this.ctx;
+    stream.respond(setHeaders ? { ...OK_HEADERS, ...plain(setHeaders) } : OK_HEADERS, { waitForTrailers: true });
+    if (setTrailers) stream.once("wantTrailers", () => stream.sendTrailers({ ...plain(setTrailers), "grpc-status": "0" }));
+    else stream.once("wantTrailers", sendOkTrailers);
+    stream.end(frame);
+    boundFlush(stream, this.options.writeStallMs);
+  }
+
+  /** An error before any answer: a trailers-only response. */
+  fail(error: ConnectError): void {
+    if (this.done) return;
+    this.finish();
+    this.ctx.abort(error);
+    const stream = this.stream;
+    if (stream.destroyed) return;
+    this.sendError(error);
+    // Whatever the client still sends is read and dropped, so that the stream can close.
+    this.chunks = [];
+    if (!stream.readableEnded) stream.resume();
+  }
+
+  private sendError(error: ConnectError): void {
+    const stream = this.stream;
+    if (stream.headersSent) return void stream.close(NGHTTP2_NO_ERROR);
+    const { setHeaders, setTrailers } = this.ctx;
+    const status = setTrailerStatus(new Headers(setTrailers), error);
+    stream.respond({ ":status": 200, "content-type": "application/grpc", ...(setHeaders && plain(setHeaders)), ...plain(status) }, { endStream: true });
+  }
+
+  private finish(): void {
+    this.done = true;
+    clearTimeout(this.timer);
+  }
+}
+
+/** A stream whose answer the client does not take (no WINDOW_UPDATE) is reset after the write-stall bound. */
+function boundFlush(stream: http2.ServerHttp2Stream, ms: number): void {
+  const timer = setTimeout(() => stream.close(NGHTTP2_CANCEL), ms);
+  stream.once("close", () => clearTimeout(timer));
+}
+
+function plain(h: Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  h.forEach((v, k) => (out[k] = v));
+  return out;
+}

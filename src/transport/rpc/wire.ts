@@ -1,0 +1,98 @@
+// The wire formats the fast path speaks, and which requests it takes:
+//   grpc      application/grpc[+proto]            h2, enveloped, status in trailers
+//   grpc-web  application/grpc-web[+proto|+json]  h1 or h2, trailers in a last envelope
+//   connect   application/json | application/proto (unary),
+//             application/connect+json | +proto (streams), end-of-stream envelope
+// Anything else (compression, grpc+json, GET requests, unknown types) is
+// left to connect-node, which speaks every variant.
+import type { IncomingHttpHeaders } from "node:http";
+import { fromBinary, fromJsonString, toBinary, toJsonString, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { ProtocolName } from "./context.js";
+import type { Kind } from "./methods.js";
+
+export type Codec = "proto" | "json";
+
+export interface Wire {
+  protocol: ProtocolName;
+  codec: Codec;
+  /** The response content type. */
+  contentType: string;
+}
+
+const IDENTITY = new Set([undefined, "", "identity"]);
+
+/** The wire of a POST the fast path can answer, or undefined to leave it to connect-node. */
+export function wireOf(headers: IncomingHttpHeaders, kind: Kind): Wire | undefined {
+  const type = headers["content-type"];
+  switch (type) {
+    case "application/grpc":
+    case "application/grpc+proto":
+      return IDENTITY.has(headers["grpc-encoding"] as string | undefined) ? { protocol: "grpc", codec: "proto", contentType: "application/grpc" } : undefined;
+    case "application/grpc-web":
+    case "application/grpc-web+proto":
+    case "application/grpc-web+json": {
+      if (!IDENTITY.has(headers["grpc-encoding"] as string | undefined)) return undefined;
+      const codec = type.endsWith("json") ? "json" : "proto";
+      return { protocol: "grpc-web", codec, contentType: `application/grpc-web+${codec}` };
+    }
+    case "application/json":
+    case "application/proto":
+      if (kind !== "unary" || !IDENTITY.has(headers["content-encoding"] as string | undefined)) return undefined;
+      return { protocol: "connect", codec: type === "application/json" ? "json" : "proto", contentType: type };
+    case "application/connect+json":
+    case "application/connect+proto":
+      if (kind !== "server_streaming" || !IDENTITY.has(headers["connect-content-encoding"] as string | undefined)) return undefined;
+      return { protocol: "connect", codec: type.endsWith("json") ? "json" : "proto", contentType: type };
+    default:
+      return undefined;
+  }
+}
+
+// connect reads JSON with unknown fields ignored; so does the fast path.
+const READ_JSON = { ignoreUnknownFields: true };
+
+export function decode(schema: DescMessage, codec: Codec, bytes: Uint8Array): MessageShape<DescMessage> {
+  try {
+    return codec === "proto" ? fromBinary(schema, bytes) : fromJsonString(schema, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8"), READ_JSON);
+  } catch (e) {
+    throw new ConnectError(`cannot decode ${schema.typeName}: ${(e as Error).message}`, Code.InvalidArgument);
+  }
+}
+
+export function encode(schema: DescMessage, codec: Codec, message: MessageShape<DescMessage>): Uint8Array {
+  return codec === "proto" ? toBinary(schema, message) : Buffer.from(toJsonString(schema, message));
+}
+
+/** flags(1) length(4, big-endian) payload: one message of a stream. */
+export function envelope(payload: Uint8Array, flags = 0): Buffer {
+  const frame = Buffer.allocUnsafe(5 + payload.length);
+  frame[0] = flags;
+  frame.writeUInt32BE(payload.length, 1);
+  frame.set(payload, 5);
+  return frame;
+}
+
+// A message object shared by many streams (a change sent to every watcher) is enveloped once per codec.
+const shared = new WeakMap<object, Partial<Record<Codec, Buffer>>>();
+
+export function envelopeOnce(schema: DescMessage, codec: Codec, message: MessageShape<DescMessage>): Buffer {
+  let cached = shared.get(message);
+  if (!cached) shared.set(message, (cached = {}));
+  return (cached[codec] ??= envelope(encode(schema, codec, message)));
+}
+
+/**
+ * The one request message of a unary or server-streaming call. Enveloped
+ * protocols carry it in exactly one uncompressed envelope; Connect unary
+ * sends it bare.
+ */
+export function requestMessage(wire: Wire, kind: Kind, body: Buffer): Uint8Array {
+  if (wire.protocol === "connect" && kind === "unary") return body;
+  if (body.length < 5) throw new ConnectError("protocol error: missing input message", Code.InvalidArgument);
+  if (body[0]! & 0b1) throw new ConnectError("compressed messages are not supported here", Code.Unimplemented);
+  const length = body.readUInt32BE(1);
+  if (body.length < 5 + length) throw new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument);
+  if (body.length > 5 + length) throw new ConnectError("protocol error: more than one input message", Code.Unimplemented);
+  return body.subarray(5);
+}
