@@ -7,7 +7,7 @@ import type { Store } from "../store/store.js";
 
 const TIMED = new Set<string | symbol>([
   "requireActiveSession", "createSession", "getSession", "listSessions", "deleteSession",
-  "readSettings", "readTuple", "mutate", "listHistory", "historySince", "ping",
+  "readSettings", "readSettingsTexts", "readTuple", "mutate", "listHistory", "historySince", "ping",
 ]);
 
 export function instrumentStore(store: Store, seconds: Histogram<"operation" | "outcome">): Store {

@@ -12,6 +12,8 @@ export interface Metrics {
   storeSeconds: Histogram<"operation" | "outcome">;
   /** Watch streams open now, by protocol. */
   watchStreams: Gauge<"protocol">;
+  /** Whole-map reads, answered from the snapshot cache or read in full. */
+  mapReads: Counter<"cached">;
 }
 
 const SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -48,6 +50,12 @@ export function createMetrics(ready: () => Promise<boolean>): Metrics {
       help: "Store operation latency by operation and outcome.",
       labelNames: ["operation", "outcome"],
       buckets: SECONDS,
+      registers: [registry],
+    }),
+    mapReads: new Counter({
+      name: "settings_map_reads_total",
+      help: "Whole-map reads: cached=true when the map was still at the revision held in memory.",
+      labelNames: ["cached"],
       registers: [registry],
     }),
     watchStreams: new Gauge({

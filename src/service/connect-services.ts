@@ -7,13 +7,17 @@ import { create } from "@bufbuild/protobuf";
 import type { Protocol } from "../observe/calls.js";
 import type { HistoryEntry } from "../domain/types.js";
 import { streamInterrupt } from "./watch.js";
+import { preEncoded } from "./encodings.js";
+import { SettingsSnapshot } from "./settings-snapshot.js";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { SessionService } from "../../gen/codexmanager/settings/v1/session_pb.js";
 import {
+  GetSettingsResponseSchema,
   Mode,
   SettingsService,
   WatchSettingsResponseSchema,
   type Scope as ScopePb,
+  type GetSettingsResponse,
   type SetSettingsRequest,
   type WatchSettingsResponse,
 } from "../../gen/codexmanager/settings/v1/settings_pb.js";
@@ -69,6 +73,23 @@ function updateFromPb(update: SetSettingsRequest["update"]): SettingsUpdate {
   }
 }
 
+// One answer per map snapshot, shared by every reader of that revision. Its
+// settings are parsed only if a generic encoder asks; the fast path takes its
+// bytes from the snapshot (./encodings.ts), built once, in slices.
+const snapshotMessages = new WeakMap<SettingsSnapshot, GetSettingsResponse>();
+function snapshotMessage(snapshot: SettingsSnapshot): GetSettingsResponse {
+  let message = snapshotMessages.get(snapshot);
+  if (!message) {
+    message = Object.defineProperty(create(GetSettingsResponseSchema, { revision: snapshot.revision }), "settings", {
+      get: () => snapshot.settings,
+      enumerable: true,
+    });
+    preEncoded.set(message, { proto: () => snapshot.responseProto(), json: () => snapshot.responseJson() });
+    snapshotMessages.set(snapshot, message);
+  }
+  return message;
+}
+
 // One message per change, shared by every watcher that receives it, so that its bytes are encoded once (transport/rpc/wire.ts).
 const changeMessages = new WeakMap<HistoryEntry, WatchSettingsResponse>();
 function changeMessage(entry: HistoryEntry): WatchSettingsResponse {
@@ -81,7 +102,7 @@ export function settingsService(ops: Operations): ServiceImpl<typeof SettingsSer
   return {
     async getSettings(req, ctx) {
       const read = await ops.getSettings({ sessionId: req.sessionId, scope: scopeFromPb(req.scope) }, req.key, callerOf(ctx));
-      if ("settings" in read) return { settings: read.settings, revision: read.revision };
+      if (read instanceof SettingsSnapshot) return snapshotMessage(read);
       return { found: read.found, value: valueToPb(read.value), revision: read.revision };
     },
 

@@ -20,11 +20,12 @@ import {
   type ScopeRef,
   type Tuple,
 } from "../domain/types.js";
-import type { Store } from "../store/store.js";
+import type { SettingsRead, Store } from "../store/store.js";
+import { SettingsSnapshot, SnapshotCache } from "./settings-snapshot.js";
 import { openWatch, type Watch } from "./watch.js";
 import type { Protocol } from "../observe/calls.js";
 
-export type OperationsConfig = Pick<Config, "limits" | "defaultsLocked" | "watchHeartbeatMs" | "watchBacklog">;
+export type OperationsConfig = Pick<Config, "limits" | "defaultsLocked" | "watchHeartbeatMs" | "watchBacklog" | "settingsCacheBytes">;
 
 /** A settings update as a transport received it, before validation. */
 export type SettingsUpdate =
@@ -70,10 +71,13 @@ const MAX_PAGE = 500;
 export interface OperationHooks {
   /** A watch stream started on `protocol`; the answer is called when it ends. */
   watchOpened?(protocol: Protocol): () => void;
+  /** A whole map was read: from the snapshot cache (nothing but the revision came from the store), or not. */
+  mapRead?(cached: boolean): void;
 }
 
 export function createOperations(store: Store, config: OperationsConfig, hooks: OperationHooks = {}) {
   const rules = () => new Rules(config.limits);
+  const snapshots = new SnapshotCache(config.settingsCacheBytes);
 
   /** SPEC §4 step 1: identifiers are checked before anything is read. */
   function identifiers(sessionId: string): void {
@@ -219,13 +223,22 @@ export function createOperations(store: Store, config: OperationsConfig, hooks: 
       return { sessionId, deletedAt };
     },
 
-    async getSettings(ref: ScopeRef, key?: string, caller?: Principal) {
+    /** One key, or the whole map as a snapshot that repeated reads at one revision share. */
+    async getSettings(ref: ScopeRef, key?: string, caller?: Principal): Promise<SettingsSnapshot | Extract<SettingsRead, { found: boolean }>> {
       authorize(caller, "read", "read settings");
       const r = rules();
       r.sessionId("sessionId", ref.sessionId);
       const k = key === undefined ? undefined : r.key("key", key);
       r.throwIfInvalid();
-      return store.readSettings(ref, k);
+      if (k !== undefined) return store.readSettings(ref, k) as Promise<Extract<SettingsRead, { found: boolean }>>;
+      const cacheKey = ref.scope === "default" ? "default" : `s:${ref.sessionId}`;
+      const known = snapshots.get(cacheKey);
+      const read = await store.readSettingsTexts(ref, known?.revision);
+      hooks.mapRead?.(!read.entries);
+      if (!read.entries) return known!;
+      const snapshot = new SettingsSnapshot(read.revision, read.entries);
+      snapshots.put(cacheKey, snapshot);
+      return snapshot;
     },
 
     async setSettings(input: WriteInput, update: SettingsUpdate): Promise<MutationResult & { key?: string }> {

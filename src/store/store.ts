@@ -43,6 +43,13 @@ export interface HistoryPage {
   nextBefore?: bigint;
 }
 
+/** A whole map as stored: keys with their canonical JSON text, unparsed. */
+export interface SettingsTexts {
+  revision: bigint;
+  /** Absent when the map is still at the revision the caller already holds. */
+  entries?: [key: string, text: string][];
+}
+
 export type SettingsRead =
   | { settings: JsonObject; revision: bigint }
   | { found: boolean; value: JsonValue | null; revision: bigint };
@@ -78,6 +85,8 @@ export interface Store {
   deleteSession(sessionId: string, at: Date): Promise<{ deletedAt: Date }>;
 
   readSettings(ref: ScopeRef, key?: string): Promise<SettingsRead>;
+  /** The whole map as stored, unless it is still at `known` (big maps are read, cached and encoded from this). */
+  readSettingsTexts(ref: ScopeRef, known?: bigint): Promise<SettingsTexts>;
   readTuple(ref: ScopeRef): Promise<Tuple>;
   mutate(ref: ScopeRef, mutation: Mutation, options: WriteOptions): Promise<MutationResult>;
 

@@ -7,9 +7,12 @@ type Fallback = NonNullable<ConnectNodeAdapterOptions["fallback"]>;
 export type Req = Parameters<Fallback>[0];
 export type Res = Parameters<Fallback>[1];
 
-/** A JSON answer; with `writeStallMs`, a client that does not take it is dropped after that long. */
-export function sendJson(res: Res, status: number, body: unknown, headers: Record<string, string> = {}, writeStallMs?: number): void {
-  const text = JSON.stringify(body);
+/**
+ * A JSON answer (`body` is JSON text already when `isText`); with
+ * `writeStallMs`, a client that does not take it is dropped after that long.
+ */
+export function sendJson(res: Res, status: number, body: unknown, headers: Record<string, string> = {}, writeStallMs?: number, isText = false): void {
+  const text = isText ? (body as string) : JSON.stringify(body);
   res.writeHead(status, {
     ...headers,
     "content-type": "application/json; charset=utf-8",

@@ -72,6 +72,7 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
       metrics.watchStreams.inc({ protocol });
       return () => metrics.watchStreams.dec({ protocol });
     },
+    mapRead: (cached) => metrics.mapReads.inc({ cached: String(cached) }),
   });
   let procedures = new Set<string>();
   const shutdown = new AbortController();
@@ -99,6 +100,7 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
   const rpc: RpcOptions = {
     methods: methodTable(services as [DescService, Record<string, unknown>][], interceptors),
     maxBodyBytes: config.limits.maxBodyBytes,
+    log,
     writeStallMs: config.http.writeStallMs,
     shutdown: shutdown.signal,
   };

@@ -18,7 +18,17 @@ import type {
   WriteOptions,
 } from "../../domain/types.js";
 import { mutationFingerprint } from "../../domain/fingerprint.js";
-import { deliver, type HistoryPage, type Listener, type NewSession, type SessionPage, type SettingsRead, type Store, type Unsubscribe } from "../store.js";
+import {
+  deliver,
+  type HistoryPage,
+  type Listener,
+  type NewSession,
+  type SessionPage,
+  type SettingsRead,
+  type SettingsTexts,
+  type Store,
+  type Unsubscribe,
+} from "../store.js";
 import { DEFAULT_TUPLE, type Backend, type StoredSession, type TupleId, type TupleRow } from "./backend.js";
 
 export type LocalStoreConfig = Pick<Config, "seedDefaults" | "historyLimit" | "limits" | "requestIdLimit">;
@@ -112,6 +122,14 @@ export class LocalStore implements Store {
       if (key === undefined) return { settings: this.settingsOf(id), revision };
       const text = this.backend.setting(id, key);
       return { found: text !== undefined, value: text === undefined ? null : (JSON.parse(text) as JsonValue), revision };
+    });
+  }
+
+  async readSettingsTexts(ref: ScopeRef, known?: bigint): Promise<SettingsTexts> {
+    return this.backend.read(() => {
+      const id = this.tupleOf(ref);
+      const { revision } = this.tupleRow(id);
+      return revision === known ? { revision } : { revision, entries: this.backend.settings(id) };
     });
   }
 

@@ -24,6 +24,13 @@ export function objectPairs(settings: JsonObject): string[] {
   return Object.keys(settings).sort(compareKeys).flatMap((key) => [key, canonicalJson(settings[key]!)]);
 }
 
+/** A flat [k, v, k, v, ...] reply as [k, v] pairs. */
+export function pairs(flat: string[]): [string, string][] {
+  const out: [string, string][] = new Array(flat.length / 2);
+  for (let i = 0; i < flat.length; i += 2) out[i / 2] = [flat[i]!, flat[i + 1]!];
+  return out;
+}
+
 export function pairsToStrings(flat: string[]): Record<string, string> {
   const out: Record<string, string> = Object.create(null);
   for (let i = 0; i < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;

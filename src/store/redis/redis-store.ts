@@ -17,10 +17,21 @@ import type {
   Tuple,
   WriteOptions,
 } from "../../domain/types.js";
-import { deliver, type HistoryPage, type Listener, type NewSession, type SessionPage, type SettingsRead, type Store, type Unsubscribe } from "../store.js";
+import {
+  deliver,
+  type HistoryPage,
+  type Listener,
+  type NewSession,
+  type SessionPage,
+  type SettingsRead,
+  type SettingsTexts,
+  type Store,
+  type Unsubscribe,
+} from "../store.js";
 import {
   checkFlag,
   objectPairs,
+  pairs,
   pairsToObject,
   pairsToStrings,
   parseEvent,
@@ -166,6 +177,15 @@ export class RedisStore implements Store {
     if (key === undefined) return { settings: pairsToObject(reply[2] as string[]), revision };
     const text = reply[2] as string | null;
     return { found: text !== null, value: text === null ? null : (JSON.parse(text) as JsonValue), revision };
+  }
+
+  async readSettingsTexts(ref: ScopeRef, known?: bigint): Promise<SettingsTexts> {
+    const budget = this.budget("read");
+    const k = await this.target(ref, budget);
+    const reply = await this.run(budget, () => this.redis.readScope(k.meta, k.tuple, k.settings, checkFlag(ref), "map", known?.toString() ?? ""));
+    this.expectOk(reply, ref);
+    const revision = BigInt(reply[1] as string);
+    return reply.length < 3 ? { revision } : { revision, entries: pairs(reply[2] as string[]) };
   }
 
   async readTuple(ref: ScopeRef): Promise<Tuple> {

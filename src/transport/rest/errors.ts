@@ -12,6 +12,8 @@ export interface RestAnswer {
   /** The Connect code name of a failure ("not_found"), for metrics and logs alike across transports. */
   code?: string;
   headers?: Record<string, string>;
+  /** The body as JSON text already (a big map's, built once and shared). */
+  raw?: string;
 }
 
 const INTERNAL: RestAnswer = {

@@ -12,6 +12,7 @@ import { sendJson, type Req, type Res } from "../http-json.js";
 import type { RouteContext, RouteHandler } from "../server.js";
 import { readJsonBody } from "./body.js";
 import { openApiDocument } from "./openapi.js";
+import { SettingsSnapshot } from "../../service/settings-snapshot.js";
 import { restError, type RestAnswer } from "./errors.js";
 import { streamEvents } from "./events.js";
 import {
@@ -135,7 +136,11 @@ const getSettings: Handler = async ({ params: [sessionId], query, ops, caller })
   const key = query.get("key") ?? undefined;
   const read = await ops.getSettings({ sessionId: sessionId!, scope }, key, caller);
   const revision = Number(read.revision);
-  if ("settings" in read) return ok({ status: "ok", sessionId, scope, settings: read.settings, revision });
+  if (read instanceof SettingsSnapshot) {
+    // The map's JSON text is built once per revision and shared; the envelope around it is small.
+    const head = JSON.stringify({ status: "ok", sessionId, scope }).slice(0, -1);
+    return { status: 200, body: undefined, raw: `${head},"settings":${await read.json()},"revision":${revision}}` };
+  }
   return ok({ status: "ok", sessionId, scope, key: key!.trim(), found: read.found, value: read.value, revision });
 };
 
@@ -283,7 +288,7 @@ export function restRoutes({ ops, log, shutdown, auth, observe, writeStallMs }: 
     }
     const actor = ctx.caller?.actor ?? (ctx.declaredActor || undefined);
     observe({ protocol: "rest", procedure: route.procedure, code: answer?.code ?? "ok", ms: performance.now() - started, actor });
-    if (answer !== undefined) sendJson(res, answer.status, answer.body, answer.headers, writeStallMs);
+    if (answer !== undefined) sendJson(res, answer.status, answer.raw ?? answer.body, answer.headers, writeStallMs, answer.raw !== undefined);
     return true;
   };
 }

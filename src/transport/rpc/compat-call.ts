@@ -5,6 +5,8 @@
 // call whose answer the client does not take is dropped after a bounded time.
 import { Code, ConnectError } from "@connectrpc/connect";
 import { streamInterrupt } from "../../service/watch.js";
+import type { Logger } from "../../observe/log.js";
+import { toConnectError } from "../connect-errors.js";
 import { codeToHttpStatus, endStreamFlag, endStreamToJson, errorToJsonBytes, parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
 import { parseTimeout as parseGrpcTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { trailerFlag, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
@@ -14,11 +16,12 @@ import { drained, endWithin, gone } from "../stream-writer.js";
 import { drainRest } from "../unread-body.js";
 import { LeanContext, type Exchange } from "./context.js";
 import type { Method } from "./methods.js";
-import { decode, encode, envelope, envelopeOnce, requestMessage, wireOf, type Wire } from "./wire.js";
+import { decode, encodeAnswer, envelope, envelopeOnce, requestMessage, wireOf, type Wire } from "./wire.js";
 
 export interface RpcOptions {
   methods: Map<string, Method>;
   maxBodyBytes: number;
+  log: Logger;
   /** An answer the client does not take is dropped after this. */
   writeStallMs: number;
   shutdown: AbortSignal;
@@ -103,19 +106,21 @@ class CompatCall implements Exchange {
         const input = decode(this.method.input, this.wire.codec, bytes);
         this.method.call(input, this.ctx).then(
           (out) => (this.method.kind === "unary" ? this.answer(out as MessageShape<DescMessage>) : this.stream(out as AsyncIterable<MessageShape<DescMessage>>)),
-          (err: unknown) => this.fail(ConnectError.from(err)),
-        );
+          (err: unknown) => this.fail(this.failure(err)),
+        ).catch((err: unknown) => this.fail(this.failure(err)));
       } catch (err) {
-        this.fail(ConnectError.from(err));
+        this.fail(this.failure(err));
       }
     });
   }
 
   /** A unary answer: the message, headers and trailers in the wire's form. */
-  private answer(message: MessageShape<DescMessage>): void {
+  private async answer(message: MessageShape<DescMessage>): Promise<void> {
+    if (this.done) return;
+    const encoded = encodeAnswer(this.method.output, this.wire.codec, message);
+    const bytes = encoded instanceof Promise ? await encoded : encoded;
     if (this.done) return;
     this.finish();
-    const bytes = encode(this.method.output, this.wire.codec, message);
     if (this.wire.protocol === "connect") {
       this.head(200, { "content-length": String(bytes.length) }, this.ctx.setTrailers);
       endWithin(this.res, this.options.writeStallMs, bytes);
@@ -139,7 +144,7 @@ class CompatCall implements Exchange {
         if (!res.write(envelopeOnce(this.method.output, this.wire.codec, message))) await drained(res, this.stopSignal());
       }
     } catch (err) {
-      error = ConnectError.from(err);
+      error = this.failure(err);
     }
     if (this.done) return;
     this.finish();
@@ -204,6 +209,11 @@ class CompatCall implements Exchange {
   private finish(): void {
     this.done = true;
     clearTimeout(this.timer);
+  }
+
+  /** Any failure as the client may see it: a fault of ours is logged and answered as a bare `internal`. */
+  private failure(err: unknown): ConnectError {
+    return toConnectError(err, this.options.log, this.method.method.name);
   }
 }
 

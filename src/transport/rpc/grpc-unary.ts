@@ -9,8 +9,9 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { LeanContext, type Exchange } from "./context.js";
 import type { Method } from "./methods.js";
-import { decode, encode, envelope, requestMessage, wireOf } from "./wire.js";
+import { decode, encodeAnswer, envelope, requestMessage, wireOf } from "./wire.js";
 import type { RpcOptions } from "./compat-call.js";
+import { toConnectError } from "../connect-errors.js";
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL } = http2.constants;
 const OK_HEADERS = Object.freeze({ ":status": 200, "content-type": "application/grpc", "grpc-accept-encoding": "identity" });
@@ -94,25 +95,23 @@ class GrpcUnaryCall implements Exchange {
       this.chunks = [];
       input = decode(this.method.input, "proto", requestMessage({ protocol: "grpc", codec: "proto", contentType: "" }, "unary", body));
     } catch (err) {
-      return this.fail(ConnectError.from(err));
+      return this.fail(toConnectError(err, this.options.log, this.method.method.name));
     }
-    this.method.call(input, this.ctx).then(
-      (out) => this.reply(out as MessageShape<DescMessage>),
-      (err: unknown) => this.fail(ConnectError.from(err, Code.Internal)),
-    );
+    this.method
+      .call(input, this.ctx)
+      .then((out) => {
+        const encoded = encodeAnswer(this.method.output, "proto", out as MessageShape<DescMessage>);
+        return encoded instanceof Promise ? encoded.then((bytes) => this.reply(bytes)) : this.reply(encoded);
+      })
+      .catch((err: unknown) => this.fail(toConnectError(err, this.options.log, this.method.method.name)));
   }
 
-  private reply(message: MessageShape<DescMessage>): void {
+  private reply(bytes: Uint8Array): void {
     if (this.done) return;
     this.finish();
     const stream = this.stream;
     if (stream.destroyed) return;
-    let frame: Buffer;
-    try {
-      frame = envelope(encode(this.method.output, "proto", message));
-    } catch (err) {
-      return this.sendError(ConnectError.from(err, Code.Internal));
-    }
+    const frame = envelope(bytes);
     const { setHeaders, setTrailers } = this.ctx;
     stream.respond(setHeaders ? { ...OK_HEADERS, ...plain(setHeaders) } : OK_HEADERS, { waitForTrailers: true });
     if (setTrailers) stream.once("wantTrailers", () => stream.sendTrailers({ ...plain(setTrailers), "grpc-status": "0" }));

@@ -8,6 +8,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { fromBinary, fromJsonString, toBinary, toJsonString, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { preEncoded } from "../../service/encodings.js";
 import type { ProtocolName } from "./context.js";
 import type { Kind } from "./methods.js";
 
@@ -62,6 +63,12 @@ export function decode(schema: DescMessage, codec: Codec, bytes: Uint8Array): Me
 
 export function encode(schema: DescMessage, codec: Codec, message: MessageShape<DescMessage>): Uint8Array {
   return codec === "proto" ? toBinary(schema, message) : Buffer.from(toJsonString(schema, message));
+}
+
+/** A unary answer's bytes: built by the service when it knows better (a big map, see service/encodings.ts), else encoded here. */
+export function encodeAnswer(schema: DescMessage, codec: Codec, message: MessageShape<DescMessage>): Uint8Array | Promise<Uint8Array> {
+  const pre = preEncoded.get(message)?.[codec];
+  return pre ? pre() : encode(schema, codec, message);
 }
 
 /** flags(1) length(4, big-endian) payload: one message of a stream. */

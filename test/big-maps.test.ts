@@ -1,0 +1,83 @@
+// Whole-map reads: the snapshot's own encodings are exactly protobuf-es's,
+// a 10,000-key map reads back whole over gRPC, Connect JSON and REST, and a
+// second read at the same revision is answered from the cache, on each store.
+import { randomUUID } from "node:crypto";
+import { create, fromBinary, fromJsonString, toJson } from "@bufbuild/protobuf";
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GetSettingsResponseSchema } from "../gen/codexmanager/settings/v1/settings_pb.js";
+import { canonicalJson } from "../src/domain/json.js";
+import type { JsonObject } from "../src/domain/types.js";
+import { SettingsSnapshot } from "../src/service/settings-snapshot.js";
+import { startRedis, type TestRedis } from "./support/redis.js";
+import { restClient } from "./support/rest.js";
+import { BACKENDS, startTestServer, type Backend, type TestServer } from "./support/server.js";
+
+it("encodes a snapshot exactly as protobuf-es encodes the same answer, in binary and JSON", async () => {
+  // protobuf-es itself drops "__proto__" Struct keys (in toBinary and
+  // fromBinary); our encoder keeps them, so they cannot be compared here.
+  const json = fc.jsonValue({ maxDepth: 3 }).filter((v) => JSON.stringify(v).isWellFormed() && !JSON.stringify(v).includes('"__proto__"'));
+  await fc.assert(
+    fc.asyncProperty(fc.dictionary(fc.string({ maxLength: 8 }), json, { maxKeys: 300 }), fc.bigInt({ min: 0n, max: 2n ** 40n }), async (map, revision) => {
+      const settings = JSON.parse(JSON.stringify(map)) as JsonObject;
+      const snapshot = new SettingsSnapshot(revision, Object.keys(settings).map((k) => [k, canonicalJson(settings[k]!)]));
+      const expected = create(GetSettingsResponseSchema, { settings, revision });
+      expect(fromBinary(GetSettingsResponseSchema, await snapshot.responseProto())).toEqual(expected);
+      const fromText = fromJsonString(GetSettingsResponseSchema, Buffer.from(await snapshot.responseJson()).toString());
+      expect(toJson(GetSettingsResponseSchema, fromText)).toEqual(toJson(GetSettingsResponseSchema, expected));
+    }),
+    { numRuns: 60 },
+  );
+});
+
+let redis: TestRedis;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+describe.each(BACKENDS)("a 10,000-key map on the %s store", (backend: Backend) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ backend, redisUrl: redis.url });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  const mapReads = async () => {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const count = (cached: string) => Number(new RegExp(`settings_map_reads_total\\{cached="${cached}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    return { cached: count("true"), full: count("false") };
+  };
+
+  it("reads back whole over every transport, and the second read at one revision comes from the cache", async () => {
+    const rest = restClient(server.url);
+    const sessionId = `big-${randomUUID()}`;
+    await rest("POST", "/api/sessions", { sessionId });
+    const map: JsonObject = {};
+    for (let batch = 0; batch < 10; batch++) {
+      const part: JsonObject = {};
+      for (let i = 0; i < 1000; i++) part[`k${batch * 1000 + i}`] = { n: batch * 1000 + i, text: "x".repeat(300) };
+      Object.assign(map, part);
+      expect((await rest("POST", `/api/sessions/${sessionId}/settings`, { settings: part })).status).toBe(200);
+    }
+    const before = await mapReads();
+    const grpc = await server.clients("grpc").settings.getSettings({ sessionId });
+    expect(grpc.settings).toEqual(map);
+    expect(grpc.revision).toBe(10n);
+    const json = await server.clients("connect-json").settings.getSettings({ sessionId });
+    expect(json.settings).toEqual(map);
+    const viaRest = await rest("GET", `/api/sessions/${sessionId}/settings`);
+    expect(viaRest.body).toEqual({ status: "ok", sessionId, scope: "session", settings: map, revision: 10 });
+    const after = await mapReads();
+    expect(after.full - before.full).toBe(1);
+    expect(after.cached - before.cached).toBe(2);
+    // A change means a new read.
+    await rest("POST", `/api/sessions/${sessionId}/settings`, { key: "k0", value: 0 });
+    expect((await server.clients("grpc").settings.getSettings({ sessionId })).settings!.k0).toBe(0);
+    expect((await mapReads()).full - after.full).toBe(1);
+  }, 60_000);
+});
