@@ -236,6 +236,9 @@ export function createOperations(store: Store, config: OperationsConfig, hooks: 
       const read = await store.readSettingsTexts(ref, known?.revision);
       hooks.mapRead?.(!read.entries);
       if (!read.entries) return known!;
+      // Reads that raced one another at one revision share the first one's encodings.
+      const raced = snapshots.get(cacheKey);
+      if (raced?.revision === read.revision) return raced;
       const snapshot = new SettingsSnapshot(read.revision, read.entries);
       snapshots.put(cacheKey, snapshot);
       return snapshot;

@@ -6,15 +6,19 @@
 //   - a stream's request must have arrived whole within HTTP_REQUEST_TIMEOUT_MS;
 //   - streams the client resets before they were answered are counted per
 //     connection and in total, per second; past either cap the connection gets
-//     GOAWAY (ENHANCE_YOUR_CALM) and is closed (the HTTP/2 "rapid reset"
+//     GOAWAY (ENHANCE_YOUR_CALM) and is closed, and past the total cap new
+//     HTTP/2 connections are refused for a second (the HTTP/2 "rapid reset"
 //     attack; cancelling answered streams, such as watches, is not counted);
 //   - the number of concurrent streams is a SETTINGS value (HTTP2_MAX_CONCURRENT_STREAMS).
 // Answers a client does not take are bounded where they are written
 // (HTTP_WRITE_STALL_MS, see stream-writer.ts and rpc/grpc-unary.ts).
 import http2 from "node:http2";
+import type net from "node:net";
 import type { HttpLimits } from "../config.js";
 
 const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
+/** How long an idle connection's GOAWAY gets to leave before its socket is closed. */
+const GOAWAY_FLUSH_MS = 100;
 
 export type RawStreamHandler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
 
@@ -34,9 +38,25 @@ class ResetWindow {
   }
 }
 
+interface SessionGuard {
+  /** Streams open now: an idle session (none) may be closed. */
+  open: number;
+  resets: ResetWindow;
+  idleTimer?: NodeJS.Timeout;
+  /** Closes the session if no stream opens within `ms`. */
+  idleFor(ms: number): void;
+}
+
 export interface H2Guard {
   /** Whether a session has no stream open (it may be closed to make room). */
   idle(session: http2.ServerHttp2Session): boolean;
+  /**
+   * Whether new HTTP/2 connections are refused at once: for a second after the
+   * global reset cap tripped. A rapid-reset attacker that reconnects would
+   * otherwise cost a session and a buffer of streams per connection; clients on
+   * HTTP/1.1 (health checks, REST, Connect) and HTTP/2 connections already open are served.
+   */
+  refusing(): boolean;
 }
 
 /**
@@ -45,52 +65,80 @@ export interface H2Guard {
  */
 export function guardHttp2(server: http2.Http2Server, limits: HttpLimits, raw?: RawStreamHandler): H2Guard {
   const total = new ResetWindow();
-  const open = new WeakMap<http2.ServerHttp2Session, number>();
+  /** Past the global reset cap, new HTTP/2 connections are refused for a second: see refusing(). */
+  let refuseUntil = 0;
+  const guards = new WeakMap<http2.Http2Session, SessionGuard>();
 
+  /** Counts one stream the client reset before it was answered; past a cap, ends the session. */
+  const onReset = (session: http2.Http2Session, guard: SessionGuard) => {
+    if (session.destroyed) return;
+    const overTotal = total.add(limits.maxResetsPerSecondTotal);
+    if (overTotal) refuseUntil = Date.now() + 1000;
+    if (guard.resets.add(limits.maxResetsPerSecond) || overTotal) {
+      session.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
+      session.destroy();
+    }
+  };
+
+  // Node emits "session" from inside its own "connection" listener: this one, first, sees the socket.
+  let socketOfNextSession: net.Socket | undefined;
+  server.prependListener("connection", (socket: net.Socket) => (socketOfNextSession = socket));
   server.on("session", (session) => {
-    const resets = new ResetWindow();
-    let idleTimer: NodeJS.Timeout | undefined;
-    const idleFor = (ms: number) => {
-      clearTimeout(idleTimer);
-      idleTimer = setTimeout(() => session.close(), ms);
+    // A session closed gracefully (GOAWAY, then no stream left) only half-closes its socket and
+    // waits for the client's FIN, which a hostile client never sends: once our side is done, close it.
+    const socket = socketOfNextSession;
+    socketOfNextSession = undefined;
+    socket?.once("finish", () => setImmediate(() => socket.destroy()));
+    const guard: SessionGuard = {
+      open: 0,
+      resets: new ResetWindow(),
+      idleFor(ms) {
+        clearTimeout(this.idleTimer);
+        this.idleTimer = setTimeout(() => {
+          session.close(); // GOAWAY: no stream is open, and none is taken from now on
+          // A half-received frame keeps Node's session from finishing: the socket goes once GOAWAY is out.
+          setTimeout(() => socket?.destroy(), GOAWAY_FLUSH_MS).unref();
+        }, ms);
+      },
     };
-    open.set(session, 0);
-    idleFor(limits.requestTimeoutMs);
+    guards.set(session, guard);
+    guard.idleFor(limits.requestTimeoutMs);
     session.on("error", () => {});
-    session.once("close", () => clearTimeout(idleTimer));
-    session.on("stream", (stream) => {
-      clearTimeout(idleTimer);
-      open.set(session, (open.get(session) ?? 0) + 1);
-      // The request (headers are in, since this is a stream) must finish arriving in time.
-      const bodyTimer = stream.readableEnded ? undefined : setTimeout(() => stream.close(NGHTTP2_CANCEL), limits.requestTimeoutMs);
-      if (bodyTimer) stream.once("end", () => clearTimeout(bodyTimer));
-      stream.once("aborted", () => {
-        if (stream.headersSent) return;
-        if (resets.add(limits.maxResetsPerSecond) || total.add(limits.maxResetsPerSecondTotal)) {
-          session.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
-          session.destroy();
-        }
-      });
-      stream.once("close", () => {
-        clearTimeout(bodyTimer);
-        const left = (open.get(session) ?? 1) - 1;
-        open.set(session, left);
-        if (left === 0 && !session.destroyed) idleFor(limits.idleTimeoutMs);
-      });
-    });
+    session.once("close", () => clearTimeout(guard.idleTimer));
   });
 
-  if (raw) {
-    // Node's compat layer listens to "stream" and builds request/response objects for every
-    // stream; the fast path must come first and, when it takes a stream, be the only one.
-    const compat = server.listeners("stream");
-    if (compat.length !== 1) throw new Error("expected exactly one compat stream listener on the HTTP/2 server");
-    const onCompat = compat[0] as (...args: unknown[]) => void;
-    server.removeListener("stream", onCompat);
-    server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => {
-      if (!raw(stream, headers)) onCompat.call(server, stream, headers, ...rest);
+  /** Bounds one live stream's request time, counts its reset, and tracks the session's open streams. */
+  const track = (stream: http2.ServerHttp2Stream, session: http2.Http2Session, guard: SessionGuard) => {
+    clearTimeout(guard.idleTimer);
+    guard.open++;
+    // The request (headers are in, since this is a stream) must finish arriving in time.
+    const bodyTimer = stream.readableEnded ? undefined : setTimeout(() => stream.close(NGHTTP2_CANCEL), limits.requestTimeoutMs);
+    if (bodyTimer) stream.once("end", () => clearTimeout(bodyTimer));
+    stream.once("aborted", () => {
+      if (!stream.headersSent) onReset(session, guard);
     });
-  }
+    stream.once("close", () => {
+      clearTimeout(bodyTimer);
+      if (--guard.open === 0 && !session.destroyed) guard.idleFor(limits.idleTimeoutMs);
+    });
+  };
 
-  return { idle: (session) => (open.get(session) ?? 0) === 0 };
+  // Node's compat layer listens to "stream" and builds request/response objects for every
+  // stream; the guard comes first, then the fast path, and the compat layer gets the rest.
+  const compat = server.listeners("stream");
+  if (compat.length !== 1) throw new Error("expected exactly one compat stream listener on the HTTP/2 server");
+  const onCompat = compat[0] as (...args: unknown[]) => void;
+  server.removeListener("stream", onCompat);
+  server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => {
+    const session = stream.session;
+    const guard = session && guards.get(session);
+    if (!session || !guard || session.destroyed) return;
+    // Node announces streams a tick late: one the client already reset (rapid reset sends the
+    // reset with the headers) is counted, and nothing is built for it.
+    if (stream.aborted || stream.destroyed) return onReset(session, guard);
+    track(stream, session, guard);
+    if (!raw?.(stream, headers)) onCompat.call(server, stream, headers, ...rest);
+  });
+
+  return { idle: (session) => (guards.get(session)?.open ?? 0) === 0, refusing: () => Date.now() < refuseUntil };
 }

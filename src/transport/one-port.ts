@@ -16,6 +16,12 @@ import type { HttpLimits } from "../config.js";
 import { guardHttp2, type RawStreamHandler } from "./h2-guard.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+/** On shutdown, how long an HTTP/1.1 connection must have been quiet before it is closed between requests. */
+const DRAIN_QUIET_MS = 1000;
+/** On shutdown, how long an HTTP/2 client gets to answer the PING after the first GOAWAY. */
+const DRAIN_PING_MS = 200;
+/** On shutdown, how long clients get to see idle connections close before answers say Connection: close. */
+const DRAIN_FIN_MS = 100;
 
 type Handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
 
@@ -36,12 +42,32 @@ interface Connection {
   socket: net.Socket;
   /** A connection that has no request in flight may be closed without losing one. */
   idle(): boolean;
+  protocol(): "unknown" | "h1" | "h2";
+}
+
+/**
+ * HTTP/2's graceful shutdown: a first GOAWAY that still accepts every stream,
+ * then, once a PING has gone round (so the client has seen that GOAWAY and
+ * sent every stream it started before), the final GOAWAY with the last stream
+ * taken. Streams in flight finish; the client opens no more on this connection.
+ */
+function drainSession(session: http2.ServerHttp2Session): void {
+  if (session.closed || session.destroyed) return;
+  const close = () => {
+    if (!session.closed && !session.destroyed) session.close();
+  };
+  session.goaway(http2.constants.NGHTTP2_NO_ERROR, 2 ** 31 - 1);
+  // Node's own client, once told to go away, closes without answering the PING: not for long.
+  if (!session.ping(close)) close();
+  setTimeout(close, DRAIN_PING_MS).unref();
 }
 
 export async function listenOnePort(handler: Handler, host: string, port: number, options: OnePortOptions): Promise<OnePortServer> {
   const limits = options.http;
   let draining = false;
   const inFlight = new WeakMap<net.Socket, number>();
+  /** When each connection was accepted or last finished an answer: a busy client sends its next request within moments. */
+  const lastActive = new WeakMap<net.Socket, number>();
   const h1 = http.createServer(
     {
       headersTimeout: limits.requestTimeoutMs,
@@ -53,7 +79,10 @@ export async function listenOnePort(handler: Handler, host: string, port: number
     (req, res) => {
       const socket = req.socket;
       inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
-      res.once("close", () => inFlight.set(socket, (inFlight.get(socket) ?? 1) - 1));
+      res.once("close", () => {
+        inFlight.set(socket, (inFlight.get(socket) ?? 1) - 1);
+        lastActive.set(socket, Date.now());
+      });
       // Once draining, every answer tells the client not to send another request on this connection.
       if (draining) res.setHeader("connection", "close");
       handler(req, res);
@@ -97,9 +126,11 @@ export async function listenOnePort(handler: Handler, host: string, port: number
     let session: http2.ServerHttp2Session | undefined;
     const connection: Connection = {
       socket,
+      protocol: () => protocol,
       idle: () => protocol === "unknown" || (protocol === "h1" ? (inFlight.get(socket) ?? 0) === 0 : session === undefined || guard.idle(session)),
     };
     connections.add(connection);
+    lastActive.set(socket, Date.now());
     socket.once("close", () => connections.delete(connection));
     let seen = Buffer.alloc(0);
     // A connection that never says which protocol it speaks must not hold a socket.
@@ -110,6 +141,7 @@ export async function listenOnePort(handler: Handler, host: string, port: number
       const n = Math.min(seen.length, PREFACE.length);
       const isH2 = seen.subarray(0, n).equals(PREFACE.subarray(0, n));
       if (isH2 && seen.length < PREFACE.length && seen.length < 4) return; // too short to tell "PRI" from "PUT"
+      if (isH2 && guard.refusing()) return void socket.destroy();
       socket.off("data", onData);
       socket.setTimeout(0);
       socket.off("timeout", silent);
@@ -131,13 +163,32 @@ export async function listenOnePort(handler: Handler, host: string, port: number
   return {
     port: (server.address() as net.AddressInfo).port,
     async close(graceMs: number) {
-      draining = true;
-      server.close();
-      for (const s of sessions) s.close(); // GOAWAY; the session ends when its open streams have
       const deadline = Date.now() + graceMs;
+      /** Closes connections with nothing in flight and quiet for DRAIN_QUIET_MS (HTTP/2 ones close themselves). */
+      const closeQuiet = () => {
+        const quietSince = Date.now() - DRAIN_QUIET_MS;
+        for (const c of connections) {
+          if (c.protocol() === "h2" || !c.idle() || (lastActive.get(c.socket) ?? 0) > quietSince) continue;
+          if (c.protocol() === "h1") c.socket.end();
+          else c.socket.destroy(); // accepted, and silent since
+        }
+      };
+      // 1. Closing the listener resets every connection still in the kernel's accept queue, whose
+      //    clients may have sent a request already: one more poll phase accepts them first (the
+      //    first immediate runs before this iteration's poll is done; the second after the next one).
+      for (let i = 0; i < 2; i++) await new Promise((r) => setImmediate(r));
+      server.close();
+      for (const s of sessions) drainSession(s);
+      // 2. Keep-alive connections a client's pool holds spare are closed while nothing pushes the
+      //    client onto them, and it gets a moment to see their FIN ...
+      closeQuiet();
+      await new Promise((r) => setTimeout(r, DRAIN_FIN_MS));
+      // 3. ... before answers say Connection: close, which sends a client to another connection.
+      //    A client answered a moment ago is likely sending its next request right now: its
+      //    connection gets DRAIN_QUIET_MS to bring it, and that answer says Connection: close.
+      draining = true;
       while (connections.size > 0 && Date.now() < deadline) {
-        // Closed between requests, never under one; busy ones close after their answer (Connection: close).
-        for (const c of connections) if (c.idle()) c.socket.end();
+        closeQuiet();
         await new Promise((r) => setTimeout(r, 20));
       }
       for (const c of connections) c.socket.destroy();

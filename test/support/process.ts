@@ -29,9 +29,11 @@ export function follow(child: ReturnType<typeof spawn>) {
   return { child, exited, line, output: () => ({ stdout, stderr }) };
 }
 
-export function startMain(env: Record<string, string>) {
+/** Starts dist/src/main.js; `maxOpenFiles` runs it under that `ulimit -n`, as a small container would. */
+export function startMain(env: Record<string, string>, { maxOpenFiles }: { maxOpenFiles?: number } = {}) {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` (npm test does)`);
-  const child = spawn(process.execPath, [MAIN], {
+  const [command, args] = maxOpenFiles ? ["prlimit", [`--nofile=${maxOpenFiles}`, process.execPath, MAIN]] : [process.execPath, [MAIN]];
+  const child = spawn(command, args, {
     env: { ...process.env, REDIS_URL: "", DATA_DIR: tempDataDir(), PORT: "0", LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -58,6 +58,12 @@ export function makeTransport(url: string, name: TransportName): Transport {
   }
 }
 
+/** Generated clients for one server and transport. */
+export function makeClients(url: string, name: TransportName): Clients {
+  const transport = makeTransport(url, name);
+  return { settings: createClient(SettingsService, transport), sessions: createClient(SessionService, transport) };
+}
+
 export interface StartOptions {
   backend: Backend;
   redisUrl?: string;
@@ -104,8 +110,7 @@ export async function startTestServer(options: StartOptions): Promise<TestServer
     clients(name = "connect-json") {
       let c = cache.get(name);
       if (!c) {
-        const transport = makeTransport(server.url, name);
-        c = { settings: createClient(SettingsService, transport), sessions: createClient(SessionService, transport) };
+        c = makeClients(server.url, name);
         cache.set(name, c);
       }
       return c;

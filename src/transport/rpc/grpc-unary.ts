@@ -9,13 +9,15 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { LeanContext, type Exchange } from "./context.js";
 import type { Method } from "./methods.js";
-import { decode, encodeAnswer, envelope, requestMessage, wireOf } from "./wire.js";
+import { decode, encodeAnswer, envelope, envelopePrefix, requestMessage, wireOf } from "./wire.js";
 import type { RpcOptions } from "./compat-call.js";
 import { toConnectError } from "../connect-errors.js";
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL } = http2.constants;
 const OK_HEADERS = Object.freeze({ ":status": 200, "content-type": "application/grpc", "grpc-accept-encoding": "identity" });
 const OK_TRAILERS = Object.freeze({ "grpc-status": "0" });
+/** Above this, copying an answer into one frame costs more than a second write. */
+const SHARED_ANSWER_BYTES = 64 * 1024;
 
 function ignore(): void {}
 function sendOkTrailers(this: http2.ServerHttp2Stream): void {
@@ -88,7 +90,8 @@ class GrpcUnaryCall implements Exchange {
   }
 
   private onEnd(): void {
-    if (this.done) return;
+    // A reset stream ends too; it must cost nothing more (and count as a reset in h2-guard.ts).
+    if (this.done || this.stream.aborted) return;
     let input: MessageShape<DescMessage>;
     try {
       const body = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
@@ -111,12 +114,16 @@ class GrpcUnaryCall implements Exchange {
     this.finish();
     const stream = this.stream;
     if (stream.destroyed) return;
-    const frame = envelope(bytes);
     const { setHeaders, setTrailers } = this.ctx;
     stream.respond(setHeaders ? { ...OK_HEADERS, ...plain(setHeaders) } : OK_HEADERS, { waitForTrailers: true });
     if (setTrailers) stream.once("wantTrailers", () => stream.sendTrailers({ ...plain(setTrailers), "grpc-status": "0" }));
     else stream.once("wantTrailers", sendOkTrailers);
-    stream.end(frame);
+    // A big answer is shared (the snapshot cache): its envelope prefix goes first, never a copy.
+    if (bytes.length < SHARED_ANSWER_BYTES) stream.end(envelope(bytes));
+    else {
+      stream.write(envelopePrefix(bytes.length));
+      stream.end(bytes);
+    }
     boundFlush(stream, this.options.writeStallMs);
   }
 

@@ -80,6 +80,14 @@ export function envelope(payload: Uint8Array, flags = 0): Buffer {
   return frame;
 }
 
+/** The 5 bytes before a payload of `length`, for writing a shared payload without copying it. */
+export function envelopePrefix(length: number, flags = 0): Buffer {
+  const prefix = Buffer.allocUnsafe(5);
+  prefix[0] = flags;
+  prefix.writeUInt32BE(length, 1);
+  return prefix;
+}
+
 // A message object shared by many streams (a change sent to every watcher) is enveloped once per codec.
 const shared = new WeakMap<object, Partial<Record<Codec, Buffer>>>();
 
