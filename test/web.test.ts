@@ -140,6 +140,24 @@ describe("the web panel", () => {
     await page.close();
   }, 30_000);
 
+  it("says Live only once the service has established the watch", async () => {
+    const sessionId = await createSession();
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const watching = await hold(page, "SettingsService/WatchSettings");
+    await page.goto(`${server.url}/sessions/${sessionId}`);
+    await watching.requested;
+    // The page has its data and has asked for the stream, which has not answered yet.
+    await page.getByRole("button", { name: "Apply controls" }).waitFor();
+    await page.getByText("○ Connecting").waitFor({ timeout: 5000 });
+    expect(await page.getByText("● Live").count()).toBe(0);
+    watching.release();
+    await page.getByText("● Live").waitFor();
+    // Live means live: a change made now arrives.
+    await rest("POST", `/api/sessions/${sessionId}/settings`, { key: "after", value: 1, actor: "after-created" });
+    await page.getByTestId("last-actor").filter({ hasText: "after-created" }).waitFor();
+    await page.close();
+  }, 30_000);
+
   it("answers an unknown id with a not-found page and nothing else; a system-owned session only says so", async () => {
     const page = await open("/sessions/does-not-exist");
     await page.getByRole("heading", { name: "Session not found" }).waitFor();
