@@ -16,7 +16,8 @@ let authed: TestServer;
 const TOKENS = { read: `py-read-${randomUUID()}`, write: `py-write-${randomUUID()}` };
 
 beforeAll(async () => {
-  open = await startTestServer({ backend: "sqlite" });
+  // Frequent heartbeats, so that the watch tests see one without waiting long.
+  open = await startTestServer({ backend: "sqlite", env: { WATCH_HEARTBEAT_MS: "200" } });
   locked = await startTestServer({ backend: "sqlite", env: { SESSION_DEFAULTS_LOCKED: "true" } });
   const tokens = join(mkdtempSync(join(tmpdir(), "cm-py-auth-")), "tokens.json");
   writeFileSync(tokens, JSON.stringify({ [TOKENS.read]: { actor: "py-reader", role: "read" }, [TOKENS.write]: { actor: "py-writer", role: "write" } }));
