@@ -4,7 +4,7 @@
 // client sends and can act just before it forwards a request.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { vi } from "vitest";
+import { afterAll, afterEach, beforeAll, vi } from "vitest";
 import { startRedis, type TestRedis } from "./support/redis.js";
 import { startTestServer, type TestServer } from "./support/server.js";
 
@@ -59,7 +59,7 @@ export interface Forwarded {
   method: string;
   path: string;
   headers: http.IncomingHttpHeaders;
-  body: string;
+  body: Buffer;
   /** The status the server answered, once it has. */
   status?: number;
 }
@@ -74,7 +74,7 @@ export async function recordingProxy(target: string, before: (n: number, request
   const proxy = http.createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
-    const request: Forwarded = { method: req.method!, path: req.url!, headers: req.headers, body: Buffer.concat(chunks).toString("utf8") };
+    const request: Forwarded = { method: req.method!, path: req.url!, headers: req.headers, body: Buffer.concat(chunks) };
     seen.push(request);
     await before(seen.length - 1, request);
     const upstream = http.request(new URL(req.url!, target), { method: req.method, headers: req.headers }, (answer) => {
@@ -83,7 +83,7 @@ export async function recordingProxy(target: string, before: (n: number, request
       answer.pipe(res);
     });
     upstream.on("error", () => res.destroy());
-    upstream.end(Buffer.concat(chunks));
+    upstream.end(request.body);
   });
   await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
   return {
@@ -95,4 +95,34 @@ export async function recordingProxy(target: string, before: (n: number, request
       return closed;
     },
   };
+}
+
+export interface ProxiedFaults {
+  service: FaultyService;
+  proxy: Awaited<ReturnType<typeof recordingProxy>>;
+  /** What the proxy does before forwarding the nth request of the current test; reset after each. */
+  before: (n: number) => unknown;
+}
+
+/**
+ * For a test file that drives a client through a recording proxy to a faulty
+ * service: starts both, and after each test forgets what the proxy saw and
+ * brings Redis back, whatever the test did to it.
+ */
+export function proxiedFaults(): ProxiedFaults {
+  const ctx = { before: () => {} } as unknown as ProxiedFaults;
+  beforeAll(async () => {
+    ctx.service = await startFaultyService();
+    ctx.proxy = await recordingProxy(ctx.service.server.url, (n) => ctx.before(n));
+  });
+  afterEach(async () => {
+    ctx.before = () => {};
+    ctx.proxy.seen.length = 0;
+    await ctx.service.heal();
+  });
+  afterAll(async () => {
+    await ctx.proxy?.close();
+    await ctx.service?.close();
+  });
+  return ctx;
 }
