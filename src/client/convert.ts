@@ -51,7 +51,7 @@ export const scopePb = (scope: Scope | undefined) => (scope === "default" ? Scop
 export const value = (v: JsonValue): Value => fromJson(ValueSchema, v);
 export const json = (v: Value | undefined): JsonValue | undefined => (v === undefined ? undefined : (toJson(ValueSchema, v) as JsonValue));
 const enumName = <T extends string>(values: readonly T[], n: number) => values[n - 1]!;
-export const enumNumber = <T extends string>(values: readonly T[], v: T) => values.indexOf(v) + 1;
+const enumNumber = <T extends string>(values: readonly T[], v: T) => values.indexOf(v) + 1;
 
 export function tupleOf(t: ScopeControls | undefined): Tuple {
   const c = t?.controls;
@@ -72,6 +72,16 @@ export function controlsPb(c: ControlFields & { settings?: JsonObject }): Messag
     networkAccess: enumNumber(NETWORK_ACCESS, c.networkAccess),
     filesystemSandbox: enumNumber(FILESYSTEM_SANDBOXES, c.filesystemSandbox),
     settings: c.settings,
+  };
+}
+
+/** The controls a new session is created with: unspecified (0) where not given, so the defaults apply. */
+export function createControlsPb(c: Partial<ControlFields>) {
+  return {
+    model: c.model ?? undefined,
+    approvalPolicy: c.approvalPolicy ? enumNumber(APPROVAL_POLICIES, c.approvalPolicy) : 0,
+    networkAccess: c.networkAccess ? enumNumber(NETWORK_ACCESS, c.networkAccess) : 0,
+    filesystemSandbox: c.filesystemSandbox ? enumNumber(FILESYSTEM_SANDBOXES, c.filesystemSandbox) : 0,
   };
 }
 

@@ -10,16 +10,8 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { createClient, type Transport } from "@connectrpc/connect";
 import { SessionService } from "../../gen/codexmanager/settings/v1/session_pb.js";
 import { Mode, PathOp, SettingsService, type ScopeControls } from "../../gen/codexmanager/settings/v1/settings_pb.js";
-import {
-  APPROVAL_POLICIES,
-  FILESYSTEM_SANDBOXES,
-  NETWORK_ACCESS,
-  type ControlFields,
-  type JsonObject,
-  type JsonValue,
-  type Scope,
-} from "../domain/types.js";
-import { changeOf, controlsPb, enumNumber, json, scopePb, sessionOf, tupleOf, value, type SettingsChange } from "./convert.js";
+import type { ControlFields, JsonObject, JsonValue, Scope } from "../domain/types.js";
+import { changeOf, controlsPb, createControlsPb, json, scopePb, sessionOf, tupleOf, value, type SettingsChange } from "./convert.js";
 import { guard, settingsError } from "./errors.js";
 import { idempotent, type WriteOptions } from "./writes.js";
 
@@ -162,10 +154,7 @@ export function createSettingsSdk(transport: Transport) {
           sessionId: options.sessionId,
           cwd: options.cwd ?? "",
           systemOwned: options.systemOwned ?? false,
-          model: options.model ?? undefined,
-          approvalPolicy: options.approvalPolicy ? enumNumber(APPROVAL_POLICIES, options.approvalPolicy) : 0,
-          networkAccess: options.networkAccess ? enumNumber(NETWORK_ACCESS, options.networkAccess) : 0,
-          filesystemSandbox: options.filesystemSandbox ? enumNumber(FILESYSTEM_SANDBOXES, options.filesystemSandbox) : 0,
+          ...createControlsPb(options),
         }));
         return { session: sessionOf(r.session), controls: tupleOf(r.controls) };
       },
