@@ -150,6 +150,37 @@ describe("cm", { timeout: 60_000 }, () => {
     expect(line).toMatchObject({ revision: 1, op: "set", actor: "ana", source: "cli", changes: [{ key: "live", after: "yes" }] });
   });
 
+  it("watch --json prints the created line first, once the watch is established; then no change is missed", async () => {
+    const id = await created();
+    const child = spawn(process.execPath, [BIN, "--json", "sessions", "settings", "watch", "--session-id", id], { env });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    const line = async (n: number) => {
+      await expect.poll(() => lines(out).length > n && out.endsWith("\n"), { timeout: 10_000, interval: 20 }).toBe(true);
+      return JSON.parse(lines(out)[n]!);
+    };
+    try {
+      expect(await line(0)).toEqual({ created: true, revision: 0 });
+      await cm("sessions", "settings", "set", "--session-id", id, "--key", "live", "--value", "1");
+      expect(await line(1)).toMatchObject({ revision: 1, op: "set", changes: [{ key: "live", after: 1 }] });
+    } finally {
+      child.kill("SIGTERM");
+    }
+  });
+
+  it("sends --request-id as the write's request id: the same id again answers the first result", async () => {
+    const id = await created();
+    const requestId = `cli-${randomUUID()}`;
+    const first = await cm("--json", "sessions", "settings", "set", "--session-id", id, "--key", "k", "--value", "1", "--request-id", requestId);
+    expect(JSON.parse(first.stdout)).toMatchObject({ changed: true, revision: 1, requestId, replayed: false });
+    const again = await cm("sessions", "settings", "set", "--session-id", id, "--key", "k", "--value", "1", "--request-id", requestId);
+    expect(again.stdout).toBe("updated (revision 1) (the result of an earlier try with this request id)\n");
+    // Without --request-id each write has its own.
+    const own = JSON.parse((await cm("--json", "sessions", "settings", "unset", "--session-id", id, "--key", "k")).stdout);
+    expect(own).toMatchObject({ removed: true, replayed: false, requestId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    expect((await server.clients().settings.listHistory({ sessionId: id })).entries.map((e) => e.revision)).toEqual([2n, 1n]);
+  });
+
   it("prints the package's version, and exits 2 on usage errors, bare cm included", async () => {
     const { version } = JSON.parse(readFileSync(resolve(import.meta.dirname, "..", "package.json"), "utf8"));
     expect(await cm("--version")).toEqual({ code: 0, stdout: `${version}\n`, stderr: "" });

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { restClient } from "./support/rest.js";
 import { startTestServer, type TestServer } from "./support/server.js";
 
 const run = promisify(execFile);
@@ -16,7 +17,8 @@ let authed: TestServer;
 const TOKENS = { read: `py-read-${randomUUID()}`, write: `py-write-${randomUUID()}` };
 
 beforeAll(async () => {
-  open = await startTestServer({ backend: "sqlite" });
+  // Frequent heartbeats, so that the watch tests see one without waiting long.
+  open = await startTestServer({ backend: "sqlite", env: { WATCH_HEARTBEAT_MS: "200" } });
   locked = await startTestServer({ backend: "sqlite", env: { SESSION_DEFAULTS_LOCKED: "true" } });
   const tokens = join(mkdtempSync(join(tmpdir(), "cm-py-auth-")), "tokens.json");
   writeFileSync(tokens, JSON.stringify({ [TOKENS.read]: { actor: "py-reader", role: "read" }, [TOKENS.write]: { actor: "py-writer", role: "write" } }));
@@ -40,18 +42,44 @@ it("passes the Python client's unittest suite (standard library only)", async ()
   expect(result.stderr).toMatch(/OK/);
 }, 120_000);
 
-it("runs the example unmodified against a live server through the shared profile file", async () => {
+/** Runs a Python script as a user would: configured only by the shared profile file, pointing at `server`. */
+async function runWithProfile(script: string, server: TestServer): Promise<string> {
   const home = mkdtempSync(join(tmpdir(), "cm-xdg-"));
   mkdirSync(join(home, "codex-manager", "cli"), { recursive: true });
   writeFileSync(
     join(home, "codex-manager", "cli", "config.json"),
-    JSON.stringify({ currentProfile: "local", profiles: { local: { baseUrl: open.url, apiPrefix: "/api" } } }),
+    JSON.stringify({ currentProfile: "local", profiles: { local: { baseUrl: server.url, apiPrefix: "/api" } } }),
   );
   const { CODEX_MANAGER_API_BASE: _, ...env } = process.env;
-  const { stdout } = await run("python3", ["clients/python/examples/session_settings.py"], {
-    env: { ...env, PYTHONPATH: "clients/python", XDG_CONFIG_HOME: home },
-  });
+  const { stdout } = await run("python3", [script], { env: { ...env, PYTHONPATH: "clients/python", XDG_CONFIG_HOME: home } });
+  return stdout;
+}
+
+it("runs the example unmodified against a live server through the shared profile file", async () => {
+  const stdout = await runWithProfile("clients/python/examples/session_settings.py", open);
   expect(stdout).toContain("'key': 'team'");
   expect(stdout).toContain("'definitionOfDone': 'tests green + docs updated'");
   expect(stdout).toContain("'autoApprove': {'enabled': True, 'threshold': 'low'}");
+}, 60_000);
+
+it("runs the seed document's example verbatim, and leaves the session as it says", async () => {
+  const stdout = await runWithProfile("clients/python/examples/seed_example.py", open);
+  // It prints one thing: the key read back after the full replace.
+  const lines = stdout.trimEnd().split("\n");
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^\{'status': 'ok', 'sessionId': '[0-9a-f-]{36}', 'scope': 'session', 'key': 'team', 'found': True, /);
+  expect(lines[0]).toContain(
+    "'value': {'definitionOfDone': 'tests green + docs updated', 'review': {'autoApprove': {'enabled': False, 'threshold': 'low'}}}, 'revision': 3}",
+  );
+  const sessionId = /'sessionId': '([^']+)'/.exec(lines[0]!)![1]!;
+  // Then the key was removed and the controls applied, keeping the (now empty) settings.
+  const rest = restClient(open.url);
+  expect((await rest("GET", `/api/sessions/${sessionId}/settings`)).body).toMatchObject({ settings: {}, revision: 5 });
+  expect((await rest("GET", `/api/sessions/${sessionId}/session-controls`)).body.controls).toEqual({
+    model: null, approvalPolicy: "on-request", networkAccess: "restricted", filesystemSandbox: "workspace-write", settings: {}, revision: 5,
+  });
+  const history = (await rest("GET", `/api/sessions/${sessionId}/settings/history`)).body.entries as { op: string; source: string }[];
+  expect(history.map((e) => `${e.op} via ${e.source}`)).toEqual([
+    "controls via policy-update", "unset via api", "replace via python-script", "path via api", "set via python-script",
+  ]);
 }, 60_000);

@@ -60,22 +60,71 @@ describe.each(["grpc", "connect-json", "grpc-web"] as TransportName[])("SDK over
     expect((missing as SettingsError).reason).toBe("SESSION_NOT_FOUND");
   });
 
-  it("watches changes as an async iterator", async () => {
+  it("watches changes as an async iterator, saying first when the watch is established", async () => {
     const { session } = await sdk.sessions.create();
     const chat = sdk.session(session.sessionId);
     await chat.settings.set("a", 1);
     const stop = new AbortController();
-    const seen: SettingsChange[] = [];
+    const seen: (SettingsChange | { created: bigint })[] = [];
+    let established!: () => void;
+    const created = new Promise<void>((r) => (established = r));
     const watching = (async () => {
-      for await (const change of chat.settings.watch({ fromRevision: 0n, includeSettings: true, signal: stop.signal })) {
+      const onCreated = ({ revision }: { revision: bigint }) => {
+        seen.push({ created: revision });
+        established();
+      };
+      for await (const change of chat.settings.watch({ fromRevision: 0n, includeSettings: true, signal: stop.signal, onCreated })) {
         seen.push(change);
-        if (seen.length === 2) stop.abort();
+        if (seen.length === 3) stop.abort();
       }
     })();
-    await new Promise((r) => setTimeout(r, 100));
+    // Once created has arrived, a write cannot be missed: no sleep needed.
+    await created;
     await chat.settings.set("b", 2, { actor: "watcher-test" });
     await watching;
-    expect(seen.map((c) => c.revision)).toEqual([1n, 2n]);
-    expect(seen[1]).toMatchObject({ op: "set", actor: "watcher-test", settings: { a: 1, b: 2 }, changes: [{ kind: "setting", key: "b", after: 2 }] });
+    // created comes before the replay, at the revision current when the watch opened.
+    expect(seen.map((c) => ("created" in c ? `created@${c.created}` : c.revision))).toEqual(["created@1", 1n, 2n]);
+    expect(seen[2]).toMatchObject({ op: "set", actor: "watcher-test", settings: { a: 1, b: 2 }, changes: [{ kind: "setting", key: "b", after: 2 }] });
+  });
+
+  it("sees every change made after created, without fromRevision", async () => {
+    const { session } = await sdk.sessions.create();
+    const chat = sdk.session(session.sessionId);
+    await chat.settings.set("before", 1);
+    const stop = new AbortController();
+    let established!: (revision: bigint) => void;
+    const created = new Promise<bigint>((r) => (established = r));
+    const changes = chat.settings.watch({ signal: stop.signal, onCreated: ({ revision }) => established(revision) });
+    const first = changes.next();
+    expect(await created).toBe(1n);
+    await chat.settings.set("after", 2);
+    const { value } = await first;
+    stop.abort();
+    expect(value).toMatchObject({ revision: 2n, changes: [{ key: "after", after: 2 }] });
+  });
+
+  it("tags each write with a request id, a fresh one per write unless given, and reports replays", async () => {
+    const { session } = await sdk.sessions.create();
+    const chat = sdk.session(session.sessionId);
+    const a = await chat.settings.set("k", 1);
+    const b = await chat.settings.set("k", 2);
+    expect(a.requestId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(b.requestId).not.toBe(a.requestId);
+    expect([a.replayed, b.replayed]).toEqual([false, false]);
+    // The same id again: the service answers the first result and applies nothing.
+    const requestId = `mine-${randomUUID()}`;
+    const first = await chat.settings.namespace("team.review").merge({ owner: "ana" }, { requestId });
+    const again = await chat.settings.namespace("team.review").merge({ owner: "ana" }, { requestId });
+    expect(first).toMatchObject({ requestId, replayed: false, changed: true, revision: 3n });
+    expect(again).toMatchObject({ requestId, replayed: true, changed: true, revision: 3n });
+    const applied = await chat.controls.apply({ model: null, approvalPolicy: "never", networkAccess: "enabled", filesystemSandbox: "read-only" }, { requestId: `${requestId}-c` });
+    expect((await chat.controls.apply({ model: null, approvalPolicy: "never", networkAccess: "enabled", filesystemSandbox: "read-only" }, { requestId: `${requestId}-c` })).replayed).toBe(true);
+    expect(applied).toMatchObject({ replayed: false, revision: 4n });
+    expect((await chat.settings.unset("k", { requestId: `${requestId}-u` })).removed).toBe(true);
+    expect(await chat.settings.unset("k", { requestId: `${requestId}-u` })).toMatchObject({ removed: true, replayed: true, revision: 5n });
+    expect((await chat.settings.history({ limit: 10 })).entries.map((e) => e.revision)).toEqual([5n, 4n, 3n, 2n, 1n]);
+    // An id reused for a different write is refused, and not retried.
+    const reused = await chat.settings.set("other", 1, { requestId }).catch((e: unknown) => e);
+    expect(reused).toMatchObject({ reason: "INVALID_REQUEST", requestId });
   });
 });

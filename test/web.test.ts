@@ -2,28 +2,21 @@
 // playwright-core): create a session, change controls and settings through
 // the UI and check them over REST, see REST changes arrive live, the lock,
 // a two-tab conflict, a deleted session and a phone-sized layout.
-import { existsSync, mkdirSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hold, launchChromium, mainLines, shot } from "./clients-browser.js";
 import { restClient, type Rest } from "./support/rest.js";
 import { startTestServer, type TestServer } from "./support/server.js";
-
-const CHROMIUM = "/usr/bin/chromium";
-const ARTIFACTS = join(import.meta.dirname, "..", "test-artifacts");
 
 let browser: Browser;
 let server: TestServer;
 let rest: Rest;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install it with \`apt-get install -y chromium\``);
-  if (!existsSync(join(import.meta.dirname, "..", "dist", "web", "index.html"))) throw new Error("the panel is not built: run `npm run build`");
-  mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
   server = await startTestServer({ backend: "sqlite" });
   rest = restClient(server.url);
 }, 60_000);
@@ -43,28 +36,6 @@ async function createSession(): Promise<string> {
   const res = await rest("POST", "/api/sessions", { cwd: "/work" });
   return res.body.session.sessionId as string;
 }
-
-const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
-
-/**
- * Holds back the page's calls to one Connect procedure (e.g. "SessionService/ListSessions")
- * until `release()`, to see what the page shows before that data arrives.
- */
-async function hold(page: Page, procedure: string): Promise<{ requested: Promise<void>; release: () => void }> {
-  let release!: () => void;
-  let reached!: () => void;
-  const released = new Promise<void>((r) => (release = r));
-  const requested = new Promise<void>((r) => (reached = r));
-  await page.route(`**/codexmanager.settings.v1.${procedure}`, async (route) => {
-    reached();
-    await released;
-    await route.continue();
-  });
-  return { requested, release };
-}
-
-/** The visible text of the page's main area, one entry per line. */
-const mainLines = async (page: Page) => (await page.locator("main").innerText()).split(/\n+/).map((l) => l.trim()).filter(Boolean);
 
 describe("the web panel", () => {
   it("creates a session, and changes a control and a setting that REST then reads", async () => {
@@ -137,6 +108,24 @@ describe("the web panel", () => {
     await historyPanel.getByText("No changes yet.").waitFor();
     await page.getByText("● Live").waitFor();
     expect(await page.getByText("Loading…").count()).toBe(0);
+    await page.close();
+  }, 30_000);
+
+  it("says Live only once the service has established the watch", async () => {
+    const sessionId = await createSession();
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const watching = await hold(page, "SettingsService/WatchSettings");
+    await page.goto(`${server.url}/sessions/${sessionId}`);
+    await watching.requested;
+    // The page has its data and has asked for the stream, which has not answered yet.
+    await page.getByRole("button", { name: "Apply controls" }).waitFor();
+    await page.getByText("○ Connecting").waitFor({ timeout: 5000 });
+    expect(await page.getByText("● Live").count()).toBe(0);
+    watching.release();
+    await page.getByText("● Live").waitFor();
+    // Live means live: a change made now arrives.
+    await rest("POST", `/api/sessions/${sessionId}/settings`, { key: "after", value: 1, actor: "after-created" });
+    await page.getByTestId("last-actor").filter({ hasText: "after-created" }).waitFor();
     await page.close();
   }, 30_000);
 
@@ -300,8 +289,6 @@ describe("the web panel when the store goes away", () => {
 
 describe("the web panel with authentication on", () => {
   it("asks for a token, then works with it", async () => {
-    const { mkdtempSync, writeFileSync } = await import("node:fs");
-    const { tmpdir } = await import("node:os");
     const token = `panel-${"t".repeat(24)}`;
     const file = join(mkdtempSync(join(tmpdir(), "cm-web-auth-")), "tokens.json");
     writeFileSync(file, JSON.stringify({ [token]: { actor: "panel-user", role: "write" } }));

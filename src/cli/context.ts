@@ -25,10 +25,13 @@ export interface Context {
   client(cmd: Command): SettingsSdk;
   /** `human` by default; `data` as one JSON line with --json. */
   print(cmd: Command, human: string, data: unknown): void;
+  /** Whether --json was given. */
+  json(cmd: Command): boolean;
 }
 
 export function createContext(io: Io): Context {
   let sdk: SettingsSdk | undefined;
+  const json = (cmd: Command) => Boolean(cmd.optsWithGlobals<GlobalOptions>().json);
   return {
     io,
     client(cmd) {
@@ -46,8 +49,9 @@ export function createContext(io: Io): Context {
       }));
       return sdk;
     },
+    json,
     print(cmd, human, data) {
-      io.out(cmd.optsWithGlobals<GlobalOptions>().json ? stringify(data) : human);
+      io.out(json(cmd) ? stringify(data) : human);
     },
   };
 }

@@ -1,7 +1,7 @@
 // Exit codes tell outcomes apart for scripts: one per service reason, 2 for
 // anything the command line itself got wrong.
 import { CommanderError } from "commander";
-import { SettingsError } from "../client/index.js";
+import { retryable, SettingsError } from "../client/index.js";
 import type { Io } from "./context.js";
 
 export const EXIT = {
@@ -17,6 +17,7 @@ export const EXIT = {
   unavailable: 9,
   unauthenticated: 10,
   forbidden: 11,
+  outcomeUnknown: 12,
 } as const;
 
 const EXIT_BY_REASON: Record<string, number> = {
@@ -31,6 +32,7 @@ const EXIT_BY_REASON: Record<string, number> = {
   STORE_UNAVAILABLE: EXIT.unavailable,
   UNAUTHENTICATED: EXIT.unauthenticated,
   PERMISSION_DENIED: EXIT.forbidden,
+  OUTCOME_UNKNOWN: EXIT.outcomeUnknown,
 };
 
 /** A combination of options that commander alone cannot refuse. */
@@ -49,7 +51,9 @@ export function exitCodeFor(err: unknown, io: Io): number {
   }
   if (err instanceof SettingsError) {
     const issues = err.detail?.issues.map((i) => `\n  ${i.path}: ${i.message}`).join("") ?? "";
-    io.err(`cm: ${err.reason ?? "error"}: ${err.message}${issues}`);
+    // Only a write that may be sent again gets its id: with it, the same write is applied at most once.
+    const again = err.requestId && retryable(err) ? `\n  to try this write again safely, add --request-id ${err.requestId}` : "";
+    io.err(`cm: ${err.reason ?? "error"}: ${err.message}${issues}${again}`);
     return (err.reason && EXIT_BY_REASON[err.reason]) || (err.code === 14 ? EXIT.unavailable : EXIT.failed);
   }
   io.err(`cm: ${(err as Error)?.message ?? String(err)}`);

@@ -20,3 +20,6 @@ export function pageText(rows: string[], none: string, option: string, next: str
   const more = next === undefined || next === "" ? [] : [`more: ${option} ${next}`];
   return [...(rows.length ? rows : [none]), ...more].join("\n");
 }
+
+/** After a write's human line: said when the service answered an earlier try's result (same request id). */
+export const replayedNote = (r: { replayed: boolean }) => (r.replayed ? " (the result of an earlier try with this request id)" : "");

@@ -67,7 +67,9 @@ export function addWriteOptions(cmd: Command): Command {
     .addOption(scopeOption())
     .option("--actor <actor>", 'who makes the change, recorded in history (default: "user"; with auth on, the token\'s actor)')
     .option("--source <source>", "where the change comes from, recorded in history", "cli")
-    .addOption(revisionOption("--if-revision <n>", "write only if the scope is still at this revision (compare-and-set; exit 6 if not)"));
+    .addOption(revisionOption("--if-revision <n>", "write only if the scope is still at this revision (compare-and-set; exit 6 if not)"))
+    .option("--request-id <id>", "this write's idempotency key (default: a random UUID); the service applies a write with a known id at most once")
+    .option("--no-retry", "send the write once only: no second try (same request id) when the service is unavailable or the outcome unknown");
 }
 
 export interface WriteOptions {
@@ -75,6 +77,10 @@ export interface WriteOptions {
   actor?: string;
   source: string;
   ifRevision?: bigint;
+  requestId?: string;
+  retry: boolean;
 }
 
-export const writeOptions = (o: WriteOptions) => ({ scope: o.scope as Scope, actor: o.actor, source: o.source, ifRevision: o.ifRevision });
+export const writeOptions = (o: WriteOptions) => ({
+  scope: o.scope as Scope, actor: o.actor, source: o.source, ifRevision: o.ifRevision, requestId: o.requestId, retry: o.retry,
+});

@@ -3,135 +3,40 @@
 //
 //   const sdk = createSettingsSdk(transport);
 //   await sdk.session(id).settings.namespace("team.review").merge({ owner: "ana" });
-import { fromJson, toJson, type MessageInitShape } from "@bufbuild/protobuf";
-import { timestampDate, ValueSchema, type Value } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
-import { ErrorDetailSchema, type ErrorDetail } from "../../gen/codexmanager/settings/v1/errors_pb.js";
-import { SessionService, type Session } from "../../gen/codexmanager/settings/v1/session_pb.js";
-import {
-  ChangeKind,
-  Mode,
-  PathOp,
-  Scope as ScopePb,
-  SettingsService,
-  type ControlsSchema,
-  type HistoryEntry as HistoryEntryPb,
-  type ScopeControls,
-} from "../../gen/codexmanager/settings/v1/settings_pb.js";
-import {
-  APPROVAL_POLICIES,
-  FILESYSTEM_SANDBOXES,
-  NETWORK_ACCESS,
-  type ControlFields,
-  type JsonObject,
-  type JsonValue,
-  type Scope,
-} from "../domain/types.js";
+//
+// Every write carries a request id and is retried once with it when the
+// service says it was not applied or may have been (./writes.ts).
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { createClient, type Transport } from "@connectrpc/connect";
+import { SessionService } from "../../gen/codexmanager/settings/v1/session_pb.js";
+import { Mode, PathOp, SettingsService, type ScopeControls } from "../../gen/codexmanager/settings/v1/settings_pb.js";
+import type { ControlFields, JsonObject, JsonValue, Scope } from "../domain/types.js";
+import { changeOf, controlsPb, createControlsPb, json, scopePb, sessionOf, tupleOf, value, type SettingsChange } from "./convert.js";
+import { guard, settingsError } from "./errors.js";
+import { idempotent, type WriteOptions } from "./writes.js";
 
 export type { ControlFields, JsonObject, JsonValue, Scope };
+export type { Change, SettingsChange, Tuple } from "./convert.js";
+export { SettingsError } from "./errors.js";
+export { newRequestId, retryable, type WriteOptions } from "./writes.js";
 
-/** Every failure, with the service's reason (e.g. "SESSION_DELETED") when it sent one. */
-export class SettingsError extends Error {
-  override readonly name = "SettingsError";
-  readonly reason: string | undefined;
-  readonly detail: ErrorDetail | undefined;
-  constructor(override readonly cause: ConnectError) {
-    super(cause.rawMessage);
-    this.detail = cause.findDetails(ErrorDetailSchema)[0];
-    this.reason = this.detail?.reason || undefined;
-  }
-  get code(): Code {
-    return this.cause.code;
-  }
-}
-
-async function guard<T>(call: Promise<T>): Promise<T> {
-  try {
-    return await call;
-  } catch (err) {
-    throw err instanceof ConnectError ? new SettingsError(err) : err;
-  }
-}
-
-export interface Provenance {
+/** What every write takes: provenance, compare-and-set, and its request id and retry. */
+export interface Provenance extends WriteOptions {
   actor?: string;
   source?: string;
   ifRevision?: bigint;
 }
 
-export interface Tuple extends ControlFields {
-  settings: JsonObject;
-  revision: bigint;
+export interface WatchOptions {
+  scope?: Scope;
+  fromRevision?: bigint;
+  includeSettings?: boolean;
+  signal?: AbortSignal;
+  /** Called once the service has established the watch, with the scope's revision then. */
+  onCreated?: (created: { revision: bigint }) => void;
 }
 
-export interface Change {
-  kind: "setting" | "control";
-  key: string;
-  before?: JsonValue;
-  after?: JsonValue;
-}
-
-export interface SettingsChange {
-  revision: bigint;
-  scope: Scope;
-  op: string;
-  actor: string;
-  source: string;
-  time: Date;
-  /** For op "path": the segments written (the first is the top-level key) and what was done there. */
-  path?: { segments: string[]; op: "set" | "merge" | "unset" };
-  changes: Change[];
-  /** The whole map after the change, when asked with includeSettings. */
-  settings?: JsonObject;
-}
-
-const PATH_OPS = ["set", "merge", "unset"] as const;
-const scopePb = (scope: Scope | undefined) => (scope === "default" ? ScopePb.DEFAULT : ScopePb.SESSION);
-const value = (v: JsonValue): Value => fromJson(ValueSchema, v);
-const json = (v: Value | undefined): JsonValue | undefined => (v === undefined ? undefined : (toJson(ValueSchema, v) as JsonValue));
-const enumName = <T extends string>(values: readonly T[], n: number) => values[n - 1]!;
-const enumNumber = <T extends string>(values: readonly T[], v: T) => values.indexOf(v) + 1;
-
-function tupleOf(t: ScopeControls | undefined): Tuple {
-  const c = t?.controls;
-  return {
-    model: c?.model ?? null,
-    approvalPolicy: enumName(APPROVAL_POLICIES, c?.approvalPolicy ?? 0),
-    networkAccess: enumName(NETWORK_ACCESS, c?.networkAccess ?? 0),
-    filesystemSandbox: enumName(FILESYSTEM_SANDBOXES, c?.filesystemSandbox ?? 0),
-    settings: c?.settings ?? {},
-    revision: t?.revision ?? 0n,
-  };
-}
-
-function controlsPb(c: ControlFields & { settings?: JsonObject }): MessageInitShape<typeof ControlsSchema> {
-  return {
-    model: c.model ?? undefined,
-    approvalPolicy: enumNumber(APPROVAL_POLICIES, c.approvalPolicy),
-    networkAccess: enumNumber(NETWORK_ACCESS, c.networkAccess),
-    filesystemSandbox: enumNumber(FILESYSTEM_SANDBOXES, c.filesystemSandbox),
-    settings: c.settings,
-  };
-}
-
-function changeOf(entry: HistoryEntryPb, settings?: JsonObject): SettingsChange {
-  return {
-    revision: entry.revision,
-    scope: entry.scope === ScopePb.DEFAULT ? "default" : "session",
-    op: entry.op,
-    actor: entry.actor,
-    source: entry.source,
-    time: entry.time ? timestampDate(entry.time) : new Date(0),
-    ...(entry.path && { path: { segments: entry.path.segments, op: PATH_OPS[entry.path.op - 1] ?? "set" } }),
-    changes: entry.changes.map((c) => ({
-      kind: c.kind === ChangeKind.CONTROL ? "control" : "setting",
-      key: c.key,
-      before: json(c.before),
-      after: json(c.after),
-    })),
-    settings,
-  };
-}
+const stamp = (p: Provenance, requestId: string) => ({ actor: p.actor, source: p.source, ifRevision: p.ifRevision, requestId });
 
 export function createSettingsSdk(transport: Transport) {
   const settingsApi = createClient(SettingsService, transport);
@@ -139,9 +44,10 @@ export function createSettingsSdk(transport: Transport) {
 
   function settingsOf(sessionId: string) {
     const write = (scope: Scope | undefined, update: Parameters<typeof settingsApi.setSettings>[0]["update"], p: Provenance = {}) =>
-      guard(settingsApi.setSettings({ sessionId, scope: scopePb(scope), update, actor: p.actor, source: p.source, ifRevision: p.ifRevision })).then((r) => ({
-        changed: r.changed, revision: r.revision, key: r.key, value: json(r.value), removed: r.removed,
-      }));
+      idempotent(p, async (requestId) => {
+        const r = await settingsApi.setSettings({ sessionId, scope: scopePb(scope), update, ...stamp(p, requestId) });
+        return { changed: r.changed, revision: r.revision, key: r.key, value: json(r.value), removed: r.removed, replayed: r.replayed, requestId };
+      });
 
     return {
       async get(options: { scope?: Scope } = {}): Promise<{ settings: JsonObject; revision: bigint }> {
@@ -161,10 +67,11 @@ export function createSettingsSdk(transport: Transport) {
       replace(settings: JsonObject, options: Provenance & { scope?: Scope } = {}) {
         return write(options.scope, { case: "object", value: { settings, mode: Mode.REPLACE } }, options);
       },
-      async unset(key: string, options: Provenance & { scope?: Scope } = {}) {
-        const { scope, ...p } = options;
-        const r = await guard(settingsApi.unsetSetting({ sessionId, scope: scopePb(scope), key, ...p }));
-        return { removed: r.removed, changed: r.changed, revision: r.revision };
+      unset(key: string, options: Provenance & { scope?: Scope } = {}) {
+        return idempotent(options, async (requestId) => {
+          const r = await settingsApi.unsetSetting({ sessionId, scope: scopePb(options.scope), key, ...stamp(options, requestId) });
+          return { removed: r.removed, changed: r.changed, revision: r.revision, replayed: r.replayed, requestId };
+        });
       },
       /**
        * A path inside one top-level key: segments (`["team", "v1.2"]`, any key
@@ -194,17 +101,23 @@ export function createSettingsSdk(transport: Transport) {
         const r = await guard(settingsApi.listHistory({ sessionId, scope: scopePb(options.scope), beforeRevision: options.beforeRevision, limit: options.limit }));
         return { entries: r.entries.map((e) => changeOf(e)), nextBeforeRevision: r.nextBeforeRevision };
       },
-      /** Changes in revision order; heartbeats are absorbed. End it with `signal`. */
-      async *watch(options: { scope?: Scope; fromRevision?: bigint; includeSettings?: boolean; signal?: AbortSignal } = {}): AsyncGenerator<SettingsChange> {
+      /**
+       * Changes in revision order; heartbeats are absorbed. The service first
+       * answers that the watch is established: `onCreated` hears it. End it with `signal`.
+       */
+      async *watch(options: WatchOptions = {}): AsyncGenerator<SettingsChange> {
         const stream = settingsApi.watchSettings(
           { sessionId, scope: scopePb(options.scope), fromRevision: options.fromRevision, includeSettings: options.includeSettings ?? false },
           { signal: options.signal },
         );
         try {
-          for await (const msg of stream) if (msg.entry) yield changeOf(msg.entry, msg.settings);
+          for await (const msg of stream) {
+            if (msg.created) options.onCreated?.({ revision: msg.revision });
+            else if (msg.entry) yield changeOf(msg.entry, msg.settings);
+          }
         } catch (err) {
           if (options.signal?.aborted) return;
-          throw err instanceof ConnectError ? new SettingsError(err) : err;
+          throw settingsError(err);
         }
       },
     };
@@ -222,32 +135,26 @@ export function createSettingsSdk(transport: Transport) {
         };
       },
       /** Replaces the four controls; replaces settings only when `controls.settings` is given. */
-      async apply(controls: ControlFields & { settings?: JsonObject }, options: Provenance & { scope?: Scope } = {}) {
-        const { scope, ...p } = options;
-        const r = await guard(settingsApi.applyControls({ sessionId, scope: scopePb(scope), controls: controlsPb(controls), ...p }));
-        return { changed: r.changed, revision: r.revision, summary: r.summary, applied: tupleOf({ controls: r.applied, revision: r.revision } as ScopeControls) };
+      apply(controls: ControlFields & { settings?: JsonObject }, options: Provenance & { scope?: Scope } = {}) {
+        return idempotent(options, async (requestId) => {
+          const r = await settingsApi.applyControls({ sessionId, scope: scopePb(options.scope), controls: controlsPb(controls), ...stamp(options, requestId) });
+          const applied = tupleOf({ controls: r.applied, revision: r.revision } as ScopeControls);
+          return { changed: r.changed, revision: r.revision, summary: r.summary, applied, replayed: r.replayed, requestId };
+        });
       },
     };
   }
 
-  const sessionOf = (s: Session | undefined) => ({
-    sessionId: s?.sessionId ?? "",
-    cwd: s?.cwd ?? "",
-    createdAt: s?.createdAt ? timestampDate(s.createdAt) : undefined,
-    systemOwned: s?.systemOwned ?? false,
-  });
-
   return {
     sessions: {
+      // Creating and deleting a session take no request id, so they are sent once:
+      // a retried create could answer SESSION_EXISTS, a retried delete SESSION_DELETED.
       async create(options: { sessionId?: string; cwd?: string; systemOwned?: boolean } & Partial<ControlFields> = {}) {
         const r = await guard(sessionsApi.createSession({
           sessionId: options.sessionId,
           cwd: options.cwd ?? "",
           systemOwned: options.systemOwned ?? false,
-          model: options.model ?? undefined,
-          approvalPolicy: options.approvalPolicy ? enumNumber(APPROVAL_POLICIES, options.approvalPolicy) : 0,
-          networkAccess: options.networkAccess ? enumNumber(NETWORK_ACCESS, options.networkAccess) : 0,
-          filesystemSandbox: options.filesystemSandbox ? enumNumber(FILESYSTEM_SANDBOXES, options.filesystemSandbox) : 0,
+          ...createControlsPb(options),
         }));
         return { session: sessionOf(r.session), controls: tupleOf(r.controls) };
       },

@@ -68,8 +68,10 @@ export function SessionPage({ sessionId }: { sessionId: string }) {
       const follow = async () => {
         setLive("connecting");
         try {
-          const changes = session.settings.watch({ scope, fromRevision: revision.current, includeSettings: true, signal: stop.signal });
-          setLive("live");
+          // "Live" only once the service says the watch is established, not when it is asked for.
+          const changes = session.settings.watch({
+            scope, fromRevision: revision.current, includeSettings: true, signal: stop.signal, onCreated: () => setLive("live"),
+          });
           for await (const change of changes) {
             revision.current = change.revision;
             setTuple((t) => t && { ...t, settings: change.settings ?? t.settings, revision: change.revision });
@@ -80,6 +82,8 @@ export function SessionPage({ sessionId }: { sessionId: string }) {
               setTuple((t) => t && { ...(scope === "default" ? v2.defaults : v2.session), settings: t.settings, revision: t.revision });
             }
           }
+          // A stream that ends by itself (the server went away cleanly) is no longer live either.
+          if (!stop.signal.aborted) throw new Error("the watch ended");
         } catch (err) {
           if (stop.signal.aborted) return;
           const reason = reasonOf(err);

@@ -33,6 +33,7 @@ const MESSAGES: Record<string, string> = {
   REVISION_MISMATCH: "Someone else changed these settings first.",
   PAYLOAD_TOO_LARGE: "That value is too large.",
   STORE_UNAVAILABLE: "The settings store is unavailable. Try again in a moment.",
+  OUTCOME_UNKNOWN: "The settings store did not answer in time, so this change may or may not have been saved. Check the values before trying again.",
   PERMISSION_DENIED: "Your token's role is not allowed to do that.",
   UNAUTHENTICATED: "This service needs a token: enter one at the top of the page.",
 };

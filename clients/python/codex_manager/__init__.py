@@ -1,6 +1,7 @@
 """Standard-library client for the session settings service's REST API."""
 
 from .client import CodexManager, Controls, Namespace, SessionHandle, Sessions, Settings
+from .events import WatchEvent
 from .errors import (
     CodexManagerError,
     ConflictError,
@@ -8,6 +9,7 @@ from .errors import (
     InvalidRequestError,
     LockedError,
     NotFoundError,
+    OutcomeUnknownError,
     PayloadTooLargeError,
     PermissionDeniedError,
     SystemSessionError,
@@ -22,12 +24,14 @@ __all__ = [
     "SessionHandle",
     "Sessions",
     "Settings",
+    "WatchEvent",
     "CodexManagerError",
     "ConflictError",
     "DeletedError",
     "InvalidRequestError",
     "LockedError",
     "NotFoundError",
+    "OutcomeUnknownError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "SystemSessionError",

@@ -1,19 +1,26 @@
-"""JSON over HTTP with urllib; non-2xx answers become typed errors."""
+"""JSON over HTTP with urllib; non-2xx answers become typed errors. Writes
+carry an Idempotency-Key and are sent once more, with the same key, when the
+answer says they were not applied (503, unreachable) or may have been (504)."""
 
 import json
+import random
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any, Dict, Optional
+import uuid
+from typing import Any, Dict, Iterator, Optional
 
 from .config import Endpoint
-from .errors import UnavailableError, error_for
+from .errors import CodexManagerError, OutcomeUnknownError, UnavailableError, error_for
+from .events import WatchEvent, parse_events
 
 
 class HttpTransport:
-    def __init__(self, endpoint: Endpoint, timeout: float = 30.0):
+    def __init__(self, endpoint: Endpoint, timeout: float = 30.0, retry_writes: bool = True):
         self.endpoint = endpoint
         self.timeout = timeout
+        self.retry_writes = retry_writes
 
     def url(self, path: str, query: Optional[Dict[str, Any]] = None) -> str:
         base = self.endpoint.base_url.rstrip("/") + "/" + self.endpoint.api_prefix.strip("/")
@@ -21,24 +28,86 @@ class HttpTransport:
         params = {k: v for k, v in (query or {}).items() if v is not None}
         return url + ("?" + urllib.parse.urlencode(params) if params else "")
 
-    def request(self, method: str, path: str, body: Any = None, query: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        query: Optional[Dict[str, Any]] = None,
+        headers: Optional[Dict[str, str]] = None,
+    ) -> Dict[str, Any]:
+        with self._open(method, path, body, query, headers, self.timeout) as res:
+            try:
+                return _decode(res.read())
+            except (TimeoutError, ConnectionError) as err:
+                raise _unreachable(err) from None
+
+    def write(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        query: Optional[Dict[str, Any]] = None,
+        request_id: Optional[str] = None,
+    ) -> Dict[str, Any]:
+        """One logical write: one Idempotency-Key (a random UUID unless given), and one
+        retry with it on 503/unreachable or 504. The service remembers the key, so a
+        retry answers the first try's result and nothing is applied twice."""
+        key = request_id or str(uuid.uuid4())
+        headers = {"Idempotency-Key": key}
+        try:
+            try:
+                return self.request(method, path, body, query, headers)
+            except (UnavailableError, OutcomeUnknownError):
+                if not self.retry_writes:
+                    raise
+                # A little jitter, so that clients refused together do not all come back at once.
+                time.sleep(random.uniform(0.05, 0.15))
+                return self.request(method, path, body, query, headers)
+        except CodexManagerError as err:
+            err.request_id = key
+            raise
+
+    def events(self, path: str, query: Dict[str, Any], timeout: float) -> Iterator[WatchEvent]:
+        """Opens a Server-Sent Events stream now (so a refused watch raises here), and
+        answers its events; ``event: error`` raises the typed error it carries."""
+        res = self._open("GET", path, None, query, {"accept": "text/event-stream"}, timeout)
+        return _follow(res)
+
+    def _open(self, method: str, path: str, body: Any, query: Optional[Dict[str, Any]], headers: Optional[Dict[str, str]], timeout: float):
         data = None if body is None else json.dumps(body).encode("utf-8")
         req = urllib.request.Request(self.url(path, query), data=data, method=method)
         for name, value in self.endpoint.headers.items():
             req.add_header(name, value)
         req.add_header("accept", "application/json")
+        for name, value in (headers or {}).items():
+            req.add_header(name, value)
         if self.endpoint.bearer:
             # The bearer token wins over an Authorization header given in the profile, as in codex-manager.
             req.add_header("authorization", f"Bearer {self.endpoint.bearer}")
         if data is not None:
             req.add_header("content-type", "application/json")
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as res:
-                return _decode(res.read())
+            return urllib.request.urlopen(req, timeout=timeout)
         except urllib.error.HTTPError as err:
             raise error_for(err.code, _decode(err.read())) from None
         except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
-            raise UnavailableError(503, {"status": "error", "code": "unavailable", "message": str(err)}) from None
+            raise _unreachable(err) from None
+
+
+def _follow(res: Any) -> Iterator[WatchEvent]:
+    with res:
+        try:
+            for event in parse_events(res):
+                if event.event == "error":
+                    raise error_for(int(event.data.get("httpStatus", 500)), event.data)
+                yield event
+        except (TimeoutError, ConnectionError) as err:
+            raise _unreachable(err) from None
+
+
+def _unreachable(err: BaseException) -> UnavailableError:
+    return UnavailableError(503, {"status": "error", "code": "unavailable", "message": str(err)})
 
 
 def _decode(raw: bytes) -> Dict[str, Any]:

@@ -1,9 +1,10 @@
 """The client surface: ``CodexManager`` → ``sessions`` and ``session(id)`` → ``settings`` / ``controls``."""
 
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 
 from ._http import HttpTransport, quote_segment
 from .config import Endpoint, from_environment, load_profile
+from .events import WatchEvent
 
 _MISSING: Any = object()
 
@@ -18,11 +19,16 @@ class CodexManager:
         timeout: float = 30.0,
         token: Optional[str] = None,
         headers: Optional[Dict[str, str]] = None,
+        retry_writes: bool = True,
         _endpoint: Optional[Endpoint] = None,
     ):
         """``token`` is sent as a bearer token when the service has auth on; by default it
         comes from $CODEX_MANAGER_BEARER_TOKEN (or $CODEX_MANAGER_API_TOKEN), then the
-        profile's ``auth.bearer``. ``headers`` go with every request."""
+        profile's ``auth.bearer``. ``headers`` go with every request.
+
+        Every write sends an Idempotency-Key (``request_id=``, else a random UUID) and,
+        unless ``retry_writes=False``, is sent once more with the same key when the
+        service answers 503 or 504 or cannot be reached; it is applied at most once."""
         endpoint = _endpoint or from_environment()
         self._http = HttpTransport(
             Endpoint(
@@ -32,17 +38,20 @@ class CodexManager:
                 headers={**endpoint.headers, **(headers or {})},
             ),
             timeout=timeout,
+            retry_writes=retry_writes,
         )
         self.sessions = Sessions(self._http)
 
     @classmethod
-    def from_profile(cls, name: Optional[str] = None, timeout: float = 30.0, token: Optional[str] = None) -> "CodexManager":
+    def from_profile(
+        cls, name: Optional[str] = None, timeout: float = 30.0, token: Optional[str] = None, retry_writes: bool = True
+    ) -> "CodexManager":
         """The named profile (or ``currentProfile``): its baseUrl, apiPrefix, ``auth.bearer`` and ``headers``."""
-        return cls(timeout=timeout, token=token, _endpoint=load_profile(name))
+        return cls(timeout=timeout, token=token, retry_writes=retry_writes, _endpoint=load_profile(name))
 
     @classmethod
-    def from_env(cls, timeout: float = 30.0, token: Optional[str] = None) -> "CodexManager":
-        return cls(timeout=timeout, token=token)
+    def from_env(cls, timeout: float = 30.0, token: Optional[str] = None, retry_writes: bool = True) -> "CodexManager":
+        return cls(timeout=timeout, token=token, retry_writes=retry_writes)
 
     @property
     def base_url(self) -> str:
@@ -119,6 +128,7 @@ class Settings:
         actor: Optional[str] = None,
         source: Optional[str] = None,
         if_revision: Optional[int] = None,
+        request_id: Optional[str] = None,
     ) -> Dict[str, Any]:
         """``settings=`` (with ``mode="merge"|"replace"``) or ``key=`` with ``value=``; ``value=None`` stores null."""
         body: Dict[str, Any] = {"scope": scope}
@@ -130,7 +140,7 @@ class Settings:
             body["key"] = key
         if value is not _MISSING:
             body["value"] = value
-        return self._http.request("POST", self._path, _provenance(body, actor, source, if_revision))
+        return self._http.write("POST", self._path, _provenance(body, actor, source, if_revision), request_id=request_id)
 
     def unset(
         self,
@@ -139,20 +149,34 @@ class Settings:
         actor: Optional[str] = None,
         source: Optional[str] = None,
         if_revision: Optional[int] = None,
+        request_id: Optional[str] = None,
     ) -> Dict[str, Any]:
         query = {"scope": scope, "actor": actor, "source": source, "ifRevision": if_revision}
-        return self._http.request("DELETE", f"{self._path}/{quote_segment(key)}", query=query)
+        return self._http.write("DELETE", f"{self._path}/{quote_segment(key)}", query=query, request_id=request_id)
 
     def history(self, scope: str = "session", before: Optional[int] = None, limit: Optional[int] = None) -> Dict[str, Any]:
         return self._http.request("GET", f"{self._path}/history", query={"scope": scope, "before": before, "limit": limit})
+
+    def watch(
+        self, scope: str = "session", from_revision: Optional[int] = None, include_settings: bool = False, timeout: float = 60.0
+    ) -> Iterator[WatchEvent]:
+        """Follows the scope's changes over Server-Sent Events: first a ``created`` event
+        (the watch is established: no later change is missed), then one ``change`` per
+        change, and ``heartbeat`` while idle. ``from_revision`` replays retained history
+        after it first. A refused watch raises at once; a stream that fails later raises
+        its typed error (``DeletedError`` when the session is deleted). ``timeout`` bounds
+        each wait for data; heartbeats come at least every 30 s. Stop with ``.close()``
+        or by leaving the loop."""
+        query = {"scope": scope, "fromRevision": from_revision, "includeSettings": "true" if include_settings else None}
+        return self._http.events(f"{self._path}/events", query, timeout)
 
     def namespace(self, path: Union[str, Sequence[str]], scope: str = "session") -> "Namespace":
         """A path inside one top-level key: a tuple of segments (``("team", "v1.2")``,
         any key can be reached) or a dotted string for keys without dots (``"team.review"``)."""
         return Namespace(self, path, scope)
 
-    def _path_write(self, body: Dict[str, Any]) -> Dict[str, Any]:
-        return self._http.request("POST", self._path, body)
+    def _path_write(self, body: Dict[str, Any], request_id: Optional[str]) -> Dict[str, Any]:
+        return self._http.write("POST", self._path, body, request_id=request_id)
 
 
 class Namespace:
@@ -177,22 +201,24 @@ class Namespace:
             value = value[segment]
         return value
 
-    def set(self, value: Any, actor: Optional[str] = None, source: Optional[str] = None) -> Dict[str, Any]:
-        return self._write("set", value, actor, source)
+    def set(self, value: Any, actor: Optional[str] = None, source: Optional[str] = None, request_id: Optional[str] = None) -> Dict[str, Any]:
+        return self._write("set", value, actor, source, request_id)
 
-    def merge(self, value: Dict[str, Any], actor: Optional[str] = None, source: Optional[str] = None) -> Dict[str, Any]:
-        return self._write("merge", value, actor, source)
+    def merge(
+        self, value: Dict[str, Any], actor: Optional[str] = None, source: Optional[str] = None, request_id: Optional[str] = None
+    ) -> Dict[str, Any]:
+        return self._write("merge", value, actor, source, request_id)
 
-    def unset(self, actor: Optional[str] = None, source: Optional[str] = None) -> Dict[str, Any]:
-        return self._write("unset", _MISSING, actor, source)
+    def unset(self, actor: Optional[str] = None, source: Optional[str] = None, request_id: Optional[str] = None) -> Dict[str, Any]:
+        return self._write("unset", _MISSING, actor, source, request_id)
 
-    def _write(self, op: str, value: Any, actor: Optional[str], source: Optional[str]) -> Dict[str, Any]:
+    def _write(self, op: str, value: Any, actor: Optional[str], source: Optional[str], request_id: Optional[str]) -> Dict[str, Any]:
         # A dotted string goes as given; segments go as an array, so keys with dots are exact.
         path = self.path if isinstance(self.path, str) else self.segments
         body: Dict[str, Any] = {"scope": self.scope, "path": path, "op": op}
         if value is not _MISSING:
             body["value"] = value
-        return self._settings._path_write(_provenance(body, actor, source, None))
+        return self._settings._path_write(_provenance(body, actor, source, None), request_id)
 
 
 class Controls:
@@ -210,7 +236,8 @@ class Controls:
         actor: Optional[str] = None,
         source: Optional[str] = None,
         if_revision: Optional[int] = None,
+        request_id: Optional[str] = None,
     ) -> Dict[str, Any]:
         """Replaces the four controls; replaces settings only when ``controls`` has ``"settings"``."""
         body = {"scope": scope, "controls": controls}
-        return self._http.request("POST", self._path, _provenance(body, actor, source, if_revision))
+        return self._http.write("POST", self._path, _provenance(body, actor, source, if_revision), request_id=request_id)

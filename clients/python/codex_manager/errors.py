@@ -9,6 +9,9 @@ class CodexManagerError(Exception):
     def __init__(self, status: int, body: Optional[Dict[str, Any]], message: Optional[str] = None):
         self.status = status
         self.body = body or {}
+        #: On a failed write: the Idempotency-Key it was sent with. Sending the same
+        #: write again with ``request_id=`` this key applies it at most once.
+        self.request_id: Optional[str] = None
         super().__init__(message or self.body.get("message") or f"HTTP {status}: {self.body}")
 
 
@@ -49,7 +52,12 @@ class LockedError(CodexManagerError):
 
 
 class UnavailableError(CodexManagerError):
-    """503, or the service could not be reached."""
+    """503, or the service could not be reached: the write was not applied."""
+
+
+class OutcomeUnknownError(CodexManagerError):
+    """504: the write may or may not have been applied. Read it back, or send it
+    again with the same ``request_id`` (the service applies it at most once)."""
 
 
 _BY_STATUS = {
@@ -62,6 +70,7 @@ _BY_STATUS = {
     413: PayloadTooLargeError,
     423: LockedError,
     503: UnavailableError,
+    504: OutcomeUnknownError,
 }
 
 

@@ -20,7 +20,7 @@ export function registerChanges(settings: Command, ctx: Context): void {
 
   settings
     .command("watch")
-    .description("stream changes, one JSON line each, until interrupted")
+    .description('stream changes, one JSON line each, until interrupted; with --json, first {"created":true,"revision":n} once the watch is established')
     .addOption(sessionIdOption())
     .addOption(scopeOption())
     .addOption(revisionOption("--from-revision <n>", "first replay the retained changes after this revision (0: all of them)"))
@@ -29,8 +29,10 @@ export function registerChanges(settings: Command, ctx: Context): void {
       const stop = new AbortController();
       process.once("SIGINT", () => stop.abort());
       process.once("SIGTERM", () => stop.abort());
+      // Scripts may wait for the created line before writing: from then on no change is missed.
+      const onCreated = ctx.json(cmd) ? (c: { revision: bigint }) => ctx.io.out(stringify({ created: true, revision: c.revision })) : undefined;
       const changes = ctx.client(cmd).session(o.sessionId).settings.watch({
-        scope: o.scope as Scope, fromRevision: o.fromRevision, includeSettings: Boolean(o.includeSettings), signal: stop.signal,
+        scope: o.scope as Scope, fromRevision: o.fromRevision, includeSettings: Boolean(o.includeSettings), signal: stop.signal, onCreated,
       });
       for await (const change of changes) ctx.io.out(stringify(change));
     });

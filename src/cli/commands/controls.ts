@@ -2,7 +2,7 @@
 import { Option, type Command } from "commander";
 import type { Context } from "../context.js";
 import { UsageError } from "../exit.js";
-import { tupleLine } from "../format.js";
+import { replayedNote, tupleLine } from "../format.js";
 import { addWriteOptions, controlOptions, sessionIdOption, writeOptions } from "../options.js";
 
 export function registerControls(sessions: Command, ctx: Context): void {
@@ -32,6 +32,6 @@ export function registerControls(sessions: Command, ctx: Context): void {
         { model: o.model ?? null, approvalPolicy: o.approvalPolicy, networkAccess: o.networkAccess, filesystemSandbox: o.filesystemSandbox },
         writeOptions(o),
       );
-      ctx.print(cmd, `${r.changed ? "applied" : "unchanged"}: ${r.summary} (revision ${r.revision})`, r);
+      ctx.print(cmd, `${r.changed ? "applied" : "unchanged"}: ${r.summary} (revision ${r.revision})${replayedNote(r)}`, r);
     });
 }

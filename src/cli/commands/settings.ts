@@ -3,6 +3,7 @@ import { Option, type Command } from "commander";
 import type { JsonObject } from "../../client/index.js";
 import type { Context } from "../context.js";
 import { UsageError } from "../exit.js";
+import { replayedNote } from "../format.js";
 import { addPathOptions, addWriteOptions, jsonFrom, pathFrom, scopeOption, sessionIdOption, writeOptions } from "../options.js";
 
 export function registerSettings(sessions: Command, ctx: Context): Command {
@@ -57,7 +58,7 @@ export function registerSettings(sessions: Command, ctx: Context): Command {
       if (o.key === undefined || value === undefined) throw new UsageError("give --key with --value (or --value-file), or --settings");
       r = await s.set(o.key, value, options);
     }
-    ctx.print(cmd, `${r.changed ? "updated" : "unchanged"} (revision ${r.revision})`, r);
+    ctx.print(cmd, `${r.changed ? "updated" : "unchanged"} (revision ${r.revision})${replayedNote(r)}`, r);
   });
 
   const unset = settings
@@ -72,7 +73,7 @@ export function registerSettings(sessions: Command, ctx: Context): Command {
     const options = writeOptions(o);
     const r = path === undefined ? await s.unset(o.key, options) : await s.namespace(path, { scope: options.scope }).unset(options);
     const what = path === undefined ? o.key : JSON.stringify(path);
-    ctx.print(cmd, r.removed ? `removed ${what} (revision ${r.revision})` : `${what} was not set`, r);
+    ctx.print(cmd, `${r.removed ? `removed ${what} (revision ${r.revision})` : `${what} was not set`}${replayedNote(r)}`, r);
   });
 
   return settings;
