@@ -14,12 +14,17 @@ export function gone(res: Res): boolean {
   return res.destroyed === true || ("stream" in res && res.stream.destroyed);
 }
 
+/** Whether the response's buffer is full. (HTTP/2's compat response has no `writableNeedDrain`: its stream does.) */
+function needsDrain(res: Res): boolean {
+  return "stream" in res ? res.stream.writableNeedDrain : res.writableNeedDrain;
+}
+
 /**
  * Resolves when `res` can take more, or when `stop` aborts or the client goes
  * away (the caller checks which).
  */
 export function drained(res: Res, stop: AbortSignal): Promise<void> {
-  if (!res.writableNeedDrain || stop.aborted || gone(res)) return Promise.resolve();
+  if (!needsDrain(res) || stop.aborted || gone(res)) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       res.off("drain", done);
