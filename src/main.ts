@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel);
   let store;
   try {
-    store = await openStore(config);
+    store = await openStore(config, log);
   } catch (err) {
     process.stderr.write(`cannot open the ${usesRedis(config) ? "Redis" : "embedded"} store: ${(err as Error).message}\n`);
     process.exit(1);

@@ -117,7 +117,7 @@ async function openAll(clock: () => Date): Promise<Subject[]> {
   const stores: [string, Store][] = [
     ["memory", new LocalStore(new MemoryBackend(), config, clock)],
     ["sqlite", new LocalStore(new SqliteBackend({ dataDir: mkdtempSync(join(dataRoot, "run-")), synchronous: "NORMAL" }), config, clock)],
-    ["redis", await RedisStore.connect(config, clock)],
+    ["redis", await RedisStore.connect(config, { now: clock })],
   ];
   return stores.map(([name, store]) => ({ name, store, events: [] }));
 }

@@ -23,6 +23,12 @@ afterAll(async () => {
   await server?.close();
 });
 
+/** settings_watch_backlog_cutoffs_total, summed over protocols. */
+async function cutOffs(): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  return [...text.matchAll(/^settings_watch_backlog_cutoffs_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+}
+
 const KINDS = ["grpc", "connect-proto-h2", "connect-json", "grpc-web", "sse"] as const;
 
 /** A watcher that takes `created` and then reads nothing, over each protocol. */
@@ -44,6 +50,7 @@ describe.each(KINDS)("a watcher over %s that stops reading", (kind) => {
     const sessionId = newId();
     const c = server.clients();
     await c.sessions.createSession({ sessionId });
+    const cutOffsBefore = await cutOffs();
     const paused = await pause(kind, sessionId);
     let last = 0n;
     for (let i = 0; i < WRITES; i++) {
@@ -55,6 +62,7 @@ describe.each(KINDS)("a watcher over %s that stops reading", (kind) => {
     const got = rest.revisions.at(-1) ?? paused.created;
     expect(rest.revisions).toEqual(range(paused.created + 1, got));
     expect(got).toBeLessThan(Number(last));
+    expect(await cutOffs()).toBe(cutOffsBefore + 1);
 
     const resumed = watch(server.clients("grpc"), { sessionId, fromRevision: BigInt(got) });
     await resumed.until(() => resumed.changes.length >= Number(last) - got);

@@ -14,6 +14,7 @@ export interface Metrics {
   watchStreams: Gauge<"protocol">;
   /** Whole-map reads, answered from the snapshot cache or read in full. */
   mapReads: Counter<"cached">;
+  watchCutOffs: Counter<"protocol">;
 }
 
 const SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -61,6 +62,12 @@ export function createMetrics(ready: () => Promise<boolean>): Metrics {
     watchStreams: new Gauge({
       name: "settings_watch_streams",
       help: "Watch streams open now, by protocol.",
+      labelNames: ["protocol"],
+      registers: [registry],
+    }),
+    watchCutOffs: new Counter({
+      name: "settings_watch_backlog_cutoffs_total",
+      help: "Watch streams ended because their reader fell behind past WATCH_BACKLOG_EVENTS or WATCH_BACKLOG_BYTES.",
       labelNames: ["protocol"],
       registers: [registry],
     }),

@@ -73,6 +73,8 @@ export interface OperationHooks {
   watchOpened?(protocol: Protocol): () => void;
   /** A whole map was read: from the snapshot cache (nothing but the revision came from the store), or not. */
   mapRead?(cached: boolean): void;
+  /** A watcher fell too far behind and its stream is being ended (WATCH_BACKLOG). */
+  watchCutOff?(ref: ScopeRef, protocol: Protocol): void;
 }
 
 export function createOperations(store: Store, config: OperationsConfig, hooks: OperationHooks = {}) {
@@ -305,6 +307,7 @@ export function createOperations(store: Store, config: OperationsConfig, hooks: 
         backlog: config.watchBacklog,
         signal: options.signal,
       });
+      watch.overflow.addEventListener("abort", () => hooks.watchCutOff?.(ref, options.protocol), { once: true });
       return {
         overflow: watch.overflow,
         async *[Symbol.asyncIterator]() {

@@ -15,6 +15,7 @@
 import http2 from "node:http2";
 import type net from "node:net";
 import type { HttpLimits } from "../config.js";
+import type { AbuseLog } from "./abuse-log.js";
 
 const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
 /** How long an idle connection's GOAWAY gets to leave before its socket is closed. */
@@ -63,7 +64,7 @@ export interface H2Guard {
  * Installs the guard on an HTTP/2 server made with a request handler:
  * streams go first to `raw` (the fast path), the rest to Node's compat layer.
  */
-export function guardHttp2(server: http2.Http2Server, limits: HttpLimits, raw?: RawStreamHandler): H2Guard {
+export function guardHttp2(server: http2.Http2Server, limits: HttpLimits, raw?: RawStreamHandler, abuse?: AbuseLog): H2Guard {
   const total = new ResetWindow();
   /** Past the global reset cap, new HTTP/2 connections are refused for a second: see refusing(). */
   let refuseUntil = 0;
@@ -75,6 +76,7 @@ export function guardHttp2(server: http2.Http2Server, limits: HttpLimits, raw?: 
     const overTotal = total.add(limits.maxResetsPerSecondTotal);
     if (overTotal) refuseUntil = Date.now() + 1000;
     if (guard.resets.add(limits.maxResetsPerSecond) || overTotal) {
+      abuse?.note("http2ResetFlood");
       session.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
       session.destroy();
     }

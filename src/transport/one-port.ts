@@ -13,6 +13,8 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import type { HttpLimits } from "../config.js";
+import type { Logger } from "../observe/log.js";
+import { AbuseLog } from "./abuse-log.js";
 import { guardHttp2, type RawStreamHandler } from "./h2-guard.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
@@ -35,6 +37,8 @@ export interface OnePortOptions {
   http: HttpLimits;
   /** Takes HTTP/2 streams before the request/response layer (the gRPC fast path). */
   rawStream?: RawStreamHandler;
+  /** Hears, in summary, the connections closed or refused to protect the server. */
+  log?: Logger;
 }
 
 /** What is known of one connection, for the cap and for shutdown. */
@@ -98,7 +102,8 @@ export async function listenOnePort(handler: Handler, host: string, port: number
     },
     handler,
   );
-  const guard = guardHttp2(h2, limits, options.rawStream);
+  const abuse = new AbuseLog(options.log);
+  const guard = guardHttp2(h2, limits, options.rawStream, abuse);
   const connections = new Set<Connection>();
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (session) => {
@@ -121,7 +126,10 @@ export async function listenOnePort(handler: Handler, host: string, port: number
 
   const server = net.createServer({ noDelay: true }, (socket) => {
     socket.on("error", () => {});
-    if (!makeRoom()) return void socket.destroy();
+    if (!makeRoom()) {
+      abuse.note("connectionCap");
+      return void socket.destroy();
+    }
     let protocol: "unknown" | "h1" | "h2" = "unknown";
     let session: http2.ServerHttp2Session | undefined;
     const connection: Connection = {
@@ -141,7 +149,10 @@ export async function listenOnePort(handler: Handler, host: string, port: number
       const n = Math.min(seen.length, PREFACE.length);
       const isH2 = seen.subarray(0, n).equals(PREFACE.subarray(0, n));
       if (isH2 && seen.length < PREFACE.length && seen.length < 4) return; // too short to tell "PRI" from "PUT"
-      if (isH2 && guard.refusing()) return void socket.destroy();
+      if (isH2 && guard.refusing()) {
+        abuse.note("http2RefusedAfterResetFlood");
+        return void socket.destroy();
+      }
       socket.off("data", onData);
       socket.setTimeout(0);
       socket.off("timeout", silent);

@@ -73,6 +73,10 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
       return () => metrics.watchStreams.dec({ protocol });
     },
     mapRead: (cached) => metrics.mapReads.inc({ cached: String(cached) }),
+    watchCutOff: (ref, protocol) => {
+      metrics.watchCutOffs.inc({ protocol });
+      log.info({ sessionId: ref.sessionId, scope: ref.scope, protocol }, "watch cut off: its reader fell too far behind (WATCH_BACKLOG)");
+    },
   });
   let procedures = new Set<string>();
   const shutdown = new AbortController();
@@ -138,6 +142,7 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
 
   const server = await listenOnePort(handler, config.host, config.port, {
     http: config.http,
+    log,
     rawStream: (stream, headers) => serveGrpcUnary(stream, headers, rpc),
   });
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${server.port}`;

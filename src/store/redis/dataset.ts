@@ -24,7 +24,7 @@ export class DatasetIdentity {
   }
 
   /** Follows the client: refuse from a disconnect until the id is read back unchanged. */
-  watch(client: Redis | Cluster): void {
+  watch(client: Redis | Cluster, onDiverged?: () => void): void {
     client.on("close", () => {
       if (this.state === "verified") this.state = "verifying";
     });
@@ -32,7 +32,9 @@ export class DatasetIdentity {
       if (this.state !== "verifying") return;
       client.get(this.key).then(
         (id) => {
-          if (this.state === "verifying") this.state = id === this.id ? "verified" : "diverged";
+          if (this.state !== "verifying") return;
+          this.state = id === this.id ? "verified" : "diverged";
+          if (this.state === "diverged") onDiverged?.();
         },
         // Not answered: the next "ready" tries again.
         () => {},

@@ -4,6 +4,7 @@
 // means for the caller is decided in one place (./outcomes.ts); the dataset
 // identity guard (./dataset.ts) refuses to serve a Redis that lost its data.
 import { Cluster, type Redis } from "ioredis";
+import type { Logger } from "../../observe/log.js";
 import type { Config } from "../../config.js";
 import { errors } from "../../domain/errors.js";
 import type {
@@ -51,6 +52,21 @@ import { registerScripts, type ScriptCommands } from "./scripts.js";
 
 type Client = (Redis | Cluster) & ScriptCommands;
 
+/** Says when the connection is lost and when it is back: calls answer unavailable in between. */
+function logConnection(client: Redis | Cluster, store: string, log: Logger): void {
+  let lost = false;
+  client.on("close", () => {
+    if (lost) return;
+    lost = true;
+    log.warn({ store }, "Redis connection lost: calls answer unavailable until it is back");
+  });
+  client.on("ready", () => {
+    if (!lost) return;
+    lost = false;
+    log.info({ store }, "Redis connection restored");
+  });
+}
+
 /** How long a refused write keeps the store not ready (readyz 503). */
 const REFUSAL_HOLD_MS = 5000;
 type RedisConfig = RedisConnectionConfig &
@@ -70,6 +86,7 @@ export class RedisStore implements Store {
     private readonly config: RedisConfig,
     private readonly dataset: DatasetIdentity,
     private readonly now: () => Date,
+    private readonly log?: Logger,
   ) {
     this.kind = redis instanceof Cluster ? "redis-cluster" : config.redisSentinels ? "redis-sentinel" : "redis";
     this.location = describeRedis(config);
@@ -77,7 +94,7 @@ export class RedisStore implements Store {
   }
 
   /** Connects, registers the scripts, claims the dataset identity and seeds the default tuple. */
-  static async connect(config: RedisConfig, now: () => Date = () => new Date()): Promise<RedisStore> {
+  static async connect(config: RedisConfig, { now = () => new Date(), log }: { now?: () => Date; log?: Logger } = {}): Promise<RedisStore> {
     const client = createRedisClient(config);
     client.on("error", () => {
       // Failures reach callers as domain errors; this keeps ioredis from printing every reconnect attempt.
@@ -91,8 +108,11 @@ export class RedisStore implements Store {
     const keys = new RedisKeys(config.redisPrefix);
     const dataset = new DatasetIdentity(keys.dataset());
     await dataset.claim(client);
-    dataset.watch(client);
-    const store = new RedisStore(registerScripts(client), config, dataset, now);
+    dataset.watch(client, () =>
+      log?.error({ store: describeRedis(config) }, "the Redis dataset changed (its data was lost or replaced): every call is refused until a restart"),
+    );
+    if (log) logConnection(client, describeRedis(config), log);
+    const store = new RedisStore(registerScripts(client), config, dataset, now, log);
     const d = keys.defaults();
     const seed = config.seedDefaults;
     await store.run(store.budget("write"), () => store.redis.seedDefaults(d.tuple, seed.approvalPolicy, seed.networkAccess, seed.filesystemSandbox));
@@ -354,7 +374,11 @@ export class RedisStore implements Store {
       deadline: Date.now() + this.config.storeTimeoutMs,
       kind,
       requestId,
-      onRefusal: (error) => (this.refusal = { error, at: Date.now() }),
+      onRefusal: (error) => {
+        // Once per hold: a full Redis refuses every write, and one line says so.
+        if (!this.refusal || Date.now() - this.refusal.at >= REFUSAL_HOLD_MS) this.log?.warn({ store: this.location, cause: error.message }, "Redis refused a write");
+        this.refusal = { error, at: Date.now() };
+      },
     };
   }
 
