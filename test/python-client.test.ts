@@ -55,13 +55,6 @@ async function runWithProfile(script: string, server: TestServer): Promise<strin
   return stdout;
 }
 
-it("runs the example unmodified against a live server through the shared profile file", async () => {
-  const stdout = await runWithProfile("clients/python/examples/session_settings.py", open);
-  expect(stdout).toContain("'key': 'team'");
-  expect(stdout).toContain("'definitionOfDone': 'tests green + docs updated'");
-  expect(stdout).toContain("'autoApprove': {'enabled': True, 'threshold': 'low'}");
-}, 60_000);
-
 it("runs the seed document's example verbatim, and leaves the session as it says", async () => {
   const stdout = await runWithProfile("clients/python/examples/seed_example.py", open);
   // It prints one thing: the key read back after the full replace.

@@ -19,7 +19,7 @@ import { guardHttp2, type RawStreamHandler } from "./h2-guard.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 /** On shutdown, how long an HTTP/1.1 connection must have been quiet before it is closed between requests. */
-const DRAIN_QUIET_MS = 1000;
+const DRAIN_QUIET_MS = 2000;
 /** On shutdown, how long an HTTP/2 client gets to answer the PING after the first GOAWAY. */
 const DRAIN_PING_MS = 200;
 /** On shutdown, how long clients get to see idle connections close before answers say Connection: close. */
