@@ -1,8 +1,9 @@
 // npm run bench                      full run (about 10 minutes)
 // npm run bench -- --quick           smoke run for CI (one short round; only a crash fails it)
 // npm run bench -- --profile[=<id>]  also a V8 CPU profile of the server for one scenario
-//                                    (default set-grpc; e.g. --profile=get-grpc@c16m1)
-// Dev options: --rounds=N, --only=<scenario ids>, --skip=fanout,bigmaps
+//                                    (default set-grpc; e.g. --profile=get-grpc@c16m1,
+//                                    --profile=get-big-grpc, --profile=fanout-sse)
+// Dev options: --rounds=N, --only=<scenario ids>, --skip=fanout,bigmaps, --fanout-http=1.1
 //
 // Method (bench/README.md has the long form):
 //   - The service runs compiled (dist/, npm run build) as its own process,
@@ -52,6 +53,7 @@ const PROFILE = profileArg === undefined ? undefined : profileArg.includes("=") 
 const ONLY = argv.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",");
 const SKIP = new Set(argv.find((a) => a.startsWith("--skip="))?.slice("--skip=".length).split(",") ?? []);
 const roundsArg = argv.find((a) => a.startsWith("--rounds="));
+const FANOUT_HTTP = argv.find((a) => a.startsWith("--fanout-http="))?.split("=")[1] ?? "2";
 
 const BUDGET = QUICK
   ? { rounds: 1, warmS: 0.5, runS: 0.8, cpuFloorS: 0.3, rawCalls: 15_000, watchers: 200, fanoutS: 2, bigReads: 3, readersPer: 2 }
@@ -97,7 +99,7 @@ const SCRIPTS: Record<ServerId, string> = {
 };
 
 async function startServer(id: ServerId, nodeArgs: string[] = []): Promise<Server> {
-  const proc = await start(`server-${id}`, ["node", "--expose-gc", ...nodeArgs, SCRIPTS[id]], {
+  const proc = await start(`server-${id}`, [process.execPath, "--expose-gc", ...nodeArgs, SCRIPTS[id]], {
     core: 0,
     cwd: ROOT,
     env: serverEnv(id),
@@ -405,7 +407,7 @@ async function runHalfRate(def: RunDef, round: number): Promise<void> {
 
 /** T6: the write script straight through ioredis from a process of its own on core 1, 64 in flight. */
 async function runRaw(round: number): Promise<void> {
-  const proc = await start("raw-evalsha", ["node", "bench/raw-evalsha.mjs", redis!.url, PREFIX, "bench-raw", String(BUDGET.rawCalls), "64"], { core: 1, cwd: ROOT });
+  const proc = await start("raw-evalsha", [process.execPath, "bench/raw-evalsha.mjs", redis!.url, PREFIX, "bench-raw", String(BUDGET.rawCalls), "64"], { core: 1, cwd: ROOT });
   const timed = proc.nextLine("TIMED", 120_000);
   const result = proc.nextLine("RESULT", 120_000);
   await timed;
@@ -488,6 +490,7 @@ function targets(sum: Record<string, Summary>): Record<string, Target> {
   t.T4 = {
     name: "SetSettings over Connect JSON h1 CPU/call / grpc-js no-op (16 x 1); and REST / Connect JSON CPU/call",
     measured: json,
+    shown: `${json.toFixed(2)}; REST / Connect JSON ${rest.median.toFixed(2)}`,
     target: "<= 3.0, and REST <= 1.2x Connect JSON",
     pass: json <= 3.0 && rest.median <= 1.2,
     detail: { connectJson: json, restOverConnectJson: rest.median, restOverConnectJsonPerRound: rest.perRound },
@@ -583,31 +586,34 @@ async function watchStreams(url: string): Promise<number> {
   return n;
 }
 
-async function fanout(mode: "connect" | "sse"): Promise<Record<string, unknown>> {
+async function fanout(mode: "connect" | "sse", profileDir?: string): Promise<Record<string, unknown>> {
   const count = BUDGET.watchers;
   // A fresh server per path, so that what the watchers hold is all that grows.
-  const srv = await startServer("redis");
+  const srv = await startServer("redis", profileDir ? ["--cpu-prof", "--cpu-prof-interval=250", `--cpu-prof-dir=${profileDir}`] : []);
+  const window = { from: 0, to: 0 };
   try {
     // A few watchers on the same path first, then gone: what the first watch sets up once
     // (the Redis subscriber, code paths compiled) is not counted per watcher.
-    const warm = await start(`watchers-${mode}-warm-up`, ["node", "bench/watchers.mjs", srv.url, "bench-watch", "20", mode, "2", "250"], { core: 1, cwd: ROOT });
+    const warm = await start(`watchers-${mode}-warm-up`, [process.execPath, "bench/watchers.mjs", srv.url, "bench-watch", "20", mode, FANOUT_HTTP, "250"], { core: 1, cwd: ROOT });
     await warm.nextLine("CREATED", 60_000);
     warm.child.stdin!.end();
     await warm.exited;
     await until("the warm-up watches to close", async () => (await watchStreams(srv.url)) === 0, 20_000);
     const rssBefore = await gcRss(srv.proc);
-    const client = await start(`watchers-${mode}`, ["node", "bench/watchers.mjs", srv.url, "bench-watch", String(count), mode, "2", "250"], { core: 1, cwd: ROOT });
+    const client = await start(`watchers-${mode}`, [process.execPath, "bench/watchers.mjs", srv.url, "bench-watch", String(count), mode, FANOUT_HTTP, "250"], { core: 1, cwd: ROOT });
     const created = await client.nextLine("CREATED", 180_000);
     const rssAfter = await gcRss(srv.proc);
     const streams = await watchStreams(srv.url);
     const health = healthProbe(srv.url);
     const m0 = mark(srv.proc.pid);
     const c0 = mark(client.pid);
+    if (profileDir) window.from = await hrtimeMark(srv.proc);
     const result = client.nextLine("RESULT", (BUDGET.fanoutS + 60) * 1000);
     client.send(`go 10 ${BUDGET.fanoutS}`);
     const line = await result;
     const m1 = mark(srv.proc.pid);
     const c1 = mark(client.pid);
+    if (profileDir) window.to = await hrtimeMark(srv.proc);
     const healthz = await health.stop();
     client.child.stdin!.end();
     await client.exited;
@@ -617,7 +623,10 @@ async function fanout(mode: "connect" | "sse"): Promise<Record<string, unknown>>
     // Share of one core each used while the writes were delivered: a client near 100 % would time its own queue.
     const busyPct = (u: typeof cpu) => +((100 * u.schedUs * (Number(r.deliveries) || 1)) / 1e6 / u.seconds).toFixed(0);
     const out = {
-      path: mode === "connect" ? "Connect streaming (connect-node client, HTTP/2, binary), 250 streams per connection" : "SSE /api/sessions/:id/settings/events (node:http, one connection each)",
+      path:
+        mode === "connect"
+          ? `Connect streaming (connect-node client, binary, ${FANOUT_HTTP === "2" ? "HTTP/2, 250 streams per connection" : "HTTP/1.1, one connection each"})`
+          : "SSE /api/sessions/:id/settings/events (node:http, one connection each)",
       watchers: count,
       streamsOnServer: streams,
       openMs: Number(/ms=(\d+)/.exec(created)?.[1]),
@@ -650,10 +659,22 @@ async function fanout(mode: "connect" | "sse"): Promise<Record<string, unknown>>
         `delivery p50 ${out.deliveryP50Ms} p99 ${out.deliveryP99Ms} max ${out.deliveryMaxMs} ms (${r.deliveries}/${r.expected}); healthz p99 ${healthz.p99Ms} ms; ` +
         `busy: server ${out.serverBusyPct}%, client ${out.clientBusyPct}% of a core`,
     );
+    if (profileDir) {
+      await stopServer(srv);
+      const file = readdirSync(profileDir).find((f) => f.endsWith(".cpuprofile"));
+      if (file) (out as Record<string, unknown>).profile = summarizeProfile(join(profileDir, file), window.from, 25, window.to);
+    }
     return out;
   } finally {
     await stopServer(srv);
   }
+}
+
+/** process.hrtime µs of a child.mjs process now (the clock of its --cpu-prof samples). */
+async function hrtimeMark(proc: Proc): Promise<number> {
+  const line = proc.nextLine("MARK", 10_000);
+  proc.send("mark");
+  return Number(/t=(\d+)/.exec(await line)![1]);
 }
 
 // ---------------------------------------------------------------- big maps (G)
@@ -779,6 +800,18 @@ async function bigMaps(): Promise<Record<string, unknown>> {
 // ---------------------------------------------------------------- profile
 
 async function profile(id: string): Promise<{ scenario: string; file: string; summary: ProfileSummary } | undefined> {
+  if (id === "fanout-connect" || id === "fanout-sse") {
+    // The server of a fan-out run, profiled over its write phase (10 writes/s to every watcher).
+    const dir = join(RESULTS, `profile-${id}`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    const out = await fanout(id === "fanout-connect" ? "connect" : "sse", dir);
+    const summary = out.profile as ProfileSummary | undefined;
+    if (!summary) throw new Error(`no .cpuprofile in ${dir}`);
+    log(`\nCPU profile of the server for ${id} (the write phase):\n`);
+    log(profileMarkdown(summary));
+    return { scenario: id, file: summary.file, summary };
+  }
   const [sid, shapeId] = id.split("@");
   const sc = SCENARIOS.find((s) => s.id === sid);
   if (!sc) throw new Error(`--profile=${id}: no such scenario (${SCENARIOS.map((s) => s.id).join(", ")})`);
@@ -796,20 +829,17 @@ async function profile(id: string): Promise<{ scenario: string; file: string; su
   writeFileSync(def.bodyFile, sc.body);
   await drive(def, { durationS: BUDGET.warmS * 2, timeoutMs: 60_000 });
   await settle(srv);
-  const hrtimeMark = async () => {
-    const line = srv.proc.nextLine("MARK", 10_000);
-    srv.proc.send("mark");
-    return Number(/t=(\d+)/.exec(await line)![1]);
-  };
-  const from = await hrtimeMark();
-  const n = sc.profileOnly ?? nOf.get(def.key) ?? 20_000;
+  const from = await hrtimeMark(srv.proc);
+  // About 3 s of server CPU, whatever the run mode (a quick run's calls would give few samples).
+  const cpuUs = median(runs.filter((r) => r.key === def.key).map((r) => r.cpuUs));
+  const n = sc.profileOnly ?? Math.round(Math.min(200_000, Math.max(nOf.get(def.key) ?? 0, 3e6 / (Number.isFinite(cpuUs) ? cpuUs : 100))));
   const r = await drive(def, { n, timeoutMs: 120_000 });
-  const to = await hrtimeMark();
+  const to = await hrtimeMark(srv.proc);
   servers.delete(sc.server);
   await stopServer(srv);
   const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
   if (!file) throw new Error(`no .cpuprofile in ${dir}`);
-  const summary = summarizeProfile(join(dir, file), from, 15, to);
+  const summary = summarizeProfile(join(dir, file), from, 25, to);
   log(`\nCPU profile of the server for ${def.key} (${r.calls} calls after a warm-up; ${join(dir, file)}):\n`);
   log(profileMarkdown(summary));
   return { scenario: def.key, file: join(dir, file), summary };
