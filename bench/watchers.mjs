@@ -1,0 +1,236 @@
+// Watch fan-out: holds `count` watch streams on one session, in a process of
+// its own (the driver pins it to core 1), so that the server's memory and CPU
+// are measured without the clients'.
+//   node bench/watchers.mjs <baseUrl> <sessionId> <count> <connect|sse> [httpVersion=2] [perConnection=250]
+// connect: the connect-node client (createConnectTransport, binary) calling
+//          the streaming WatchSettings; over HTTP/2 the streams share
+//          count/perConnection connections, over HTTP/1.1 each has its own.
+// sse:     plain node:http GETs of /api/sessions/:id/settings/events, one
+//          connection each.
+// Protocol with the driver (stdout lines, stdin commands):
+//   "CREATED n=<count> ms=<ms>"  once every stream has received its first
+//                                message (created: true / event: created);
+//                                no fixed sleep, the streams are counted
+//   stdin "go <writes/s> <seconds>"  the writes: key "t" of the session set
+//                                over REST to the time of the write
+//                                (performance.timeOrigin + now(), ms), from
+//                                this process, so one clock stamps the write
+//                                and every receipt
+//   "RESULT {json}"              after every watcher has seen the last
+//                                write's revision (or a bound ran out):
+//                                delivery latency p50/p99/max, counts
+// The process exits when its stdin closes.
+import { setMaxListeners } from "node:events";
+import http from "node:http";
+import { createInterface } from "node:readline";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { SettingsService } from "../dist/gen/codexmanager/settings/v1/settings_pb.js";
+
+const [baseUrl, sessionId, countText, mode, httpVersion = "2", perConnectionText = "250"] = process.argv.slice(2);
+const count = Number(countText);
+const perConnection = Number(perConnectionText);
+const now = () => performance.timeOrigin + performance.now();
+const abort = new AbortController();
+// Every stream listens to this one signal, to end them all when the driver is done.
+setMaxListeners(0, abort.signal);
+
+let created = 0;
+let ended = 0;
+const errors = [];
+/** Per watcher: the last revision it received. */
+const lastRevision = new Float64Array(count);
+/** Every (watcher, change) delivery latency in ms, with room to grow. */
+let latencies = new Float64Array(1 << 16);
+let samples = 0;
+function record(ms) {
+  if (samples === latencies.length) {
+    const bigger = new Float64Array(latencies.length * 2);
+    bigger.set(latencies);
+    latencies = bigger;
+  }
+  latencies[samples++] = ms;
+}
+let onCreated = () => {};
+function createdOne() {
+  created++;
+  if (created === count) onCreated();
+}
+function fail(i, err) {
+  ended++;
+  if (errors.length < 5) errors.push(`watcher ${i}: ${err?.message ?? err}`);
+}
+
+// ---------------------------------------------------------------- connect streams
+function openConnect(i, client) {
+  return (async () => {
+    let first = true;
+    for await (const m of client.watchSettings({ sessionId }, { signal: abort.signal })) {
+      if (first) {
+        first = false;
+        if (!m.created) throw new Error("the first message was not created");
+        lastRevision[i] = Number(m.revision);
+        createdOne();
+        continue;
+      }
+      if (!m.entry) continue; // heartbeat
+      const received = now();
+      lastRevision[i] = Number(m.entry.revision);
+      for (const c of m.entry.changes) {
+        if (c.key === "t" && c.after?.kind.case === "numberValue") record(received - c.after.kind.value);
+      }
+    }
+    throw new Error("the stream ended");
+  })().catch((err) => {
+    if (!abort.signal.aborted) fail(i, err);
+  });
+}
+
+// ---------------------------------------------------------------- SSE
+const sseAgent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
+function openSse(i) {
+  return new Promise((resolve) => {
+    const req = http.get(`${baseUrl}/api/sessions/${encodeURIComponent(sessionId)}/settings/events`, { agent: sseAgent, signal: abort.signal }, (res) => {
+      if (res.statusCode !== 200) {
+        fail(i, new Error(`status ${res.statusCode}`));
+        res.resume();
+        return resolve();
+      }
+      res.setEncoding("utf8");
+      let buf = "";
+      let first = true;
+      res.on("data", (chunk) => {
+        const received = now();
+        buf += chunk;
+        let end;
+        while ((end = buf.indexOf("\n\n")) >= 0) {
+          const block = buf.slice(0, end);
+          buf = buf.slice(end + 2);
+          let event = "message";
+          let data = "";
+          for (const line of block.split("\n")) {
+            if (line.startsWith("event: ")) event = line.slice(7);
+            else if (line.startsWith("data: ")) data += line.slice(6);
+          }
+          if (event === "created") {
+            if (!first) continue;
+            first = false;
+            lastRevision[i] = JSON.parse(data).revision;
+            createdOne();
+          } else if (event === "change") {
+            const entry = JSON.parse(data);
+            lastRevision[i] = entry.revision;
+            for (const c of entry.changes) if (c.key === "t" && typeof c.after === "number") record(received - c.after);
+          } else if (event === "error") {
+            fail(i, new Error(data));
+          }
+        }
+      });
+      res.on("end", () => {
+        if (!abort.signal.aborted) fail(i, new Error("the stream ended"));
+      });
+      res.on("error", () => {});
+      resolve();
+    });
+    req.on("error", (err) => {
+      if (!abort.signal.aborted) fail(i, err);
+      resolve();
+    });
+  });
+}
+
+// ---------------------------------------------------------------- open them all
+const startedAt = performance.now();
+const allCreated = new Promise((resolve) => (onCreated = resolve));
+if (mode === "connect") {
+  const clients = [];
+  for (let i = 0; i < count; i++) {
+    if (i % perConnection === 0 || httpVersion === "1.1") {
+      clients.push(createClient(SettingsService, createConnectTransport({ baseUrl, httpVersion, useBinaryFormat: true })));
+    }
+    void openConnect(i, clients[clients.length - 1]);
+    // At most 200 streams still opening at a time, so the server's accept queue never overflows.
+    while (i + 1 - created - ended >= 200) await new Promise((r) => setTimeout(r, 1));
+  }
+} else if (mode === "sse") {
+  for (let i = 0; i < count; i++) {
+    void openSse(i);
+    while (i + 1 - created - ended >= 200) await new Promise((r) => setTimeout(r, 1));
+  }
+} else {
+  throw new Error(`mode must be connect or sse, not ${mode}`);
+}
+await Promise.race([
+  allCreated,
+  new Promise((_, reject) => setTimeout(() => reject(new Error(`only ${created} of ${count} watchers were created within 120 s; ${errors.join("; ")}`)), 120_000).unref()),
+]);
+process.stdout.write(`CREATED n=${created} ms=${(performance.now() - startedAt).toFixed(0)}\n`);
+
+// ---------------------------------------------------------------- writes and deliveries
+const writer = new http.Agent({ keepAlive: true, maxSockets: 1 });
+function write(value) {
+  return new Promise((resolve, reject) => {
+    const body = JSON.stringify({ key: "t", value });
+    const req = http.request(`${baseUrl}/api/sessions/${encodeURIComponent(sessionId)}/settings`, { method: "POST", agent: writer, headers: { "content-type": "application/json" } }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (d) => (text += d));
+      res.on("end", () => (res.statusCode === 200 ? resolve(JSON.parse(text).revision) : reject(new Error(`write answered ${res.statusCode}: ${text}`))));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+async function go(rate, seconds) {
+  const writes = Math.round(rate * seconds);
+  const t0 = performance.now();
+  let lastRev = 0;
+  for (let k = 0; k < writes; k++) {
+    const due = t0 + (k * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    lastRev = Number(await write(now()));
+  }
+  const writeSeconds = (performance.now() - t0) / 1000;
+  // Every watcher has seen the last write, or 15 s passed.
+  const deadline = performance.now() + 15_000;
+  const behind = () => {
+    let n = 0;
+    for (let i = 0; i < count; i++) if (lastRevision[i] < lastRev) n++;
+    return n;
+  };
+  while (behind() > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  const sorted = latencies.slice(0, samples).sort();
+  const pct = (p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] : NaN);
+  const result = {
+    mode,
+    httpVersion: mode === "connect" ? httpVersion : "1.1",
+    watchers: count,
+    writes,
+    writeSeconds,
+    deliveries: samples,
+    expected: writes * count,
+    behind: behind(),
+    ended,
+    errors,
+    p50Ms: pct(50),
+    p99Ms: pct(99),
+    maxMs: sorted.length ? sorted[sorted.length - 1] : NaN,
+  };
+  process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+}
+
+const lines = createInterface({ input: process.stdin });
+lines.on("line", (line) => {
+  const [cmd, rate, seconds] = line.trim().split(/\s+/);
+  if (cmd === "go") {
+    go(Number(rate), Number(seconds)).catch((err) => {
+      process.stdout.write(`FAILED ${err?.message ?? err}\n`);
+    });
+  }
+});
+lines.on("close", () => {
+  abort.abort();
+  process.exit(0);
+});
