@@ -3,7 +3,7 @@
 // npm run bench -- --profile[=<id>]  also a V8 CPU profile of the server for one scenario
 //                                    (default set-grpc; e.g. --profile=get-grpc@c16m1,
 //                                    --profile=get-big-grpc, --profile=fanout-sse)
-// Dev options: --rounds=N, --only=<scenario ids>, --skip=fanout,bigmaps, --fanout-http=1.1
+// Dev options: --rounds=N, --only=<scenario ids>, --skip=fanout,bigmaps
 //
 // Method (bench/README.md has the long form):
 //   - The service runs compiled (dist/, npm run build) as its own process,
@@ -53,7 +53,6 @@ const PROFILE = profileArg === undefined ? undefined : profileArg.includes("=") 
 const ONLY = argv.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",");
 const SKIP = new Set(argv.find((a) => a.startsWith("--skip="))?.slice("--skip=".length).split(",") ?? []);
 const roundsArg = argv.find((a) => a.startsWith("--rounds="));
-const FANOUT_HTTP = argv.find((a) => a.startsWith("--fanout-http="))?.split("=")[1] ?? "2";
 
 const BUDGET = QUICK
   ? { rounds: 1, warmS: 0.5, runS: 0.8, cpuFloorS: 0.3, rawCalls: 15_000, watchers: 200, fanoutS: 2, bigReads: 3, readersPer: 2 }
@@ -603,13 +602,13 @@ async function fanout(mode: "connect" | "sse", profileDir?: string): Promise<Rec
   try {
     // A few watchers on the same path first, then gone: what the first watch sets up once
     // (the Redis subscriber, code paths compiled) is not counted per watcher.
-    const warm = await start(`watchers-${mode}-warm-up`, [process.execPath, "bench/watchers.mjs", srv.url, "bench-watch", "20", mode, FANOUT_HTTP, "250"], { core: 1, cwd: ROOT });
+    const warm = await start(`watchers-${mode}-warm-up`, [process.execPath, "bench/watchers.mjs", srv.url, "bench-watch", "20", mode, "2", "250"], { core: 1, cwd: ROOT });
     await warm.nextLine("CREATED", 60_000);
     warm.child.stdin!.end();
     await warm.exited;
     await until("the warm-up watches to close", async () => (await watchStreams(srv.url)) === 0, 20_000);
     const rssBefore = await gcRss(srv.proc);
-    const client = await start(`watchers-${mode}`, [process.execPath, "bench/watchers.mjs", srv.url, "bench-watch", String(count), mode, FANOUT_HTTP, "250"], { core: 1, cwd: ROOT });
+    const client = await start(`watchers-${mode}`, [process.execPath, "bench/watchers.mjs", srv.url, "bench-watch", String(count), mode, "2", "250"], { core: 1, cwd: ROOT });
     const created = await client.nextLine("CREATED", 180_000);
     const rssAfter = await gcRss(srv.proc);
     const streams = await watchStreams(srv.url);
@@ -634,7 +633,7 @@ async function fanout(mode: "connect" | "sse", profileDir?: string): Promise<Rec
     const out = {
       path:
         mode === "connect"
-          ? `Connect streaming (connect-node client, binary, ${FANOUT_HTTP === "2" ? "HTTP/2, 250 streams per connection" : "HTTP/1.1, one connection each"})`
+          ? "Connect streaming (binary, over node:http2, 250 streams per connection)"
           : "SSE /api/sessions/:id/settings/events (node:http, one connection each)",
       watchers: count,
       streamsOnServer: streams,

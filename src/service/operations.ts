@@ -300,25 +300,18 @@ export function createOperations(store: Store, config: OperationsConfig, hooks: 
     ) {
       authorize(options.caller, "read", "watch settings");
       identifiers(ref.sessionId);
+      let closed: (() => void) | undefined;
       const watch = await openWatch(store, ref, {
         fromRevision: options.fromRevision,
         includeSettings: options.includeSettings ?? false,
         heartbeatMs: config.watchHeartbeatMs,
         backlog: config.watchBacklog,
         signal: options.signal,
+        onEnd: () => closed?.(),
       });
+      closed = hooks.watchOpened?.(options.protocol);
       watch.overflow.addEventListener("abort", () => hooks.watchCutOff?.(ref, options.protocol), { once: true });
-      return {
-        overflow: watch.overflow,
-        async *[Symbol.asyncIterator]() {
-          const closed = hooks.watchOpened?.(options.protocol);
-          try {
-            yield* watch;
-          } finally {
-            closed?.();
-          }
-        },
-      } satisfies Watch;
+      return watch;
     },
 
     async listHistory(ref: ScopeRef, limit: number, before?: bigint, caller?: Principal) {

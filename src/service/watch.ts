@@ -20,6 +20,7 @@ import { errors, issue } from "../domain/errors.js";
 import { setOwn } from "../domain/json.js";
 import type { HistoryEntry, JsonObject, JsonValue, ScopeRef, StoreEvent } from "../domain/types.js";
 import type { Store, Unsubscribe } from "../store/store.js";
+import { Backlog } from "./watch-backlog.js";
 
 export type WatchItem =
   | { type: "created"; revision: bigint }
@@ -33,6 +34,8 @@ export interface WatchOptions {
   backlog: { events: number; bytes: number };
   /** Ends the stream cleanly (client gone, or server shutting down). */
   signal: AbortSignal;
+  /** Called once when the watch lets go of everything it held, however it ended. */
+  onEnd?: () => void;
 }
 
 /**
@@ -53,9 +56,16 @@ export interface Watch extends AsyncIterable<WatchItem> {
 
 /** Sets up a watch (throwing like any call on a bad session), then answers its stream. */
 export async function openWatch(store: Store, ref: ScopeRef, options: WatchOptions): Promise<Watch> {
-  const queue = new Backlog(options.backlog);
+  const queue = new Backlog(options.backlog, options.heartbeatMs, options.signal);
   const unsubscribes: Unsubscribe[] = [];
-  const release = () => unsubscribes.splice(0).forEach((u) => u());
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    unsubscribes.splice(0).forEach((u) => u());
+    queue.close();
+    options.onEnd?.();
+  };
   queue.overflow.addEventListener("abort", release, { once: true });
   try {
     await store.requireActiveSession(ref.sessionId);
@@ -110,7 +120,7 @@ async function* stream(store: Store, ref: ScopeRef, options: WatchOptions, state
       if (queue.overflow.aborted) throw queue.overflow.reason;
       const event = queue.shift();
       if (!event) {
-        if ((await queue.next(options.heartbeatMs, signal)) === "heartbeat") yield { type: "heartbeat", revision: last };
+        if ((await queue.next()) === "heartbeat") yield { type: "heartbeat", revision: last };
         continue;
       }
       if (event.type === "deleted") throw errors.deleted(event.sessionId, event.deletedAt);
@@ -127,69 +137,6 @@ async function* stream(store: Store, ref: ScopeRef, options: WatchOptions, state
   } finally {
     state.release();
   }
-}
-
-/** The events a watcher has not taken yet, bounded in count and bytes. */
-class Backlog {
-  private readonly events: StoreEvent[] = [];
-  private bytes = 0;
-  private readonly overflowed = new AbortController();
-  private wake?: (why: "event") => void;
-
-  constructor(private readonly bound: { events: number; bytes: number }) {}
-
-  get overflow(): AbortSignal {
-    return this.overflowed.signal;
-  }
-
-  push(event: StoreEvent): void {
-    if (this.overflowed.signal.aborted) return;
-    this.events.push(event);
-    this.bytes += sizeOf(event);
-    if (this.events.length > this.bound.events || this.bytes > this.bound.bytes) {
-      // Nothing queued is kept: the client resumes from history.
-      this.events.length = 0;
-      this.bytes = 0;
-      this.overflowed.abort(errors.watchBacklog(this.bound.events, this.bound.bytes));
-    }
-    this.wake?.("event");
-  }
-
-  shift(): StoreEvent | undefined {
-    const event = this.events.shift();
-    if (event) this.bytes -= sizeOf(event);
-    return event;
-  }
-
-  /** Waits for an event, the heartbeat interval, an overflow or the end of the stream. */
-  next(heartbeatMs: number, signal: AbortSignal): Promise<"event" | "heartbeat" | "aborted"> {
-    return new Promise((resolve) => {
-      const done = (why: "event" | "heartbeat" | "aborted") => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", onAbort);
-        this.overflowed.signal.removeEventListener("abort", onAbort);
-        this.wake = undefined;
-        resolve(why);
-      };
-      const onAbort = () => done("aborted");
-      const timer = setTimeout(() => done("heartbeat"), heartbeatMs);
-      signal.addEventListener("abort", onAbort);
-      this.overflowed.signal.addEventListener("abort", onAbort);
-      this.wake = done;
-    });
-  }
-}
-
-// Roughly the memory an event holds; computed once per event, however many watchers share it.
-const sizes = new WeakMap<object, number>();
-function sizeOf(event: StoreEvent): number {
-  if (event.type !== "change") return 64;
-  let size = sizes.get(event.entry);
-  if (size === undefined) {
-    size = 256 + JSON.stringify(event.entry.changes).length;
-    sizes.set(event.entry, size);
-  }
-  return size;
 }
 
 /** The map as it was before `entries` after `atRevision`'s snapshot, undoing each change. */

@@ -94,6 +94,15 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
     sendJson(res, 404, { status: "error", code: "not_found", message: `no route for ${req.method} ${path}` });
   };
 
+  /** Everything that is not an RPC: health, metrics, REST, the panel, JSON 404s. */
+  const serveOther = (req: Req, res: Res) => {
+    fallback(req, res).catch((err: unknown) => {
+      log.error({ path: req.url, err }, "unexpected error");
+      if (!res.headersSent) sendJson(res, 500, { status: "error", code: "internal_error", message: "internal server error" });
+      else res.end();
+    });
+  };
+
   // One implementation and one set of interceptors, served by the fast path (./rpc) and by connect-node.
   const services: [DescService, object][] = [
     [SettingsService, settingsService(ops)],
@@ -119,23 +128,20 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
     interceptors,
     readMaxBytes: config.limits.maxBodyBytes,
     shutdownSignal: shutdown.signal,
-    fallback: (req, res) => {
-      fallback(req, res).catch((err: unknown) => {
-        log.error({ path: req.url, err }, "unexpected error");
-        if (!res.headersSent) sendJson(res, 500, { status: "error", code: "internal_error", message: "internal server error" });
-        else res.end();
-      });
-    },
+    fallback: serveOther,
   });
 
   const handler = (req: Req, res: Res) => {
     if (applyCors(config.corsOrigins, req, res)) return;
+    const path = (req.url ?? "").split("?")[0]!;
+    // Not a procedure: no need to go through connect-node's router to find that out.
+    if (!procedures.has(path)) return serveOther(req, res);
     // connect-node answers a GET on a procedure with an empty 405; say why, in Connect's error form.
-    if (req.method === "GET" && procedures.has((req.url ?? "").split("?")[0]!)) {
+    if (req.method === "GET") {
       res.setHeader("allow", "POST");
       return sendJson(res, 405, { code: "unimplemented", message: `${req.url?.split("?")[0]} takes POST (Connect, gRPC or gRPC-Web)` });
     }
-    if (serveCompat(req, res, (req.url ?? "").split("?")[0]!, rpc)) return;
+    if (serveCompat(req, res, path, rpc)) return;
     closeIfAnsweredEarly(req, res);
     connect(req, res);
   };

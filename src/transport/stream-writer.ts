@@ -20,21 +20,23 @@ function needsDrain(res: Res): boolean {
 }
 
 /**
- * Resolves when `res` can take more, or when `stop` aborts or the client goes
- * away (the caller checks which).
+ * Resolves when `res` can take more, or when one of `stops` aborts or the
+ * client goes away (the caller checks which). Listens to each signal itself:
+ * no AbortSignal.any per stream.
  */
-export function drained(res: Res, stop: AbortSignal): Promise<void> {
-  if (!needsDrain(res) || stop.aborted || gone(res)) return Promise.resolve();
+export function drained(res: Res, ...stops: (AbortSignal | undefined)[]): Promise<void> {
+  const signals = stops.filter((s): s is AbortSignal => s !== undefined);
+  if (!needsDrain(res) || signals.some((s) => s.aborted) || gone(res)) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       res.off("drain", done);
       res.off("close", done);
-      stop.removeEventListener("abort", done);
+      for (const s of signals) s.removeEventListener("abort", done);
       resolve();
     };
     res.on("drain", done);
     res.on("close", done);
-    stop.addEventListener("abort", done, { once: true });
+    for (const s of signals) s.addEventListener("abort", done, { once: true });
   });
 }
 

@@ -47,11 +47,10 @@ export async function streamEvents(
     "x-accel-buffering": "no",
   });
   res.write("retry: 2000\n\n");
-  const stop = AbortSignal.any([signal, watch.overflow]);
   let last: string | undefined;
   try {
     for await (const item of watch) {
-      if (!res.write(eventText(item))) await drained(res, stop);
+      if (!res.write(eventText(item))) await drained(res, signal, watch.overflow);
       if (gone(res)) return;
     }
   } catch (err) {

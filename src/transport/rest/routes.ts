@@ -260,6 +260,13 @@ function decodeParams(match: RegExpExecArray): string[] {
   }
 }
 
+/** Aborts when the client goes away (the response closes unfinished) or the server shuts down. */
+function clientOrServerGone(res: Res, shutdown: AbortSignal): AbortSignal {
+  const gone = new AbortController();
+  res.once("close", () => gone.abort());
+  return AbortSignal.any([gone.signal, shutdown]);
+}
+
 export function restRoutes({ ops, log, shutdown, auth, observe, writeStallMs }: RouteContext): RouteHandler {
   return async (req: Req, res: Res) => {
     const url = req.url ?? "/";
@@ -273,12 +280,16 @@ export function restRoutes({ ops, log, shutdown, auth, observe, writeStallMs }: 
       return true;
     }
     const started = performance.now();
-    const gone = new AbortController();
-    res.once("close", () => gone.abort());
-    const signal = AbortSignal.any([gone.signal, shutdown]);
     let answer: RestAnswer | undefined;
     const query = new URLSearchParams(q === -1 ? "" : url.slice(q + 1));
-    const ctx: Ctx = { req, res, log, signal, params: [], query, ops, declaredActor: query.get("actor") || undefined, writeStallMs };
+    let signal: AbortSignal | undefined;
+    const ctx: Ctx = {
+      req, res, log, params: [], query, ops, declaredActor: query.get("actor") || undefined, writeStallMs,
+      // Made only for a route that asks (the event stream): most calls never need it.
+      get signal() {
+        return (signal ??= clientOrServerGone(res, shutdown));
+      },
+    };
     try {
       ctx.caller = auth?.authenticate(req.headers.authorization);
       ctx.params = decodeParams(match);

@@ -141,7 +141,7 @@ class CompatCall implements Exchange {
       for await (const message of messages) {
         // Ended meanwhile (deadline, client gone): leaving the loop ends the implementation's stream too.
         if (this.done || gone(res)) return;
-        if (!res.write(envelopeOnce(this.method.output, this.wire.codec, message))) await drained(res, this.stopSignal());
+        if (!res.write(envelopeOnce(this.method.output, this.wire.codec, message))) await drained(res, this.ctx.signal, this.ctx.values.get(streamInterrupt));
       }
     } catch (err) {
       error = this.failure(err);
@@ -149,12 +149,6 @@ class CompatCall implements Exchange {
     if (this.done) return;
     this.finish();
     this.endStream(error);
-  }
-
-  /** What ends a wait for the socket to drain: the call ending, or the implementation saying the stream must end now. */
-  private stopSignal(): AbortSignal {
-    const interrupt = this.ctx.values.get(streamInterrupt);
-    return interrupt ? AbortSignal.any([this.ctx.signal, interrupt]) : this.ctx.signal;
   }
 
   /** Fails the call: before any answer, in the wire's error form; during a stream, as its end. */
