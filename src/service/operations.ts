@@ -80,6 +80,7 @@ export interface OperationHooks {
 export function createOperations(store: Store, config: OperationsConfig, hooks: OperationHooks = {}) {
   const rules = () => new Rules(config.limits);
   const snapshots = new SnapshotCache(config.settingsCacheBytes);
+  const readsInFlight = new Map<string, Promise<unknown>>();
 
   /** SPEC §4 step 1: identifiers are checked before anything is read. */
   function identifiers(sessionId: string): void {
@@ -234,8 +235,15 @@ export function createOperations(store: Store, config: OperationsConfig, hooks: 
       r.throwIfInvalid();
       if (k !== undefined) return store.readSettings(ref, k) as Promise<Extract<SettingsRead, { found: boolean }>>;
       const cacheKey = ref.scope === "default" ? "default" : `s:${ref.sessionId}`;
+      // While a whole read of this scope is in flight, wait for it, then ask only whether the
+      // revision moved: 16 readers of a 4 MiB map after a change cost one full read, not 16.
+      // (Its answer is not shared: it may predate a write this caller already saw acknowledged.)
+      await readsInFlight.get(cacheKey)?.catch(() => {});
       const known = snapshots.get(cacheKey);
-      const read = await store.readSettingsTexts(ref, known?.revision);
+      const reading = store.readSettingsTexts(ref, known?.revision);
+      readsInFlight.set(cacheKey, reading);
+      void reading.finally(() => readsInFlight.get(cacheKey) === reading && readsInFlight.delete(cacheKey)).catch(() => {});
+      const read = await reading;
       hooks.mapRead?.(!read.entries);
       if (!read.entries) return known!;
       // Reads that raced one another at one revision share the first one's encodings.

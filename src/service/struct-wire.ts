@@ -29,7 +29,7 @@ function varintSize(n: number): number {
 }
 
 /** Sizes of the objects and arrays met, so the write pass does not measure twice. */
-type Sizes = Map<object, number>;
+export type Sizes = Map<object, number>;
 
 function stringSize(s: string): number {
   const n = Buffer.byteLength(s);
@@ -50,13 +50,15 @@ function valueSize(v: JsonValue, sizes: Sizes): number {
   return 1 + varintSize(inner) + inner;
 }
 
+/** The bytes of one Struct entry {key, value}, its own tag and length included. */
+export function entrySize(key: string, value: JsonValue, sizes: Sizes): number {
+  return 1 + lengthDelimited(1 + stringSize(key) + 1 + lengthDelimited(valueSize(value, sizes)));
+}
+
 /** The size of a Struct's body (its entries). */
 export function structSize(o: JsonObject, sizes: Sizes = new Map()): number {
   let size = 0;
-  for (const key of Object.keys(o)) {
-    const entry = 1 + stringSize(key) + 1 + lengthDelimited(valueSize(o[key]!, sizes));
-    size += 1 + lengthDelimited(entry);
-  }
+  for (const key of Object.keys(o)) size += entrySize(key, o[key]!, sizes);
   sizes.set(o, size);
   return size;
 }
@@ -73,7 +75,7 @@ function lengthDelimited(n: number): number {
   return varintSize(n) + n;
 }
 
-class Writer {
+export class Writer {
   pos = 0;
   constructor(readonly buf: Buffer, readonly sizes: Sizes) {}
 
@@ -126,24 +128,18 @@ class Writer {
   }
 
   struct(o: JsonObject): void {
-    for (const key of Object.keys(o)) {
-      const value = o[key]!;
-      const valueBytes = valueSize(value, this.sizes);
-      this.buf[this.pos++] = TAG_FIELD1;
-      this.varint(1 + stringSize(key) + 1 + lengthDelimited(valueBytes));
-      this.buf[this.pos++] = TAG_FIELD1;
-      this.string(key);
-      this.buf[this.pos++] = TAG_FIELD2;
-      this.varint(valueBytes);
-      this.value(value);
-    }
+    for (const key of Object.keys(o)) this.entry(key, o[key]!);
   }
-}
 
-/** A Struct's body (the map entries, without the field's own tag and length). */
-export function encodeStruct(o: JsonObject): Buffer {
-  const sizes: Sizes = new Map();
-  const writer = new Writer(Buffer.allocUnsafe(structSize(o, sizes)), sizes);
-  writer.struct(o);
-  return writer.buf;
+  /** One Struct entry; its sizes must have been measured into `sizes` (entrySize). */
+  entry(key: string, value: JsonValue): void {
+    const valueBytes = valueSize(value, this.sizes);
+    this.buf[this.pos++] = TAG_FIELD1;
+    this.varint(1 + stringSize(key) + 1 + lengthDelimited(valueBytes));
+    this.buf[this.pos++] = TAG_FIELD1;
+    this.string(key);
+    this.buf[this.pos++] = TAG_FIELD2;
+    this.varint(valueBytes);
+    this.value(value);
+  }
 }
