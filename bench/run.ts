@@ -43,6 +43,7 @@ import { h2load, percentile, SHAPES, wrk, type LoadResult, type Shape } from "./
 import { cpuUse, gcRss, killAllNow, mark, pinSelf, quiesce, schedNs, start, stop, stopAll, type CpuMark, type Proc } from "./lib/procs.js";
 import { profileMarkdown, summarizeProfile, type ProfileSummary } from "./lib/profile.js";
 import { printReport, writeProposal, type Results, type RunRecord, type Summary, type Target } from "./lib/report.js";
+import { freePort } from "../test/support/redis.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const RESULTS = join(import.meta.dirname, "results");
@@ -113,16 +114,6 @@ async function stopServer(s: Server): Promise<void> {
   await stop(s.proc);
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function redisPing(port: number): Promise<boolean> {
   return new Promise((resolve) => {

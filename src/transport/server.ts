@@ -135,7 +135,10 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
     if (applyCors(config.corsOrigins, req, res)) return;
     const path = (req.url ?? "").split("?")[0]!;
     // Not a procedure: no need to go through connect-node's router to find that out.
-    if (!procedures.has(path)) return serveOther(req, res);
+    if (!procedures.has(path)) {
+      if (req.method !== "GET" && req.method !== "HEAD") closeIfAnsweredEarly(req, res);
+      return serveOther(req, res);
+    }
     // connect-node answers a GET on a procedure with an empty 405; say why, in Connect's error form.
     if (req.method === "GET") {
       res.setHeader("allow", "POST");
