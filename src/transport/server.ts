@@ -136,7 +136,7 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
     const path = (req.url ?? "").split("?")[0]!;
     // Not a procedure: no need to go through connect-node's router to find that out.
     if (!procedures.has(path)) {
-      if (req.method !== "GET" && req.method !== "HEAD") closeIfAnsweredEarly(req, res);
+      closeIfAnsweredEarly(req, res, config.limits.maxBodyBytes);
       return serveOther(req, res);
     }
     // connect-node answers a GET on a procedure with an empty 405; say why, in Connect's error form.
@@ -145,7 +145,7 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
       return sendJson(res, 405, { code: "unimplemented", message: `${req.url?.split("?")[0]} takes POST (Connect, gRPC or gRPC-Web)` });
     }
     if (serveCompat(req, res, path, rpc)) return;
-    closeIfAnsweredEarly(req, res);
+    closeIfAnsweredEarly(req, res, config.limits.maxBodyBytes);
     connect(req, res);
   };
 

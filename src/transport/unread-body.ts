@@ -33,10 +33,13 @@ export function drainRest(req: Req, already = 0): void {
 /**
  * An HTTP/1.1 answer sent before the body was read must not leave the rest
  * of the body in the way of the next request: unless the body is being
- * drained within bounds, the answer closes the connection.
+ * drained within bounds, the answer closes the connection. A declared body
+ * within `limit` is left to Node, which discards the rest itself (bounded),
+ * so the common request pays nothing here.
  */
-export function closeIfAnsweredEarly(req: Req, res: Res): void {
-  if (req.httpVersionMajor !== 1) return;
+export function closeIfAnsweredEarly(req: Req, res: Res, limit: number): void {
+  if (req.httpVersionMajor !== 1 || req.method === "GET" || req.method === "HEAD") return;
+  if (Number(req.headers["content-length"]) <= limit) return;
   const writeHead = res.writeHead;
   res.writeHead = function (this: Res, ...args: Parameters<Res["writeHead"]>) {
     if (!req.complete && !draining.has(req)) res.setHeader("connection", "close");
