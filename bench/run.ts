@@ -44,6 +44,7 @@ import { cpuUse, gcRss, killAllNow, mark, pinSelf, quiesce, schedNs, start, stop
 import { profileMarkdown, summarizeProfile, type ProfileSummary } from "./lib/profile.js";
 import { printReport, writeProposal, type Results, type RunRecord, type Summary, type Target } from "./lib/report.js";
 import { freePort } from "../test/support/redis.js";
+import { ensureDist } from "../scripts/dist.mjs";
 
 const ROOT = join(import.meta.dirname, "..");
 const RESULTS = join(import.meta.dirname, "results");
@@ -859,11 +860,8 @@ function checkTools(): void {
 }
 
 function ensureBuilt(): void {
-  // The servers run compiled code: build once if dist/ is missing or unfinished.
-  if (existsSync(join(ROOT, "dist/.built")) && existsSync(join(ROOT, "dist/src/transport/server.js"))) return;
-  log("bench: dist/ is missing, running npm run build first");
-  const r = spawnSync(process.execPath, [join(ROOT, "scripts/build.mjs")], { cwd: ROOT, stdio: "inherit" });
-  if (r.status !== 0) throw new Error("npm run build failed");
+  // The servers run compiled code: measuring a dist/ older than the sources would measure old code.
+  if (ensureDist() !== 0) throw new Error("npm run build failed");
 }
 
 async function main(): Promise<void> {

@@ -79,5 +79,13 @@ describe.each(BACKENDS)("a 10,000-key map on the %s store", (backend: Backend) =
     await rest("POST", `/api/sessions/${sessionId}/settings`, { key: "k0", value: 0 });
     expect((await server.clients("grpc").settings.getSettings({ sessionId })).settings!.k0).toBe(0);
     expect((await mapReads()).full - after.full).toBe(1);
+    // 16 readers at once after a change: one full read, the rest share one revision check after it.
+    await rest("POST", `/api/sessions/${sessionId}/settings`, { key: "k0", value: 1 });
+    const beforeHerd = await mapReads();
+    const herd = await Promise.all(Array.from({ length: 16 }, () => server.clients("grpc").settings.getSettings({ sessionId })));
+    expect(herd.every((r) => r.revision === 12n && r.settings!.k0 === 1)).toBe(true);
+    const afterHerd = await mapReads();
+    expect(afterHerd.full - beforeHerd.full).toBe(1);
+    expect(afterHerd.cached - beforeHerd.cached).toBeLessThanOrEqual(15);
   }, 60_000);
 });

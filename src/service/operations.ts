@@ -22,6 +22,7 @@ import {
 } from "../domain/types.js";
 import type { SettingsRead, Store } from "../store/store.js";
 import { SettingsSnapshot, SnapshotCache } from "./settings-snapshot.js";
+import { SharedReads } from "./shared-reads.js";
 import { openWatch, type Watch } from "./watch.js";
 import type { Protocol } from "../observe/calls.js";
 
@@ -80,7 +81,7 @@ export interface OperationHooks {
 export function createOperations(store: Store, config: OperationsConfig, hooks: OperationHooks = {}) {
   const rules = () => new Rules(config.limits);
   const snapshots = new SnapshotCache(config.settingsCacheBytes);
-  const readsInFlight = new Map<string, Promise<unknown>>();
+  const sharedReads = new SharedReads<SettingsSnapshot>();
 
   /** SPEC §4 step 1: identifiers are checked before anything is read. */
   function identifiers(sessionId: string): void {
@@ -235,23 +236,16 @@ export function createOperations(store: Store, config: OperationsConfig, hooks: 
       r.throwIfInvalid();
       if (k !== undefined) return store.readSettings(ref, k) as Promise<Extract<SettingsRead, { found: boolean }>>;
       const cacheKey = ref.scope === "default" ? "default" : `s:${ref.sessionId}`;
-      // While a whole read of this scope is in flight, wait for it, then ask only whether the
-      // revision moved: 16 readers of a 4 MiB map after a change cost one full read, not 16.
-      // (Its answer is not shared: it may predate a write this caller already saw acknowledged.)
-      await readsInFlight.get(cacheKey)?.catch(() => {});
-      const known = snapshots.get(cacheKey);
-      const reading = store.readSettingsTexts(ref, known?.revision);
-      readsInFlight.set(cacheKey, reading);
-      void reading.finally(() => readsInFlight.get(cacheKey) === reading && readsInFlight.delete(cacheKey)).catch(() => {});
-      const read = await reading;
-      hooks.mapRead?.(!read.entries);
-      if (!read.entries) return known!;
-      // Reads that raced one another at one revision share the first one's encodings.
-      const raced = snapshots.get(cacheKey);
-      if (raced?.revision === read.revision) return raced;
-      const snapshot = new SettingsSnapshot(read.revision, read.entries);
-      snapshots.put(cacheKey, snapshot);
-      return snapshot;
+      // 16 readers of a 4 MiB map after a change cost one full read and one revision check, not 16 full reads.
+      return sharedReads.read(cacheKey, async () => {
+        const known = snapshots.get(cacheKey);
+        const read = await store.readSettingsTexts(ref, known?.revision);
+        hooks.mapRead?.(!read.entries);
+        if (!read.entries) return known!;
+        const snapshot = new SettingsSnapshot(read.revision, read.entries);
+        snapshots.put(cacheKey, snapshot);
+        return snapshot;
+      });
     },
 
     async setSettings(input: WriteInput, update: SettingsUpdate): Promise<MutationResult & { key?: string }> {
