@@ -30,6 +30,43 @@ it("encodes a snapshot exactly as protobuf-es encodes the same answer, in binary
   );
 });
 
+it("after a change, copies unchanged entries from the previous answer and still encodes exactly as protobuf-es", async () => {
+  const json = fc.jsonValue({ maxDepth: 2 }).filter((v) => JSON.stringify(v).isWellFormed() && !JSON.stringify(v).includes('"__proto__"'));
+  const key = fc.constantFrom("a", "b", "c", "d", "e", "a.b", "é", "");
+  const edit = fc.oneof(
+    fc.record({ set: key, value: json }),
+    fc.record({ unset: key }),
+    fc.record({ reverse: fc.constant(true) }), // the store answers in another order
+  );
+  await fc.assert(
+    fc.asyncProperty(fc.dictionary(key, json), fc.array(fc.array(edit, { maxLength: 4 }), { minLength: 1, maxLength: 6 }), async (start, steps) => {
+      let entries: [string, string][] = Object.keys(start).map((k) => [k, canonicalJson(JSON.parse(JSON.stringify(start[k])))]);
+      let previous = new SettingsSnapshot(1n, entries);
+      await previous.responseProto();
+      for (const [n, step] of steps.entries()) {
+        entries = [...entries]; // the previous snapshot keeps its own
+        for (const e of step) {
+          if ("set" in e) {
+            const text = canonicalJson(JSON.parse(JSON.stringify(e.value ?? null)));
+            const at = entries.findIndex(([k]) => k === e.set);
+            if (at >= 0) entries[at] = [e.set, text];
+            else entries.push([e.set, text]);
+          } else if ("unset" in e) entries = entries.filter(([k]) => k !== e.unset);
+          else entries = [...entries].reverse();
+        }
+        // Fresh strings, as a store's answer is.
+        const answer = entries.map(([k, t]): [string, string] => [k, (" " + t).slice(1)]);
+        const snapshot = new SettingsSnapshot(BigInt(n + 2), answer, previous);
+        const settings = Object.fromEntries(answer.map(([k, t]) => [k, JSON.parse(t)])) as JsonObject;
+        expect(fromBinary(GetSettingsResponseSchema, await snapshot.responseProto())).toEqual(create(GetSettingsResponseSchema, { settings, revision: BigInt(n + 2) }));
+        expect(Buffer.from(await snapshot.responseProto())).toEqual(Buffer.from(await new SettingsSnapshot(BigInt(n + 2), answer).responseProto()));
+        previous = snapshot;
+      }
+    }),
+    { numRuns: 200 },
+  );
+});
+
 let redis: TestRedis;
 beforeAll(async () => {
   redis = await startRedis();

@@ -242,7 +242,7 @@ export function createOperations(store: Store, config: OperationsConfig, hooks: 
         const read = await store.readSettingsTexts(ref, known?.revision);
         hooks.mapRead?.(!read.entries);
         if (!read.entries) return known!;
-        const snapshot = new SettingsSnapshot(read.revision, read.entries);
+        const snapshot = new SettingsSnapshot(read.revision, read.entries, known);
         snapshots.put(cacheKey, snapshot);
         return snapshot;
       });

@@ -6,7 +6,10 @@
 //   - the answer for one scope at one revision is kept (bounded by bytes,
 //     least recently used first) and its encodings are built once;
 //   - encodings are built in slices that yield to the event loop, so no
-//     slice blocks it for more than a few milliseconds.
+//     slice blocks it for more than a few milliseconds;
+//   - the binary answer after a change copies the bytes of every entry whose
+//     text did not change from the scope's previous answer, so a one-key
+//     write costs one entry's encoding, not 10,000.
 import { create, toBinary } from "@bufbuild/protobuf";
 import { GetSettingsResponseSchema } from "../../gen/codexmanager/settings/v1/settings_pb.js";
 import { setOwn } from "../domain/json.js";
@@ -17,15 +20,35 @@ import { entrySize, Writer, type Sizes } from "./struct-wire.js";
 const SLICE_MS = 4;
 
 /** Runs `step` over `items` in slices of at most SLICE_MS each. */
-async function sliced<T>(items: T[], step: (item: T) => void): Promise<void> {
+async function sliced<T>(items: T[], step: (item: T, index: number) => void): Promise<void> {
   let started = performance.now();
   for (let i = 0; i < items.length; i++) {
-    step(items[i]!);
+    step(items[i]!, i);
     if ((i & 63) === 63 && performance.now() - started > SLICE_MS) {
       await new Promise((r) => setImmediate(r));
       started = performance.now();
     }
   }
+}
+
+type Entries = [key: string, text: string][];
+
+/** A finished binary answer: its bytes, and where each entry's bytes start (one more for the end). */
+interface EncodedEntries {
+  entries: Entries;
+  out: Buffer;
+  starts: Uint32Array;
+}
+
+/** Finds entry `i` (key, text) unchanged in an earlier answer: the index there, or -1. */
+function unchangedIn(earlier: EncodedEntries): (i: number, key: string, text: string) => number {
+  let index: Map<string, number> | undefined;
+  const before = earlier.entries;
+  return (i, key, text) => {
+    // Stores answer a scope's keys in a stable order, so the same position is tried first.
+    const j = before[i]?.[0] === key ? i : ((index ??= new Map(before.map(([k], n) => [k, n]))).get(key) ?? -1);
+    return j >= 0 && before[j]![1] === text ? j : -1;
+  };
 }
 
 export class SettingsSnapshot {
@@ -34,14 +57,19 @@ export class SettingsSnapshot {
   private parsed?: JsonObject;
   private jsonText?: Promise<string>;
   private proto?: Promise<Uint8Array>;
+  private encoded?: EncodedEntries;
+  /** The previous answer of the scope, held only until this one's binary answer is built. */
+  private earlier?: EncodedEntries;
 
   constructor(
     readonly revision: bigint,
-    private readonly entries: [key: string, text: string][],
+    private readonly entries: Entries,
+    previous?: SettingsSnapshot,
   ) {
     let size = 0;
     for (const [key, text] of entries) size += key.length + text.length;
     this.size = size;
+    this.earlier = previous?.encoded;
   }
 
   /** The map as values (parsed on first use, for paths that need objects). */
@@ -72,10 +100,20 @@ export class SettingsSnapshot {
     this.proto ??= (async () => {
       // A Struct is its map entries one after another: measured in slices, then written in slices
       // into one buffer (no object per entry: 10,000 distinct keys would each make V8 a new shape).
+      // An entry whose text the previous answer had is copied from it, neither parsed nor measured.
+      const earlier = this.earlier;
+      const unchanged = earlier ? unchangedIn(earlier) : () => -1;
+      const from = new Int32Array(this.entries.length);
       const sizes: Sizes = new Map();
-      const values: JsonValue[] = [];
+      const values: (JsonValue | undefined)[] = [];
       let structBytes = 0;
-      await sliced(this.entries, ([key, text]) => {
+      await sliced(this.entries, ([key, text], i) => {
+        const j = (from[i] = unchanged(i, key, text));
+        if (j >= 0) {
+          structBytes += earlier!.starts[j + 1]! - earlier!.starts[j]!;
+          values.push(undefined);
+          return;
+        }
         const value = JSON.parse(text) as JsonValue;
         values.push(value);
         structBytes += entrySize(key, value, sizes);
@@ -87,9 +125,34 @@ export class SettingsSnapshot {
       head.copy(out, 0);
       const writer = new Writer(out, sizes);
       writer.pos = head.length;
-      let i = 0;
-      await sliced(this.entries, ([key]) => writer.entry(key, values[i++]!));
+      const starts = new Uint32Array(this.entries.length + 1);
+      // Unchanged entries that follow one another in the earlier answer are copied as one run.
+      let runStart = 0;
+      let runEnd = 0;
+      const flush = () => {
+        writer.pos += earlier ? earlier.out.copy(out, writer.pos, runStart, runEnd) : 0;
+        runStart = runEnd = 0;
+      };
+      await sliced(this.entries, ([key], i) => {
+        const j = from[i]!;
+        if (j < 0) {
+          flush();
+          starts[i] = writer.pos;
+          return writer.entry(key, values[i]!);
+        }
+        const begin = earlier!.starts[j]!;
+        if (runEnd !== begin) {
+          flush();
+          runStart = runEnd = begin;
+        }
+        starts[i] = writer.pos + (runEnd - runStart);
+        runEnd = earlier!.starts[j + 1]!;
+      });
+      flush();
+      starts[this.entries.length] = writer.pos;
       out.set(tail, writer.pos);
+      this.encoded = { entries: this.entries, out, starts };
+      this.earlier = undefined;
       return out;
     })();
     return this.proto;
