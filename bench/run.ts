@@ -1,4 +1,4 @@
-// npm run bench                      full run (about 10 minutes)
+// npm run bench                      full run (about 6 minutes)
 // npm run bench -- --quick           smoke run for CI (one short round; only a crash fails it)
 // npm run bench -- --profile[=<id>]  also a V8 CPU profile of the server for one scenario
 //                                    (default set-grpc; e.g. --profile=get-grpc@c16m1,
