@@ -182,7 +182,7 @@ export function writeProposal(r: Results, file: string): void {
   const text = [
     "## Performance",
     "",
-    "`npm run bench` (about 10 minutes; `npm run bench -- --quick` is a smoke run of about a minute that CI runs,",
+    "`npm run bench` (about 6 minutes; `npm run bench -- --quick` is a smoke run of about a minute that CI runs,",
     "where only a crash fails) starts everything it measures itself: a `redis-server` on a free loopback port, the",
     "service compiled from `dist/` (`npm run build`) through `bench/server.mjs` (the only place that serves the",
     "bench's no-op `BenchService`), the same service on the embedded SQLite store, and two anchors that answer the",
