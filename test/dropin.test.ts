@@ -189,4 +189,20 @@ describe.each(BACKENDS)("codex-manager's clients on the %s store", (backend) => 
       conn.destroy();
     }
   });
+
+  it("closes the connection after refusing a Connect call whose body is larger than it will drain", async () => {
+    const conn = await RawConnection.open(server.port);
+    try {
+      // Declares 100 MiB and sends 2 MiB: refused past the 1 MiB limit, with the rest still to come.
+      await conn.send("POST", "/codexmanager.settings.v1.SettingsService/SetSettings", "x".repeat(2 * 1024 * 1024), {
+        "content-length": String(100 * 1024 * 1024),
+      });
+      const res = await conn.read();
+      expect(res.status).toBe(429); // Connect's HTTP status for resource_exhausted
+      expect(res.headers.connection).toBe("close");
+      expect(await conn.waitClosed(5000)).toBe(true);
+    } finally {
+      conn.destroy();
+    }
+  });
 });

@@ -133,19 +133,16 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
 
   const handler = (req: Req, res: Res) => {
     if (applyCors(config.corsOrigins, req, res)) return;
+    closeIfAnsweredEarly(req, res, config.limits.maxBodyBytes);
     const path = (req.url ?? "").split("?")[0]!;
     // Not a procedure: no need to go through connect-node's router to find that out.
-    if (!procedures.has(path)) {
-      closeIfAnsweredEarly(req, res, config.limits.maxBodyBytes);
-      return serveOther(req, res);
-    }
+    if (!procedures.has(path)) return serveOther(req, res);
     // connect-node answers a GET on a procedure with an empty 405; say why, in Connect's error form.
     if (req.method === "GET") {
       res.setHeader("allow", "POST");
-      return sendJson(res, 405, { code: "unimplemented", message: `${req.url?.split("?")[0]} takes POST (Connect, gRPC or gRPC-Web)` });
+      return sendJson(res, 405, { code: "unimplemented", message: `${path} takes POST (Connect, gRPC or gRPC-Web)` });
     }
     if (serveCompat(req, res, path, rpc)) return;
-    closeIfAnsweredEarly(req, res, config.limits.maxBodyBytes);
     connect(req, res);
   };
 
