@@ -51,6 +51,18 @@ describe("one port for every protocol", () => {
     }
   });
 
+  it("refuses a request body over MAX_BODY_BYTES on every protocol, and stores nothing", async () => {
+    const sessionId = `s-${randomUUID()}`;
+    await server.clients("grpc").sessions.createSession({ sessionId });
+    const big = "x".repeat(2 * 1024 * 1024);
+    for (const t of TRANSPORTS) {
+      const call = server.clients(t).settings.setSettings({ sessionId, update: { case: "entry", value: { key: t, value: { kind: { case: "stringValue", value: big } } } } });
+      await expectFailure(call, Code.ResourceExhausted);
+      await expect(call).rejects.toThrow(`the request is larger than ${1024 * 1024} bytes`);
+    }
+    expect((await server.clients("grpc").settings.getSettings({ sessionId })).revision).toBe(0n);
+  });
+
   it("answers a plain HTTP Connect JSON call, as curl would send it", async () => {
     const sessionId = `s-${randomUUID()}`;
     const created = await postJson(`/${SESSIONS}/CreateSession`, { sessionId, cwd: "/w" });

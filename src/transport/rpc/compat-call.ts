@@ -16,7 +16,7 @@ import { drained, endWithin, gone } from "../stream-writer.js";
 import { drainRest } from "../unread-body.js";
 import { LeanContext, type Exchange } from "./context.js";
 import type { Method } from "./methods.js";
-import { decode, encodeAnswer, envelope, envelopeOnce, requestMessage, wireOf, type Wire } from "./wire.js";
+import { bodyTooLarge, decode, encodeAnswer, envelope, envelopeOnce, headerRecord, requestMessage, wireOf, type Wire } from "./wire.js";
 
 export interface RpcOptions {
   methods: Map<string, Method>;
@@ -85,17 +85,17 @@ class CompatCall implements Exchange {
       this.deadline = Date.now() + timeout.timeoutMs;
       this.timer = setTimeout(() => this.fail(new ConnectError("the call timed out", Code.DeadlineExceeded)), timeout.timeoutMs);
     }
-    const limit = this.options.maxBodyBytes + 5;
     const chunks: Buffer[] = [];
     let size = 0;
     // How long the body may take is bounded per connection (one-port.ts, h2-guard.ts).
     this.req.on("data", (chunk: Buffer) => {
       if (this.done) return;
       size += chunk.length;
-      if (size > limit) {
+      const tooLarge = bodyTooLarge(size, this.options.maxBodyBytes);
+      if (tooLarge) {
         this.req.removeAllListeners("data");
         drainRest(this.req, size);
-        return this.fail(new ConnectError(`the request is larger than ${this.options.maxBodyBytes} bytes`, Code.ResourceExhausted));
+        return this.fail(tooLarge);
       }
       chunks.push(chunk);
     });
@@ -159,7 +159,7 @@ class CompatCall implements Exchange {
     if (this.res.headersSent) return this.endStream(error);
     if (this.wire.protocol === "connect" && this.method.kind === "unary") {
       const body = errorToJsonBytes(error, {});
-      this.res.writeHead(codeToHttpStatus(error.code), { "content-type": "application/json", ...headerObject(error.metadata) });
+      this.res.writeHead(codeToHttpStatus(error.code), { "content-type": "application/json", ...headerRecord(error.metadata) });
       endWithin(this.res, this.options.writeStallMs, body);
       return;
     }
@@ -173,7 +173,7 @@ class CompatCall implements Exchange {
       case "grpc": {
         const trailers = new Headers(this.ctx.setTrailers);
         setTrailerStatus(trailers, error);
-        this.res.addTrailers(headerObject(trailers));
+        this.res.addTrailers(headerRecord(trailers));
         return endWithin(this.res, this.options.writeStallMs);
       }
       case "grpc-web":
@@ -216,8 +216,3 @@ function header(req: Req, name: string): string | null {
   return typeof v === "string" ? v : null;
 }
 
-function headerObject(h: Headers): Record<string, string> {
-  const out: Record<string, string> = {};
-  h.forEach((v, k) => (out[k] = v));
-  return out;
-}

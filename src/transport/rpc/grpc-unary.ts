@@ -9,7 +9,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { LeanContext, type Exchange } from "./context.js";
 import type { Method } from "./methods.js";
-import { decode, encodeAnswer, envelope, envelopePrefix, requestMessage, wireOf } from "./wire.js";
+import { bodyTooLarge, decode, encodeAnswer, envelope, envelopePrefix, headerRecord, requestMessage, wireOf } from "./wire.js";
 import type { RpcOptions } from "./compat-call.js";
 import { toConnectError } from "../connect-errors.js";
 
@@ -83,9 +83,8 @@ class GrpcUnaryCall implements Exchange {
   private onData(chunk: Buffer): void {
     if (this.done) return;
     this.size += chunk.length;
-    if (this.size > this.options.maxBodyBytes + 5) {
-      return this.fail(new ConnectError(`the request is larger than ${this.options.maxBodyBytes} bytes`, Code.ResourceExhausted));
-    }
+    const tooLarge = bodyTooLarge(this.size, this.options.maxBodyBytes);
+    if (tooLarge) return this.fail(tooLarge);
     this.chunks.push(chunk);
   }
 
@@ -115,8 +114,8 @@ class GrpcUnaryCall implements Exchange {
     const stream = this.stream;
     if (stream.destroyed) return;
     const { setHeaders, setTrailers } = this.ctx;
-    stream.respond(setHeaders ? { ...OK_HEADERS, ...plain(setHeaders) } : OK_HEADERS, { waitForTrailers: true });
-    if (setTrailers) stream.once("wantTrailers", () => stream.sendTrailers({ ...plain(setTrailers), "grpc-status": "0" }));
+    stream.respond(setHeaders ? { ...OK_HEADERS, ...headerRecord(setHeaders) } : OK_HEADERS, { waitForTrailers: true });
+    if (setTrailers) stream.once("wantTrailers", () => stream.sendTrailers({ ...headerRecord(setTrailers), "grpc-status": "0" }));
     else stream.once("wantTrailers", sendOkTrailers);
     // A big answer is shared (the snapshot cache): its envelope prefix goes first, never a copy.
     if (bytes.length < SHARED_ANSWER_BYTES) stream.end(envelope(bytes));
@@ -145,7 +144,7 @@ class GrpcUnaryCall implements Exchange {
     if (stream.headersSent) return void stream.close(NGHTTP2_NO_ERROR);
     const { setHeaders, setTrailers } = this.ctx;
     const status = setTrailerStatus(new Headers(setTrailers), error);
-    stream.respond({ ":status": 200, "content-type": "application/grpc", ...(setHeaders && plain(setHeaders)), ...plain(status) }, { endStream: true });
+    stream.respond({ ":status": 200, "content-type": "application/grpc", ...(setHeaders && headerRecord(setHeaders)), ...headerRecord(status) }, { endStream: true });
   }
 
   private finish(): void {
@@ -160,8 +159,3 @@ function boundFlush(stream: http2.ServerHttp2Stream, ms: number): void {
   stream.once("close", () => clearTimeout(timer));
 }
 
-function plain(h: Headers): Record<string, string> {
-  const out: Record<string, string> = {};
-  h.forEach((v, k) => (out[k] = v));
-  return out;
-}

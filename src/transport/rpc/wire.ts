@@ -111,3 +111,16 @@ export function requestMessage(wire: Wire, kind: Kind, body: Buffer): Uint8Array
   if (body.length > 5 + length) throw new ConnectError("protocol error: more than one input message", Code.Unimplemented);
   return body.subarray(5);
 }
+
+/** Refuses a request body past the limit: `maxBodyBytes` of message, plus an envelope's 5-byte prefix. */
+export function bodyTooLarge(size: number, maxBodyBytes: number): ConnectError | undefined {
+  if (size <= maxBodyBytes + 5) return undefined;
+  return new ConnectError(`the request is larger than ${maxBodyBytes} bytes`, Code.ResourceExhausted);
+}
+
+/** Fetch Headers as a plain object, for Node's response and trailer APIs. */
+export function headerRecord(h: Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  h.forEach((v, k) => (out[k] = v));
+  return out;
+}
