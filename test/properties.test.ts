@@ -13,10 +13,8 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { loadConfig } from "../src/config.js";
 import { DomainError } from "../src/domain/errors.js";
 import type { ControlFields, JsonObject, JsonValue, Mutation, Scope, ScopeRef, StoreEvent, WriteOptions } from "../src/domain/types.js";
-import { LocalStore } from "../src/store/local/local-store.js";
-import { MemoryBackend } from "../src/store/memory/memory-backend.js";
+import { openMemoryStore, openSqliteStore } from "../src/store/open-store.js";
 import { RedisStore } from "../src/store/redis/redis-store.js";
-import { SqliteBackend } from "../src/store/sqlite/sqlite-backend.js";
 import type { Store } from "../src/store/store.js";
 import { startRedis, type TestRedis } from "./support/redis.js";
 
@@ -115,11 +113,28 @@ interface Subject {
 async function openAll(clock: () => Date): Promise<Subject[]> {
   const config = loadConfig({ ...ENV, REDIS_URL: redis.url, REDIS_PREFIX: `p${randomUUID().slice(0, 8)}:` });
   const stores: [string, Store][] = [
-    ["memory", new LocalStore(new MemoryBackend(), config, clock)],
-    ["sqlite", new LocalStore(new SqliteBackend({ dataDir: mkdtempSync(join(dataRoot, "run-")), synchronous: "NORMAL" }), config, clock)],
+    ["memory", openMemoryStore(config, clock)],
+    ["sqlite", await openSqliteStore({ ...config, dataDir: mkdtempSync(join(dataRoot, "run-")), sqliteSynchronous: "NORMAL" }, undefined, clock)],
     ["redis", await RedisStore.connect(config, { now: clock })],
   ];
   return stores.map(([name, store]) => ({ name, store, events: [] }));
+}
+
+function optionsOf(st: Step, current: bigint): WriteOptions {
+  return {
+    actor: st.actor,
+    source: st.source,
+    withSettings: st.withSettings,
+    ...(st.claimedActor !== undefined && { claimedActor: st.claimedActor }),
+    ...(st.requestId !== undefined && { requestId: st.requestId }),
+    ...(st.ifRevision !== "none" && { ifRevision: st.ifRevision === "right" ? current : current + 1n }),
+  };
+}
+
+async function createOn(s: Subject, sessionId: string, t: number): Promise<void> {
+  await s.store.createSession({ sessionId, cwd: "", systemOwned: false, createdAt: new Date(t), overrides: {} });
+  await s.store.subscribe({ sessionId }, (e) => s.events.push(e));
+  await s.store.subscribe({}, (e) => s.events.push(e));
 }
 
 it("the Redis scripts equal the write engine on random sequences of every kind of write", async () => {
@@ -129,37 +144,19 @@ it("the Redis scripts equal the write engine on random sequences of every kind o
       const subjects = await openAll(() => new Date(t));
       try {
         const sessionId = `p-${randomUUID()}`;
-        for (const s of subjects) {
-          await s.store.createSession({ sessionId, cwd: "", systemOwned: false, createdAt: new Date(t), overrides: {} });
-          await s.store.subscribe({ sessionId }, (e) => s.events.push(e));
-          await s.store.subscribe({}, (e) => s.events.push(e));
-        }
+        for (const s of subjects) await createOn(s, sessionId, t);
         const [oracle, ...others] = subjects as [Subject, ...Subject[]];
         for (const [i, st] of steps.entries()) {
           t += 1000;
           const ref = { sessionId, scope: st.scope };
-          const current = (await oracle.store.readSettings(ref)).revision;
-          const options: WriteOptions = {
-            actor: st.actor,
-            source: st.source,
-            withSettings: st.withSettings,
-            ...(st.claimedActor !== undefined && { claimedActor: st.claimedActor }),
-            ...(st.requestId !== undefined && { requestId: st.requestId }),
-            ...(st.ifRevision !== "none" && { ifRevision: st.ifRevision === "right" ? current : current + 1n }),
-          };
+          const options = optionsOf(st, (await oracle.store.readSettings(ref)).revision);
           const label = `step ${i}: ${JSON.stringify(st)}`;
           const want = await attempt(oracle.store, ref, st.mutation, options);
           for (const other of others) expect(await attempt(other.store, ref, st.mutation, options), `${other.name}, ${label}`).toEqual(want);
           const history = await oracle.store.listHistory(ref, 10);
           for (const other of others) expect(await other.store.listHistory(ref, 10), `${other.name} history, ${label}`).toEqual(history);
         }
-        const session = await oracle.store.getSession(sessionId);
-        for (const other of others) expect(await other.store.getSession(sessionId), `${other.name} session`).toEqual(session);
-        for (const scope of ["session", "default"] as const) {
-          const ref = { sessionId, scope };
-          const tuple = await oracle.store.readTuple(ref);
-          for (const other of others) expect(await other.store.readTuple(ref), `${other.name} ${scope} tuple`).toEqual(tuple);
-        }
+        await expectSameState(oracle, others, sessionId);
         // Redis delivers its events over pub/sub: wait until as many have arrived, then compare them in order.
         for (const other of others) {
           await waitFor(() => other.events.length >= oracle.events.length);
@@ -172,6 +169,63 @@ it("the Redis scripts equal the write engine on random sequences of every kind o
     { numRuns: 120 },
   );
 }, 240_000);
+
+// Group commit: writes sent together go into one transaction, each planned
+// against the state the earlier ones left. The same writes, sent in random
+// groups without waiting, must answer exactly what they answer one at a time
+// (request ids repeated within a group included), with the same history,
+// state and events, in the same order.
+it("writes committed together in one batch answer exactly what they answer one at a time", async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 16 }), fc.array(fc.integer({ min: 1, max: 8 }), { minLength: 16, maxLength: 16 }), async (steps, groups) => {
+      const t = Date.UTC(2026, 0, 1);
+      const config = loadConfig(ENV);
+      const oracle: Subject = { name: "one at a time", store: openMemoryStore(config, () => new Date(t)), events: [] };
+      const batched: Subject[] = [
+        { name: "memory, batched", store: openMemoryStore(config, () => new Date(t)), events: [] },
+        { name: "sqlite, batched", store: await openSqliteStore({ ...config, dataDir: mkdtempSync(join(dataRoot, "batch-")), sqliteSynchronous: "NORMAL" }, undefined, () => new Date(t)), events: [] },
+      ];
+      try {
+        const sessionId = `b-${randomUUID()}`;
+        for (const s of [oracle, ...batched]) await createOn(s, sessionId, t);
+        const sent = [];
+        for (const st of steps) {
+          const ref = { sessionId, scope: st.scope };
+          const options = optionsOf(st, (await oracle.store.readSettings(ref)).revision);
+          sent.push({ ref, st, options, want: await attempt(oracle.store, ref, st.mutation, options) });
+        }
+        for (const subject of batched) {
+          const batchSizes: number[] = [];
+          subject.store.observe!({ batch: (writes) => batchSizes.push(writes) });
+          for (let i = 0, g = 0; i < sent.length; i += groups[g++]!) {
+            const group = sent.slice(i, i + groups[g]!);
+            const got = await Promise.all(group.map((w) => attempt(subject.store, w.ref, w.st.mutation, w.options)));
+            group.forEach((w, j) => expect(got[j], `${subject.name}: ${JSON.stringify(w.st)}`).toEqual(w.want));
+            // Each group really was one transaction.
+            expect(batchSizes.pop(), `${subject.name} batch`).toBe(group.length);
+          }
+        }
+        await expectSameState(oracle, batched, sessionId);
+        for (const subject of batched) expect(subject.events, `${subject.name} events`).toEqual(oracle.events);
+      } finally {
+        await Promise.all([oracle, ...batched].map((s) => s.store.close()));
+      }
+    }),
+    { numRuns: 60 },
+  );
+}, 240_000);
+
+async function expectSameState(oracle: Subject, others: Subject[], sessionId: string): Promise<void> {
+  const session = await oracle.store.getSession(sessionId);
+  for (const other of others) expect(await other.store.getSession(sessionId), `${other.name} session`).toEqual(session);
+  for (const scope of ["session", "default"] as const) {
+    const ref = { sessionId, scope };
+    const tuple = await oracle.store.readTuple(ref);
+    for (const other of others) expect(await other.store.readTuple(ref), `${other.name} ${scope} tuple`).toEqual(tuple);
+    const history = await oracle.store.listHistory(ref, 10);
+    for (const other of others) expect(await other.store.listHistory(ref, 10), `${other.name} ${scope} history`).toEqual(history);
+  }
+}
 
 async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -69,6 +69,12 @@ export function deliver(listeners: Iterable<Listener>, event: StoreEvent): void 
   }
 }
 
+/** What a store can tell the server's metrics. */
+export interface StoreHooks {
+  /** A group commit: how many writes and bytes one transaction held. */
+  batch?(writes: number, bytes: number): void;
+}
+
 export interface Store {
   readonly kind: "memory" | "sqlite" | "redis" | "redis-cluster" | "redis-sentinel";
   /** Where the data lives (a file, ":memory:" or the Redis address), for the start-up log. */
@@ -96,6 +102,9 @@ export interface Store {
   historySince(ref: ScopeRef, after: bigint): Promise<HistoryEntry[]>;
   /** Events of one tuple (`sessionId` undefined means the default tuple's). */
   subscribe(channel: { sessionId?: string }, listener: Listener): Promise<Unsubscribe>;
+
+  /** Hooks for metrics, where the store has something to tell. */
+  observe?(hooks: StoreHooks): void;
 
   /** Resolves while the backing store answers. */
   ping(): Promise<void>;

@@ -1,104 +1,84 @@
-// The in-process store: runs the write engine inside one backend transaction
-// per operation, and publishes events to in-process listeners after commit.
-// Storage (maps or SQLite) is the backend's; what a write means is the
-// engine's; this file only sequences the two.
-import type { Config } from "../../config.js";
-import { planWrite, type ScopeState, type WritePlan } from "../../domain/engine.js";
+// The in-process store. Reads run on a backend snapshot on the calling
+// thread; writes go through group commit (./group-commit.ts), which runs the
+// write engine over whole batches in one transaction each: in a writer
+// thread for SQLite, so that no commit blocks the event loop, or inline for
+// the memory backend. Events are published after each batch commits, in
+// batch order (so in revision order per tuple). Storage is the backend's;
+// what a write means is the engine's; this file only sequences the two.
 import { errors } from "../../domain/errors.js";
-import { setOwn } from "../../domain/json.js";
-import type {
-  HistoryEntry,
-  JsonObject,
-  JsonValue,
-  Mutation,
-  MutationResult,
-  ScopeRef,
-  StoreEvent,
-  Tuple,
-  WriteOptions,
-} from "../../domain/types.js";
 import { mutationFingerprint } from "../../domain/fingerprint.js";
-import {
-  deliver,
-  type HistoryPage,
-  type Listener,
-  type NewSession,
-  type SessionPage,
-  type SettingsRead,
-  type SettingsTexts,
-  type Store,
-  type Unsubscribe,
-} from "../store.js";
-import { DEFAULT_TUPLE, type Backend, type StoredSession, type TupleId, type TupleRow } from "./backend.js";
+import { setOwn } from "../../domain/json.js";
+import type { HistoryEntry, JsonObject, JsonValue, Mutation, MutationResult, ScopeRef, StoreEvent, Tuple, WriteOptions } from "../../domain/types.js";
+import type { Logger } from "../../observe/log.js";
+import { deliver, type HistoryPage, type Listener, type NewSession, type SessionPage, type SettingsRead, type SettingsTexts, type Store, type StoreHooks, type Unsubscribe } from "../store.js";
+import { RefusalHold } from "../refusal-hold.js";
+import { DEFAULT_TUPLE, type Backend, type TupleId } from "./backend.js";
+import { BatchFailed, GroupCommit, type Committer } from "./group-commit.js";
+import { activeSession, tupleOf, tupleRow } from "./tuples.js";
+import type { OpResult, OpValue, TupleTexts, WriteOp } from "./write-ops.js";
 
-export type LocalStoreConfig = Pick<Config, "seedDefaults" | "historyLimit" | "limits" | "requestIdLimit">;
+export interface LocalStoreParts {
+  /** Where reads run: the reader's connection (SQLite) or the very backend the writes change (memory). */
+  reader: Backend;
+  committer: Committer;
+  /** Why writes cannot be taken at all (the writer thread is gone), if so. */
+  writerFailure?: () => string | undefined;
+  /** Releases the writer, the reader and whatever else the store holds, after the last batch. */
+  release(): Promise<void>;
+  log?: Logger;
+  now?: () => Date;
+}
 
 export class LocalStore implements Store {
   readonly kind: "memory" | "sqlite";
+  readonly location: string;
   private readonly listeners = new Map<TupleId, Set<Listener>>();
+  private readonly commits: GroupCommit;
+  private readonly reader: Backend;
+  private readonly now: () => Date;
+  private readonly refusals: RefusalHold;
+  private hooks: StoreHooks = {};
 
-  constructor(
-    private readonly backend: Backend,
-    private readonly config: LocalStoreConfig,
-    private readonly now: () => Date = () => new Date(),
-  ) {
-    this.kind = backend.kind;
-    backend.transaction(() => {
-      if (backend.tuple(DEFAULT_TUPLE)) return;
-      backend.putTuple(DEFAULT_TUPLE, { controls: { ...config.seedDefaults }, revision: 0n, keyCount: 0, bytes: 0, updatedAt: this.now(), requestSeq: 0 });
+  constructor(private readonly parts: LocalStoreParts) {
+    this.reader = parts.reader;
+    this.kind = parts.reader.kind;
+    this.location = parts.reader.location;
+    this.now = parts.now ?? (() => new Date());
+    this.refusals = new RefusalHold(parts.log, this.location, "the store refused a write");
+    this.commits = new GroupCommit(parts.committer, {
+      batch: (writes, bytes) => this.hooks.batch?.(writes, bytes),
+      committed: (ops, results) => this.publish(ops, results),
+      failed: (failure) => {
+        if (failure.outcome !== "internal") this.refusals.refused(errors.unavailable(failure.cause));
+      },
     });
   }
 
-  get location(): string {
-    return this.backend.location;
+  observe(hooks: StoreHooks): void {
+    this.hooks = hooks;
   }
 
   async requireActiveSession(sessionId: string): Promise<void> {
-    this.backend.read(() => this.activeSession(sessionId));
+    this.reader.read(() => activeSession(this.reader, sessionId));
   }
 
   async createSession(input: NewSession) {
-    return this.backend.transaction(() => {
-      const existing = this.backend.session(input.sessionId);
-      if (existing) {
-        if (existing.state === "deleted") throw errors.deleted(input.sessionId, existing.deletedAt!);
-        if (existing.systemOwned) throw errors.systemSession(input.sessionId);
-        throw errors.exists(input.sessionId);
-      }
-      const defaults = this.tupleRow(DEFAULT_TUPLE);
-      const session: StoredSession = {
-        sessionId: input.sessionId,
-        cwd: input.cwd,
-        createdAt: input.createdAt,
-        systemOwned: input.systemOwned,
-        state: "active",
-      };
-      this.backend.putSession(session);
-      this.backend.putTuple(input.sessionId, {
-        controls: { ...defaults.controls, ...input.overrides },
-        revision: 0n,
-        keyCount: defaults.keyCount,
-        bytes: defaults.bytes,
-        updatedAt: input.createdAt,
-        requestSeq: 0,
-      });
-      this.backend.copySettings(DEFAULT_TUPLE, input.sessionId);
-      return { session: { ...session, updatedAt: input.createdAt }, tuple: this.snapshot(input.sessionId) };
-    });
+    const value = await this.write({ kind: "create", input }, "create");
+    return { session: value.session, tuple: toTuple(value.tuple) };
   }
 
   async getSession(sessionId: string) {
-    return this.backend.read(() => {
-      const session = this.activeSession(sessionId);
-      return { session: { ...session, updatedAt: this.tupleRow(sessionId).updatedAt }, tuple: this.snapshot(sessionId) };
+    return this.reader.read(() => {
+      const session = activeSession(this.reader, sessionId);
+      return { session: { ...session, updatedAt: tupleRow(this.reader, sessionId).updatedAt }, tuple: this.snapshot(sessionId) };
     });
   }
 
   async listSessions(limit: number, after?: string): Promise<SessionPage> {
-    return this.backend.read(() => {
-      const found = this.backend.activeSessions(limit + 1, after);
+    return this.reader.read(() => {
+      const found = this.reader.activeSessions(limit + 1, after);
       const sessions = found.slice(0, limit).map((session) => {
-        const row = this.tupleRow(session.sessionId);
+        const row = tupleRow(this.reader, session.sessionId);
         return { session: { ...session, updatedAt: row.updatedAt }, controls: row.controls };
       });
       return { sessions, nextAfter: found.length > limit ? sessions[sessions.length - 1]!.session.sessionId : undefined };
@@ -106,84 +86,56 @@ export class LocalStore implements Store {
   }
 
   async deleteSession(sessionId: string, at: Date) {
-    this.backend.transaction(() => {
-      const session = this.activeSession(sessionId);
-      this.backend.putSession({ ...session, state: "deleted", deletedAt: at });
-      this.backend.dropTuple(sessionId);
-    });
-    this.emit(sessionId, { type: "deleted", sessionId, deletedAt: at });
-    return { deletedAt: at };
+    const { deletedAt } = await this.write({ kind: "delete", sessionId, at }, "delete");
+    return { deletedAt };
   }
 
   async readSettings(ref: ScopeRef, key?: string): Promise<SettingsRead> {
-    return this.backend.read(() => {
-      const id = this.tupleOf(ref);
-      const { revision } = this.tupleRow(id);
+    return this.reader.read(() => {
+      const id = tupleOf(this.reader, ref);
+      const { revision } = tupleRow(this.reader, id);
       if (key === undefined) return { settings: this.settingsOf(id), revision };
-      const text = this.backend.setting(id, key);
+      const text = this.reader.setting(id, key);
       return { found: text !== undefined, value: text === undefined ? null : (JSON.parse(text) as JsonValue), revision };
     });
   }
 
   async readSettingsTexts(ref: ScopeRef, known?: bigint): Promise<SettingsTexts> {
-    return this.backend.read(() => {
-      const id = this.tupleOf(ref);
-      const { revision } = this.tupleRow(id);
-      return revision === known ? { revision } : { revision, entries: this.backend.settings(id) };
+    return this.reader.read(() => {
+      const id = tupleOf(this.reader, ref);
+      const { revision } = tupleRow(this.reader, id);
+      return revision === known ? { revision } : { revision, entries: this.reader.settings(id) };
     });
   }
 
   async readTuple(ref: ScopeRef): Promise<Tuple> {
-    return this.backend.read(() => this.snapshot(this.tupleOf(ref)));
+    return this.reader.read(() => this.snapshot(tupleOf(this.reader, ref)));
   }
 
   async mutate(ref: ScopeRef, mutation: Mutation, options: WriteOptions): Promise<MutationResult> {
-    const { plan, result } = this.backend.transaction(() => {
-      const id = this.tupleOf(ref);
-      const row = this.tupleRow(id);
-      const decided = planWrite(this.scopeState(id, row), mutation, {
-        scope: ref.scope,
-        sessionId: ref.sessionId,
-        actor: options.actor,
-        claimedActor: options.claimedActor,
-        source: options.source,
-        ifRevision: options.ifRevision,
-        requestId: options.requestId,
-        fingerprint: options.requestId === undefined ? undefined : mutationFingerprint(ref.scope, mutation, options.ifRevision),
-        time: this.now(),
-        limits: this.config.limits,
-        historyLimit: this.config.historyLimit,
-      });
-      if (!decided.ok) throw decided.error;
-      const plan = decided.plan;
-      if (!plan.replayed) this.store(id, row, plan);
-      const result: MutationResult = { changed: plan.outcome.changed, revision: plan.outcome.revision, removed: plan.outcome.removed };
-      if (plan.outcome.valueText !== undefined) result.value = JSON.parse(plan.outcome.valueText) as JsonValue;
-      if (plan.replayed) result.replayed = true;
-      if (options.withSettings || mutation.op === "controls") result.settings = this.settingsOf(id);
-      if (mutation.op === "controls") result.controls = { ...plan.controls };
-      return { plan, result };
-    });
-    if (plan.entry) {
-      const channel = ref.scope === "default" ? DEFAULT_TUPLE : ref.sessionId;
-      this.emit(channel, { type: "change", sessionId: ref.scope === "default" ? undefined : ref.sessionId, entry: plan.entry });
-    }
+    const fingerprint = options.requestId === undefined ? undefined : mutationFingerprint(ref.scope, mutation, options.ifRevision);
+    const v = await this.write({ kind: "mutate", ref, mutation, options, time: this.now(), fingerprint }, "mutate");
+    const result: MutationResult = { changed: v.changed, revision: v.revision, removed: v.removed };
+    if (v.valueText !== undefined) result.value = JSON.parse(v.valueText) as JsonValue;
+    if (v.replayed) result.replayed = true;
+    if (v.entries) result.settings = toObject(v.entries);
+    if (v.controls) result.controls = v.controls;
     return result;
   }
 
   async listHistory(ref: ScopeRef, limit: number, before?: bigint): Promise<HistoryPage> {
-    const entries = this.backend.read(() => this.backend.historyBefore(this.tupleOf(ref), limit + 1, before));
+    const entries = this.reader.read(() => this.reader.historyBefore(tupleOf(this.reader, ref), limit + 1, before));
     const page = entries.slice(0, limit);
     return { entries: page, nextBefore: entries.length > limit ? page[page.length - 1]!.revision : undefined };
   }
 
   async historySince(ref: ScopeRef, after: bigint): Promise<HistoryEntry[]> {
-    return this.backend.read(() => {
-      const id = this.tupleOf(ref);
-      const { revision } = this.tupleRow(id);
-      const oldest = this.backend.oldestRevision(id) ?? revision + 1n;
+    return this.reader.read(() => {
+      const id = tupleOf(this.reader, ref);
+      const { revision } = tupleRow(this.reader, id);
+      const oldest = this.reader.oldestRevision(id) ?? revision + 1n;
       if (after < revision && after + 1n < oldest) throw errors.historyTruncated(ref.sessionId, ref.scope, oldest);
-      return this.backend.historyAfter(id, after);
+      return this.reader.historyAfter(id, after);
     });
   }
 
@@ -198,83 +150,62 @@ export class LocalStore implements Store {
     };
   }
 
+  /** Ready means readable and writable: the writer is alive and no batch failed in the last few seconds. */
   async ping(): Promise<void> {
-    this.backend.ping();
+    const dead = this.parts.writerFailure?.();
+    if (dead) throw errors.unavailable(dead);
+    this.refusals.check();
+    this.reader.ping();
   }
 
+  /** Answers every write already queued, then lets go of the writer and the reader. */
   async close(): Promise<void> {
+    await this.commits.drained();
     this.listeners.clear();
-    this.backend.close();
+    await this.parts.release();
   }
 
-  /** Stores what the engine decided; the caller's transaction makes it all-or-nothing. */
-  private store(id: TupleId, row: TupleRow, plan: WritePlan): void {
-    const b = this.backend;
-    if (plan.settings.length > 0) b.writeSettings(id, plan.settings);
-    const next: TupleRow = {
-      controls: plan.controls,
-      revision: plan.outcome.revision,
-      keyCount: plan.keyCount,
-      bytes: plan.bytes,
-      updatedAt: plan.entry?.time ?? row.updatedAt,
-      requestSeq: row.requestSeq,
-    };
-    if (plan.entry) b.appendHistory(id, plan.entry);
-    if (plan.trimHistoryThrough !== undefined) b.trimHistory(id, plan.trimHistoryThrough);
-    if (plan.remember) {
-      next.requestSeq += 1;
-      b.remember(id, next.requestSeq, plan.remember.requestId, plan.remember);
-      const forget = next.requestSeq - this.config.requestIdLimit;
-      if (forget > 0) b.forgetRequests(id, forget);
-    }
-    if (plan.entry || plan.remember) b.putTuple(id, next);
+  private async write<K extends OpValue["kind"]>(op: WriteOp, kind: K): Promise<Extract<OpValue, { kind: K }>> {
+    const value = await this.commits.submit(op);
+    if (value.kind !== kind) throw new BatchFailed({ outcome: "internal", cause: `a ${op.kind} answered ${value.kind}` });
+    return value as Extract<OpValue, { kind: K }>;
   }
 
-  private scopeState(id: TupleId, row: TupleRow): ScopeState {
-    const b = this.backend;
-    return {
-      revision: row.revision,
-      controls: row.controls,
-      keyCount: row.keyCount,
-      bytes: row.bytes,
-      get: (key) => b.setting(id, key),
-      keys: () => b.settingKeys(id),
-      recall: (requestId) => b.recall(id, requestId),
-    };
+  /** After a commit, before any writer hears back: every change and deletion, in batch order. */
+  private publish(ops: WriteOp[], results: OpResult[]): void {
+    ops.forEach((op, i) => {
+      const r = results[i]!;
+      if (!r.ok) return;
+      if (r.value.kind === "mutate" && r.value.entry && op.kind === "mutate") {
+        const isDefault = op.ref.scope === "default";
+        this.emit(isDefault ? DEFAULT_TUPLE : op.ref.sessionId, { type: "change", sessionId: isDefault ? undefined : op.ref.sessionId, entry: r.value.entry });
+      } else if (r.value.kind === "delete" && op.kind === "delete") {
+        this.emit(op.sessionId, { type: "deleted", sessionId: op.sessionId, deletedAt: r.value.deletedAt });
+      }
+    });
   }
 
   private emit(channel: TupleId, event: StoreEvent): void {
     deliver(this.listeners.get(channel) ?? [], event);
   }
 
-  private activeSession(sessionId: string): StoredSession {
-    const session = this.backend.session(sessionId);
-    if (!session) throw errors.notFound(sessionId);
-    if (session.state === "deleted") throw errors.deleted(sessionId, session.deletedAt!);
-    if (session.systemOwned) throw errors.systemSession(sessionId);
-    return session;
-  }
-
-  /** Checks the addressing session, then answers the tuple the ref names. */
-  private tupleOf(ref: ScopeRef): TupleId {
-    this.activeSession(ref.sessionId);
-    return ref.scope === "default" ? DEFAULT_TUPLE : ref.sessionId;
-  }
-
-  private tupleRow(id: TupleId): TupleRow {
-    const row = this.backend.tuple(id);
-    if (!row) throw new Error(`tuple ${JSON.stringify(id)} is missing`);
-    return row;
-  }
-
   private settingsOf(id: TupleId): JsonObject {
-    const out: JsonObject = {};
-    for (const [key, text] of this.backend.settings(id)) setOwn(out, key, JSON.parse(text) as JsonValue);
-    return out;
+    return toObject(this.reader.settings(id));
   }
 
   private snapshot(id: TupleId): Tuple {
-    const row = this.tupleRow(id);
+    const row = tupleRow(this.reader, id);
     return { ...row.controls, settings: this.settingsOf(id), revision: row.revision };
   }
+}
+
+function toObject(entries: [string, string][]): JsonObject {
+  const out: JsonObject = {};
+  for (const [key, text] of entries) setOwn(out, key, JSON.parse(text) as JsonValue);
+  return out;
+}
+
+function toTuple(t: TupleTexts): Tuple {
+  const { entries, ...rest } = t;
+  return { ...rest, settings: toObject(entries) };
 }

@@ -1,6 +1,7 @@
-// The SQLite schema, versioned with PRAGMA user_version. Each migration takes
-// the database from version i to i + 1 inside one transaction; a database
-// newer than this code is refused rather than guessed at.
+// The SQLite schema, versioned with PRAGMA user_version and marked as ours
+// with PRAGMA application_id. Each migration takes the database from version
+// i to i + 1 inside one transaction; a database newer than this code, or one
+// that is not ours, is refused rather than guessed at.
 import type { Database } from "better-sqlite3";
 
 const MIGRATIONS: string[] = [
@@ -60,9 +61,18 @@ const MIGRATIONS: string[] = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-/** Brings the schema to SCHEMA_VERSION; answers the version found before. */
+/** Stamped in the file header (PRAGMA application_id): "CMSS", a settings store of this service. */
+export const APPLICATION_ID = 0x434d5353;
+const OUR_TABLES = ["history", "requests", "sessions", "settings", "tuples"];
+
+/**
+ * Brings the schema to SCHEMA_VERSION; answers the version found before. A
+ * file that is not ours (another application's tables, another application
+ * id) or is newer than this code is refused rather than guessed at.
+ */
 export function migrate(db: Database, file: string): number {
   const found = db.pragma("user_version", { simple: true }) as number;
+  checkIdentity(db, file, found);
   if (found > SCHEMA_VERSION) {
     throw new Error(`${file} has schema version ${found}, newer than this server's ${SCHEMA_VERSION}; run a newer server`);
   }
@@ -72,5 +82,21 @@ export function migrate(db: Database, file: string): number {
       db.pragma(`user_version = ${version + 1}`);
     })();
   }
+  if ((db.pragma("application_id", { simple: true }) as number) !== APPLICATION_ID) db.pragma(`application_id = ${APPLICATION_ID}`);
   return found;
+}
+
+function checkIdentity(db: Database, file: string, version: number): void {
+  const id = db.pragma("application_id", { simple: true }) as number;
+  const tables = (db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all() as string[]);
+  if (id !== 0 && id !== APPLICATION_ID) {
+    throw new Error(`${file} belongs to another application (application_id ${id}), not a settings store; give DATA_DIR a directory of its own`);
+  }
+  if (id === APPLICATION_ID) return;
+  // No id: a new, empty file, or one written before the id was stamped (schema 1, our tables).
+  if (version === 0 && tables.length === 0) return;
+  if (version >= 1 && OUR_TABLES.every((t) => tables.includes(t))) return;
+  throw new Error(
+    `${file} is not a settings store (schema version ${version}, tables: ${tables.join(", ") || "none"}); give DATA_DIR a directory of its own`,
+  );
 }

@@ -1,14 +1,13 @@
-// The durable embedded store: one SQLite file, $DATA_DIR/settings.db, in WAL
-// mode with synchronous=FULL by default, so a write is on disk before it is
-// acknowledged. Every statement is prepared once; a write touches only the
-// rows of the keys it changes.
+// One connection to the durable embedded store, $DATA_DIR/settings.db, in WAL
+// mode. The writer (one, in the writer thread: ./writer-thread.ts) opens it
+// with synchronous=FULL by default, so a write is on disk before it is
+// acknowledged; the reader (on the main thread) opens it read-only and sees
+// every committed transaction. Every statement is prepared once; a write
+// touches only the rows of the keys it changes.
 import Database, { type Statement } from "better-sqlite3";
-import { mkdirSync } from "node:fs";
-import { join, resolve } from "node:path";
 import type { Outcome, Remembered, SettingWrite } from "../../domain/engine.js";
 import type { Change, HistoryEntry } from "../../domain/types.js";
 import { DEFAULT_TUPLE, type Backend, type StoredSession, type TupleId, type TupleRow } from "../local/backend.js";
-import { lockDataDir, type DataDirLock } from "./data-dir-lock.js";
 import { migrate } from "./schema.js";
 
 export type SqliteSynchronous = "FULL" | "NORMAL";
@@ -76,13 +75,30 @@ const SQL = {
   remember: "INSERT INTO requests (tuple, request_id, seq, fingerprint, outcome) VALUES (?, ?, ?, ?, ?)",
   forgetRequests: "DELETE FROM requests WHERE tuple = ? AND seq <= ?",
   ping: "SELECT 1",
+  begin: "BEGIN IMMEDIATE",
+  commit: "COMMIT",
 } as const;
 
 type Statements = { [K in keyof typeof SQL]: Statement };
 
 export interface SqliteOptions {
-  dataDir: string;
-  synchronous: SqliteSynchronous;
+  file: string;
+  /** The writer migrates and writes; the reader only reads (opened read-only). */
+  role: "writer" | "reader";
+  synchronous?: SqliteSynchronous;
+}
+
+/**
+ * The commit itself failed: SQLITE_FULL means the transaction was not kept
+ * (nothing is applied); any other failure at commit (an I/O error on the
+ * WAL's fsync) may have left it on disk, so its outcome is unknown.
+ */
+export class CommitFailed extends Error {
+  readonly applied: "no" | "unknown";
+  constructor(override readonly cause: Error & { code?: string }) {
+    super(cause.message);
+    this.applied = cause.code === "SQLITE_FULL" ? "no" : "unknown";
+  }
 }
 
 export class SqliteBackend implements Backend {
@@ -90,41 +106,64 @@ export class SqliteBackend implements Backend {
   readonly location: string;
   private readonly db: Database.Database;
   private readonly q: Statements;
-  private readonly lock: DataDirLock;
-  private readonly run: Database.Transaction<(fn: () => unknown) => unknown>;
+  private readonly snapshot: Database.Transaction<(fn: () => unknown) => unknown>;
 
   constructor(options: SqliteOptions) {
-    const dir = resolve(options.dataDir);
-    mkdirSync(dir, { recursive: true });
-    this.lock = lockDataDir(dir);
-    this.location = join(dir, "settings.db");
-    let db: Database.Database | undefined;
+    this.location = options.file;
+    const writer = options.role === "writer";
+    const db = new Database(options.file, { timeout: 5000, readonly: !writer, fileMustExist: !writer });
     try {
-      db = new Database(this.location, { timeout: 5000 });
-      db.pragma("journal_mode = WAL");
-      db.pragma(`synchronous = ${options.synchronous}`);
-      migrate(db, this.location);
-      this.q = Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, db!.prepare(sql)])) as Statements;
+      if (writer) {
+        db.pragma("journal_mode = WAL");
+        db.pragma(`synchronous = ${options.synchronous ?? "FULL"}`);
+        migrate(db, options.file);
+      }
+      this.q = Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)])) as Statements;
       this.q.oldestRevision.pluck();
       this.q.setting.pluck();
       this.q.settingKeys.pluck();
       this.q.settings.raw();
-      this.run = db.transaction((fn: () => unknown) => fn());
+      this.snapshot = db.transaction((fn: () => unknown) => fn());
       this.db = db;
     } catch (err) {
-      db?.close();
-      this.lock.release();
+      db.close();
       throw err;
     }
   }
 
+  /**
+   * IMMEDIATE: the write lock is taken up front, so a write never has to
+   * upgrade mid-way. A failure before the commit rolls everything back; a
+   * failed commit throws CommitFailed.
+   */
   transaction<T>(fn: () => T): T {
-    // IMMEDIATE: the write lock is taken up front, so a write never has to upgrade mid-way.
-    return this.run.immediate(fn) as T;
+    this.q.begin.run();
+    let result: T;
+    try {
+      result = fn();
+    } catch (err) {
+      this.rollback();
+      throw err;
+    }
+    try {
+      this.q.commit.run();
+    } catch (err) {
+      this.rollback();
+      throw new CommitFailed(err as Error);
+    }
+    return result;
   }
 
   read<T>(fn: () => T): T {
-    return this.run.deferred(fn) as T;
+    return this.snapshot.deferred(fn) as T;
+  }
+
+  private rollback(): void {
+    try {
+      if (this.db.inTransaction) this.db.exec("ROLLBACK");
+    } catch {
+      // SQLite may have rolled back by itself already (after SQLITE_FULL or an I/O error).
+    }
   }
 
   session(sessionId: string): StoredSession | undefined {
@@ -247,7 +286,6 @@ export class SqliteBackend implements Backend {
 
   close(): void {
     if (this.db.open) this.db.close();
-    this.lock.release();
   }
 }
 

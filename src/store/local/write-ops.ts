@@ -1,0 +1,63 @@
+// The writes an in-process store commits, as plain data: they cross a thread
+// boundary (the SQLite writer runs in a worker) by structured clone, so they
+// hold no functions, and every time is decided by the caller before the write
+// is queued.
+import { DomainError, type ErrorFacts, type ErrorReason } from "../../domain/errors.js";
+import type { ControlFields, HistoryEntry, Mutation, ScopeRef, SessionRecord, WriteOptions } from "../../domain/types.js";
+import type { NewSession } from "../store.js";
+
+export type WriteOp =
+  | { kind: "create"; input: NewSession }
+  | { kind: "delete"; sessionId: string; at: Date }
+  | { kind: "mutate"; ref: ScopeRef; mutation: Mutation; options: WriteOptions; time: Date; fingerprint?: string };
+
+/** A tuple as committed, with its settings still as stored text. */
+export interface TupleTexts extends ControlFields {
+  revision: bigint;
+  entries: [key: string, text: string][];
+}
+
+export type OpValue =
+  | { kind: "create"; session: SessionRecord; tuple: TupleTexts }
+  | { kind: "delete"; deletedAt: Date }
+  | {
+      kind: "mutate";
+      changed: boolean;
+      revision: bigint;
+      removed: boolean;
+      replayed: boolean;
+      valueText?: string;
+      /** The map after the write, when asked for (and always for controls). */
+      entries?: [key: string, text: string][];
+      controls?: ControlFields;
+      /** Present when something changed: what history recorded and watchers are told. */
+      entry?: HistoryEntry;
+    };
+
+/** One op's answer: its value, or the domain error that refused it alone. */
+export type OpResult = { ok: true; value: OpValue } | { ok: false; error: PlainDomainError };
+
+export interface PlainDomainError {
+  reason: ErrorReason;
+  message: string;
+  facts: ErrorFacts;
+}
+
+export function toPlainError(e: DomainError): PlainDomainError {
+  return { reason: e.reason, message: e.message, facts: e.facts };
+}
+
+export function fromPlainError(e: PlainDomainError): DomainError {
+  return new DomainError(e.reason, e.message, e.facts);
+}
+
+/**
+ * A batch that failed as a whole, decided once for all its ops: "not_applied"
+ * when the transaction was rolled back (nothing of it is stored), "unknown"
+ * when the commit itself failed and the database may or may not have kept it.
+ */
+export interface BatchFailure {
+  outcome: "not_applied" | "unknown";
+  /** What the storage said (for example "database or disk is full"). */
+  cause: string;
+}
