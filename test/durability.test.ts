@@ -1,13 +1,14 @@
 // The embedded default keeps what it acknowledged: the real server process on
-// a SQLite DATA_DIR, 16 REST writers, then SIGKILL (or SIGTERM) mid-load and a
-// restart on the same directory. Also: one process per DATA_DIR.
+// a SQLite DATA_DIR, 16 or 256 REST writers (so group commit batches many
+// writes per transaction), then SIGKILL (or SIGTERM) mid-load and a restart
+// on the same directory. Also: one process per DATA_DIR.
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { startMain } from "./support/process.js";
 import { restClient, type Rest } from "./support/rest.js";
 import { tempDataDir } from "./support/server.js";
+import { until } from "./support/until.js";
 
-const WRITERS = 16;
 const HISTORY_LIMIT = 50;
 
 interface Seeded {
@@ -30,8 +31,8 @@ async function seed(rest: Rest): Promise<Seeded> {
  * value acknowledged; every fourth write is a nested path write instead.
  * Writers stop at their first failure (the server is gone).
  */
-function startWriters(rest: Rest, sessionId: string) {
-  const acked = new Array<number>(WRITERS).fill(0);
+function startWriters(rest: Rest, sessionId: string, writers: number) {
+  const acked = new Array<number>(writers).fill(0);
   let total = 0;
   const done = Promise.all(
     acked.map(async (_, w) => {
@@ -49,14 +50,6 @@ function startWriters(rest: Rest, sessionId: string) {
     }),
   );
   return { acked, done, total: () => total };
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 async function checkAfterRestart(dataDir: string, ids: Seeded, acked: number[]): Promise<void> {
@@ -87,14 +80,20 @@ async function checkAfterRestart(dataDir: string, ids: Seeded, acked: number[]):
 }
 
 describe("the SQLite store under a crash", () => {
-  it.each(["SIGKILL", "SIGTERM"] as const)("keeps every acknowledged write when the process gets %s mid-load", async (signal) => {
+  it.each([
+    ["SIGKILL", 16],
+    ["SIGKILL", 256],
+    ["SIGTERM", 16],
+    ["SIGTERM", 256],
+  ] as const)("keeps every acknowledged write when the process gets %s mid-load, under %d writers", async (signal, count) => {
     const dataDir = tempDataDir();
     const server = startMain({ DATA_DIR: dataDir, HISTORY_LIMIT: String(HISTORY_LIMIT) });
     const { address } = await server.line(/"msg":"listening"/);
     const rest = restClient(address);
     const ids = await seed(rest);
-    const writers = startWriters(rest, ids.live);
-    await until(() => writers.total() >= 400, "400 acknowledged writes");
+    const writers = startWriters(rest, ids.live, count);
+    // Enough that the kill lands among full batches.
+    await until(() => writers.total() >= 4 * count + 400, "acknowledged writes");
     server.child.kill(signal);
     const [code, killedBy] = await server.exited;
     await writers.done;

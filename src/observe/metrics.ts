@@ -15,6 +15,8 @@ export interface Metrics {
   /** Whole-map reads, answered from the snapshot cache or read in full. */
   mapReads: Counter<"cached">;
   watchCutOffs: Counter<"protocol">;
+  /** Writes per group commit (the embedded store): how many share one transaction and its fsync. */
+  batchWrites: Histogram;
 }
 
 const SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -63,6 +65,12 @@ export function createMetrics(ready: () => Promise<boolean>): Metrics {
       name: "settings_watch_streams",
       help: "Watch streams open now, by protocol.",
       labelNames: ["protocol"],
+      registers: [registry],
+    }),
+    batchWrites: new Histogram({
+      name: "settings_store_batch_writes",
+      help: "Writes committed together in one transaction (one fsync) by the embedded store's group commit.",
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
       registers: [registry],
     }),
     watchCutOffs: new Counter({

@@ -3,7 +3,6 @@
 import { usesRedis, type Config } from "../config.js";
 import { applyBatch, seedDefaults } from "./local/apply-batch.js";
 import { LocalStore } from "./local/local-store.js";
-import type { WriteOp } from "./local/write-ops.js";
 import { MemoryBackend } from "./memory/memory-backend.js";
 import { RedisStore } from "./redis/redis-store.js";
 import { SqliteBackend } from "./sqlite/sqlite-backend.js";
@@ -11,7 +10,6 @@ import { SqliteWriter } from "./sqlite/sqlite-writer.js";
 import { prepareStoreFile } from "./sqlite/store-file.js";
 import type { Store } from "./store.js";
 import type { Logger } from "../observe/log.js";
-import { deserialize } from "node:v8";
 
 export const MEMORY_DATA_DIR = ":memory:";
 
@@ -29,7 +27,7 @@ export function openMemoryStore(config: LocalConfig, now?: () => Date): LocalSto
   seedDefaults(backend, config, now?.() ?? new Date());
   return new LocalStore({
     reader: backend,
-    committer: { commit: async (batch) => applyBatch(backend, batch.map((b) => deserialize(b) as WriteOp), config) },
+    committer: { commit: async (batch) => applyBatch(backend, batch, config) },
     release: async () => backend.close(),
     now,
   });

@@ -66,6 +66,7 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
   useFastTextEncoding();
   const metrics = createMetrics(() => bareStore.ping().then(() => true, () => false));
   const store = instrumentStore(bareStore, metrics.storeSeconds);
+  bareStore.observe?.({ batch: (writes) => metrics.batchWrites.observe(writes) });
   const observe = callObserver(log, metrics);
   const ops = createOperations(store, config, {
     watchOpened: (protocol) => {

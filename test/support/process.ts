@@ -29,11 +29,15 @@ export function follow(child: ReturnType<typeof spawn>) {
   return { child, exited, line, output: () => ({ stdout, stderr }) };
 }
 
-/** Starts dist/src/main.js; `maxOpenFiles` runs it under that `ulimit -n`, as a small container would. */
-export function startMain(env: Record<string, string>, { maxOpenFiles }: { maxOpenFiles?: number } = {}) {
+/**
+ * Starts dist/src/main.js; `maxOpenFiles` runs it under that `ulimit -n`, as a small container would;
+ * `wrap` is a command the server is run by (it ends with the server's argv, as `exec "$@"` would take it).
+ */
+export function startMain(env: Record<string, string>, { maxOpenFiles, wrap = [] }: { maxOpenFiles?: number; wrap?: string[] } = {}) {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` (npm test does)`);
-  const [command, args] = maxOpenFiles ? ["prlimit", [`--nofile=${maxOpenFiles}`, process.execPath, MAIN]] : [process.execPath, [MAIN]];
-  const child = spawn(command, args, {
+  const limit = maxOpenFiles ? ["prlimit", `--nofile=${maxOpenFiles}`] : [];
+  const [command, ...args] = [...wrap, ...limit, process.execPath, MAIN];
+  const child = spawn(command!, args, {
     env: { ...process.env, REDIS_URL: "", DATA_DIR: tempDataDir(), PORT: "0", LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -5,12 +5,12 @@
 // means is decided once, for the whole batch (write-ops.ts, BatchFailure).
 //
 // Bounds (README, "Storage"): a batch holds at most BATCH_MAX_WRITES writes
-// and BATCH_MAX_BYTES of serialized writes (one larger write goes alone); the
-// queue behind it holds at most QUEUE_MAX_WRITES writes and QUEUE_MAX_BYTES,
-// past which a write is refused at once (STORE_UNAVAILABLE: not applied).
-import { serialize } from "node:v8";
+// and BATCH_MAX_BYTES of writes (by writeBytes; one larger write goes alone);
+// the queue behind it holds at most QUEUE_MAX_WRITES writes and
+// QUEUE_MAX_BYTES, past which a write is refused at once (STORE_UNAVAILABLE:
+// not applied).
 import { errors } from "../../domain/errors.js";
-import { fromPlainError, type BatchFailure, type OpResult, type OpValue, type WriteOp } from "./write-ops.js";
+import { fromPlainError, writeBytes, type BatchFailure, type OpResult, type OpValue, type WriteOp } from "./write-ops.js";
 
 export const BATCH_MAX_WRITES = 512;
 export const BATCH_MAX_BYTES = 8 * 1024 * 1024;
@@ -19,7 +19,7 @@ export const QUEUE_MAX_BYTES = 64 * 1024 * 1024;
 
 /** Runs one batch as one transaction: each op's result in order, or a BatchFailed rejection. */
 export interface Committer {
-  commit(batch: Buffer[]): Promise<OpResult[]>;
+  commit(batch: WriteOp[]): Promise<OpResult[]>;
 }
 
 /** The whole batch failed; nothing of it (not_applied) or maybe all of it (unknown) was kept. */
@@ -40,7 +40,7 @@ export interface CommitHooks {
 
 interface Pending {
   op: WriteOp;
-  bytes: Buffer;
+  bytes: number;
   resolve(value: OpValue): void;
   reject(error: unknown): void;
 }
@@ -57,13 +57,13 @@ export class GroupCommit {
 
   /** Queues one write; answers its value once its batch has committed, or the error that refused it. */
   submit(op: WriteOp): Promise<OpValue> {
-    const bytes = serialize(op);
-    if (this.queue.length >= QUEUE_MAX_WRITES || this.queuedBytes + bytes.length > QUEUE_MAX_BYTES) {
+    const bytes = writeBytes(op);
+    if (this.queue.length >= QUEUE_MAX_WRITES || this.queuedBytes + bytes > QUEUE_MAX_BYTES) {
       return Promise.reject(errors.unavailable("too many writes are waiting for the disk; retry"));
     }
     return new Promise<OpValue>((resolve, reject) => {
       this.queue.push({ op, bytes, resolve, reject });
-      this.queuedBytes += bytes.length;
+      this.queuedBytes += bytes;
       // Writes that arrive in this same turn of the event loop join this batch.
       if (!this.inFlight) this.inFlight = Promise.resolve().then(() => this.run());
     });
@@ -79,7 +79,7 @@ export class GroupCommit {
       const { batch, bytes } = this.take();
       let results: OpResult[];
       try {
-        results = await this.committer.commit(batch.map((p) => p.bytes));
+        results = await this.committer.commit(batch.map((p) => p.op));
       } catch (err) {
         const failure = err instanceof BatchFailed ? err.failure : ({ outcome: "internal", cause: String(err) } as const);
         this.hooks.failed?.(failure);
@@ -101,12 +101,12 @@ export class GroupCommit {
     this.inFlight = undefined;
   }
 
-  /** The next batch, within the bounds; its buffers are handed over (and may be detached) by the commit. */
+  /** The next batch, within the bounds. */
   private take(): { batch: Pending[]; bytes: number } {
     let bytes = 0;
     let n = 0;
     while (n < this.queue.length && n < BATCH_MAX_WRITES) {
-      const size = this.queue[n]!.bytes.length;
+      const size = this.queue[n]!.bytes;
       if (n > 0 && bytes + size > BATCH_MAX_BYTES) break;
       bytes += size;
       n++;

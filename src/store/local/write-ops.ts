@@ -3,7 +3,7 @@
 // hold no functions, and every time is decided by the caller before the write
 // is queued.
 import { DomainError, type ErrorFacts, type ErrorReason } from "../../domain/errors.js";
-import type { ControlFields, HistoryEntry, Mutation, ScopeRef, SessionRecord, WriteOptions } from "../../domain/types.js";
+import type { ControlFields, HistoryEntry, JsonValue, Mutation, ScopeRef, SessionRecord, WriteOptions } from "../../domain/types.js";
 import type { NewSession } from "../store.js";
 
 export type WriteOp =
@@ -60,4 +60,35 @@ export interface BatchFailure {
   outcome: "not_applied" | "unknown";
   /** What the storage said (for example "database or disk is full"). */
   cause: string;
+}
+
+/**
+ * About how many bytes a write carries, for the batch and queue bounds: its
+ * values' strings and keys, 8 per number. Only bounds depend on it, so it
+ * counts UTF-16 units and ignores JSON punctuation.
+ */
+export function writeBytes(op: WriteOp): number {
+  if (op.kind !== "mutate") return 256;
+  const m = op.mutation;
+  switch (m.op) {
+    case "set":
+    case "path":
+      return 128 + m.key.length + valueBytes(m.value);
+    case "merge":
+    case "replace":
+      return 128 + valueBytes(m.settings);
+    case "unset":
+      return 128 + m.key.length;
+    case "controls":
+      return 256 + (m.settings === undefined ? 0 : valueBytes(m.settings));
+  }
+}
+
+function valueBytes(v: JsonValue): number {
+  if (typeof v === "string") return v.length;
+  if (v === null || typeof v !== "object") return 8;
+  let n = 0;
+  if (Array.isArray(v)) for (const item of v) n += valueBytes(item);
+  else for (const key in v) n += key.length + valueBytes(v[key]!);
+  return n;
 }

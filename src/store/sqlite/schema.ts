@@ -67,12 +67,11 @@ const OUR_TABLES = ["history", "requests", "sessions", "settings", "tuples"];
 
 /**
  * Brings the schema to SCHEMA_VERSION; answers the version found before. A
- * file that is not ours (another application's tables, another application
- * id) or is newer than this code is refused rather than guessed at.
+ * file newer than this code is refused rather than guessed at. Call
+ * assertOurs first, before anything (even the journal mode) changes the file.
  */
 export function migrate(db: Database, file: string): number {
   const found = db.pragma("user_version", { simple: true }) as number;
-  checkIdentity(db, file, found);
   if (found > SCHEMA_VERSION) {
     throw new Error(`${file} has schema version ${found}, newer than this server's ${SCHEMA_VERSION}; run a newer server`);
   }
@@ -86,7 +85,9 @@ export function migrate(db: Database, file: string): number {
   return found;
 }
 
-function checkIdentity(db: Database, file: string, version: number): void {
+/** Refuses a file that is not a settings store: another application's id or tables. */
+export function assertOurs(db: Database, file: string): void {
+  const version = db.pragma("user_version", { simple: true }) as number;
   const id = db.pragma("application_id", { simple: true }) as number;
   const tables = (db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all() as string[]);
   if (id !== 0 && id !== APPLICATION_ID) {

@@ -8,7 +8,7 @@ import Database, { type Statement } from "better-sqlite3";
 import type { Outcome, Remembered, SettingWrite } from "../../domain/engine.js";
 import type { Change, HistoryEntry } from "../../domain/types.js";
 import { DEFAULT_TUPLE, type Backend, type StoredSession, type TupleId, type TupleRow } from "../local/backend.js";
-import { migrate } from "./schema.js";
+import { assertOurs, migrate } from "./schema.js";
 
 export type SqliteSynchronous = "FULL" | "NORMAL";
 
@@ -114,6 +114,7 @@ export class SqliteBackend implements Backend {
     const db = new Database(options.file, { timeout: 5000, readonly: !writer, fileMustExist: !writer });
     try {
       if (writer) {
+        assertOurs(db, options.file);
         db.pragma("journal_mode = WAL");
         db.pragma(`synchronous = ${options.synchronous ?? "FULL"}`);
         migrate(db, options.file);

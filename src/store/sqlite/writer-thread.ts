@@ -3,7 +3,6 @@
 // batch at a time (./sqlite-writer.ts sends the next only after this one is
 // answered), runs it as one transaction (../local/apply-batch.ts), and
 // answers each write's result, or how the batch failed as a whole.
-import { deserialize } from "node:v8";
 import { parentPort, workerData } from "node:worker_threads";
 import { applyBatch, seedDefaults, type WriterConfig } from "../local/apply-batch.js";
 import type { BatchFailure, WriteOp } from "../local/write-ops.js";
@@ -15,7 +14,7 @@ export interface WriterData {
   config: WriterConfig;
 }
 
-export type ToWriter = { batch: number; ops: Uint8Array[] } | { close: true };
+export type ToWriter = { batch: number; ops: WriteOp[] } | { close: true };
 export type FromWriter =
   | { ready: true }
   | { fatal: string }
@@ -42,9 +41,8 @@ port.on("message", (message: ToWriter) => {
     port.close();
     return;
   }
-  const ops = message.ops.map((bytes) => deserialize(bytes) as WriteOp);
   try {
-    post({ batch: message.batch, results: applyBatch(backend!, ops, data.config) });
+    post({ batch: message.batch, results: applyBatch(backend!, message.ops, data.config) });
   } catch (err) {
     post({ batch: message.batch, failure: failureOf(err) });
   }
