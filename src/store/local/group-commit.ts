@@ -16,6 +16,12 @@ export const BATCH_MAX_WRITES = 512;
 export const BATCH_MAX_BYTES = 8 * 1024 * 1024;
 export const QUEUE_MAX_WRITES = 10_000;
 export const QUEUE_MAX_BYTES = 64 * 1024 * 1024;
+/**
+ * Writers of a batch are answered this many per turn of the event loop: a
+ * batch of hundreds answered at once would hold the loop for milliseconds,
+ * and health checks and reads wait behind it.
+ */
+const ANSWER_SLICE = 32;
 
 /** Runs one batch as one transaction: each op's result in order, or a BatchFailed rejection. */
 export interface Committer {
@@ -49,6 +55,8 @@ export class GroupCommit {
   private queue: Pending[] = [];
   private queuedBytes = 0;
   private inFlight: Promise<void> | undefined;
+  /** The answers still being handed out, batch after batch, in order. */
+  private answering: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly committer: Committer,
@@ -72,6 +80,7 @@ export class GroupCommit {
   /** Resolves once every write queued so far has been answered. */
   async drained(): Promise<void> {
     while (this.inFlight) await this.inFlight;
+    await this.answering;
   }
 
   private async run(): Promise<void> {
@@ -83,15 +92,15 @@ export class GroupCommit {
       } catch (err) {
         const failure = err instanceof BatchFailed ? err.failure : ({ outcome: "internal", cause: String(err) } as const);
         this.hooks.failed?.(failure);
-        for (const p of batch) p.reject(batchError(failure, p.op));
+        this.answer(batch, (p) => p.reject(batchError(failure, p.op)));
         continue;
       }
       this.hooks.batch?.(batch.length, bytes);
-      const ops = batch.map((p) => p.op);
       try {
-        this.hooks.committed?.(ops, results);
+        this.hooks.committed?.(batch.map((p) => p.op), results);
       } finally {
-        batch.forEach((p, i) => {
+        // The next batch goes to the disk while this one's writers are answered.
+        this.answer(batch, (p, i) => {
           const r = results[i]!;
           if (r.ok) p.resolve(r.value);
           else p.reject(fromPlainError(r.error));
@@ -99,6 +108,16 @@ export class GroupCommit {
       }
     }
     this.inFlight = undefined;
+  }
+
+  /** Answers a batch's writers ANSWER_SLICE per turn of the event loop, after the batches before it. */
+  private answer(batch: Pending[], settle: (p: Pending, i: number) => void): void {
+    this.answering = this.answering.then(async () => {
+      for (let i = 0; i < batch.length; i += ANSWER_SLICE) {
+        if (i > 0) await new Promise((r) => setImmediate(r));
+        for (let j = i; j < Math.min(i + ANSWER_SLICE, batch.length); j++) settle(batch[j]!, j);
+      }
+    });
   }
 
   /** The next batch, within the bounds. */
