@@ -37,6 +37,8 @@ export interface ScopeState {
   keys(): Iterable<string>;
   /** What an earlier write with this request id answered, if it is still remembered. */
   recall(requestId: string): Remembered | undefined;
+  /** How many request ids this scope has remembered so far (their sequence numbers run 1..requestSeq). */
+  requestSeq: number;
 }
 
 /** A write's answer, as remembered for idempotent retries. */
@@ -67,6 +69,8 @@ export interface WriteContext {
   time: Date;
   limits: Pick<Limits, "maxSettingsKeys" | "maxSettingsBytes">;
   historyLimit: number;
+  /** Request ids each scope remembers; older ones are forgotten. */
+  requestIdLimit: number;
 }
 
 export interface SettingWrite {
@@ -89,8 +93,10 @@ export interface WritePlan {
   entry?: HistoryEntry;
   /** History entries at or below this revision fall out of the bound. */
   trimHistoryThrough?: bigint;
-  /** Present when the write carried a request id and was not a replay. */
-  remember?: { requestId: string } & Remembered;
+  /** Present when the write carried a request id and was not a replay: remember it as number `seq`. */
+  remember?: { requestId: string; seq: number } & Remembered;
+  /** Request ids remembered at seq <= this are forgotten. */
+  forgetRequestsThrough?: number;
 }
 
 export type EngineResult = { ok: true; plan: WritePlan } | { ok: false; error: DomainError };
@@ -144,7 +150,11 @@ export function planWrite(state: ScopeState, mutation: Mutation, ctx: WriteConte
     plan.entry = historyEntry(mutation, ctx, revision, staged);
     if (revision > BigInt(ctx.historyLimit)) plan.trimHistoryThrough = revision - BigInt(ctx.historyLimit);
   }
-  if (ctx.requestId !== undefined) plan.remember = { requestId: ctx.requestId, fingerprint: ctx.fingerprint ?? "", outcome };
+  if (ctx.requestId !== undefined) {
+    const seq = state.requestSeq + 1;
+    plan.remember = { requestId: ctx.requestId, seq, fingerprint: ctx.fingerprint ?? "", outcome };
+    if (seq > ctx.requestIdLimit) plan.forgetRequestsThrough = seq - ctx.requestIdLimit;
+  }
   return { ok: true, plan };
 }
 

@@ -6,7 +6,8 @@
 // is stored, so a refused op leaves nothing behind. Any other failure fails
 // the whole batch, and the transaction keeps none of it.
 import { planWrite, type ScopeState, type WritePlan } from "../../domain/engine.js";
-import { DomainError, errors } from "../../domain/errors.js";
+import { DomainError } from "../../domain/errors.js";
+import { creationError } from "../../domain/session-rules.js";
 import type { Config } from "../../config.js";
 import { DEFAULT_TUPLE, type Backend, type StoredSession, type TupleId, type TupleRow } from "./backend.js";
 import { activeSession, tupleOf, tupleRow } from "./tuples.js";
@@ -50,12 +51,8 @@ function applyOne(backend: Backend, op: WriteOp, config: WriterConfig): OpValue 
 }
 
 function create(backend: Backend, input: Extract<WriteOp, { kind: "create" }>["input"]): OpValue {
-  const existing = backend.session(input.sessionId);
-  if (existing) {
-    if (existing.state === "deleted") throw errors.deleted(input.sessionId, existing.deletedAt!);
-    if (existing.systemOwned) throw errors.systemSession(input.sessionId);
-    throw errors.exists(input.sessionId);
-  }
+  const taken = creationError(input.sessionId, backend.session(input.sessionId));
+  if (taken) throw taken;
   const defaults = tupleRow(backend, DEFAULT_TUPLE);
   const session: StoredSession = {
     sessionId: input.sessionId,
@@ -98,10 +95,11 @@ function mutate(backend: Backend, op: Extract<WriteOp, { kind: "mutate" }>, conf
     time: op.time,
     limits: config.limits,
     historyLimit: config.historyLimit,
+    requestIdLimit: config.requestIdLimit,
   });
   if (!decided.ok) throw decided.error;
   const plan = decided.plan;
-  if (!plan.replayed) store(backend, id, row, plan, config.requestIdLimit);
+  if (!plan.replayed) store(backend, id, row, plan);
   const value: OpValue = {
     kind: "mutate",
     changed: plan.outcome.changed,
@@ -117,7 +115,7 @@ function mutate(backend: Backend, op: Extract<WriteOp, { kind: "mutate" }>, conf
 }
 
 /** Stores what the engine decided; the batch's transaction makes it all-or-nothing. */
-function store(b: Backend, id: TupleId, row: TupleRow, plan: WritePlan, requestIdLimit: number): void {
+function store(b: Backend, id: TupleId, row: TupleRow, plan: WritePlan): void {
   if (plan.settings.length > 0) b.writeSettings(id, plan.settings);
   const next: TupleRow = {
     controls: plan.controls,
@@ -125,16 +123,12 @@ function store(b: Backend, id: TupleId, row: TupleRow, plan: WritePlan, requestI
     keyCount: plan.keyCount,
     bytes: plan.bytes,
     updatedAt: plan.entry?.time ?? row.updatedAt,
-    requestSeq: row.requestSeq,
+    requestSeq: plan.remember?.seq ?? row.requestSeq,
   };
   if (plan.entry) b.appendHistory(id, plan.entry);
   if (plan.trimHistoryThrough !== undefined) b.trimHistory(id, plan.trimHistoryThrough);
-  if (plan.remember) {
-    next.requestSeq += 1;
-    b.remember(id, next.requestSeq, plan.remember.requestId, plan.remember);
-    const forget = next.requestSeq - requestIdLimit;
-    if (forget > 0) b.forgetRequests(id, forget);
-  }
+  if (plan.remember) b.remember(id, plan.remember.seq, plan.remember.requestId, plan.remember);
+  if (plan.forgetRequestsThrough !== undefined) b.forgetRequests(id, plan.forgetRequestsThrough);
   if (plan.entry || plan.remember) b.putTuple(id, next);
 }
 
@@ -147,5 +141,6 @@ function scopeState(b: Backend, id: TupleId, row: TupleRow): ScopeState {
     get: (key) => b.setting(id, key),
     keys: () => b.settingKeys(id),
     recall: (requestId) => b.recall(id, requestId),
+    requestSeq: row.requestSeq,
   };
 }
