@@ -1,8 +1,8 @@
 // What every command needs: where its output goes, --json, and one SDK per
 // run, built from the global options (profile, base URL, bearer token).
 import type { Command } from "commander";
-import { createConnectTransport } from "@connectrpc/connect-node";
 import { createSettingsSdk, type SettingsSdk } from "../client/index.js";
+import { createSettingsTransport } from "../client/node.js";
 import { loadEndpoint } from "../client/profile.js";
 import { stringify } from "./format.js";
 
@@ -39,9 +39,12 @@ export function createContext(io: Io): Context {
       const endpoint = loadEndpoint(opts.profile);
       const token = opts.bearer ?? opts.token ?? endpoint.bearer;
       const headers = { ...endpoint.headers, ...(token && { authorization: `Bearer ${token}` }) };
-      sdk ??= createSettingsSdk(createConnectTransport({
+      // Connect JSON over HTTP/1.1, the SDK's own transport (so "__proto__" keys show, as over REST).
+      sdk ??= createSettingsSdk(createSettingsTransport({
         baseUrl: opts.baseUrl ?? endpoint.baseUrl,
+        protocol: "connect",
         httpVersion: "1.1",
+        useBinaryFormat: false,
         interceptors: [(next) => (req) => {
           for (const [name, value] of Object.entries(headers)) req.header.set(name, value);
           return next(req);

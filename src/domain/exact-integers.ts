@@ -8,19 +8,18 @@
 // the nearest double, as JSON allows (0.1, 6.02e23).
 //
 // JSON.parse has lost the text by the time a value is seen, so this reads the
-// request bytes. It is on every JSON write path, so it first checks, cheaply,
+// request bytes (json-scan.ts). It is on every JSON write path, so it first checks, cheaply,
 // whether any run of 16 digits exists at all: a run of 16 consecutive bytes
 // covers one position of every residue mod 16, so probing every 16th byte finds
 // each such run. Only then is the body walked, with the path of each literal.
-import { errors, issue, type Issue, type IssuePath } from "./errors.js";
+import { errors, issue, type Issue } from "./errors.js";
+import { isDigit, scanJson } from "./json-scan.js";
 
 /** 2^53 - 1, the largest integer every double holds exactly, as digits: a refused literal has more, or as many and is greater. */
 const MAX_DIGITS = String(Number.MAX_SAFE_INTEGER);
 const RUN = MAX_DIGITS.length;
 /** Enough to name what is wrong; a body full of them need not be listed whole. */
 const MAX_ISSUES = 10;
-
-const isDigit = (c: number | undefined) => c !== undefined && c >= 0x30 && c <= 0x39;
 
 /** Whether `bytes` holds RUN or more consecutive ASCII digits anywhere (in a string or not). */
 function hasLongDigitRun(bytes: Uint8Array): boolean {
@@ -48,76 +47,17 @@ function inexact(bytes: Uint8Array, start: number, end: number): boolean {
   return false;
 }
 
-/** One open object or array: the element index (arrays) or where the current key's bytes are (objects). */
-interface Frame {
-  array: boolean;
-  index: number;
-  keyStart: number;
-  keyEnd: number;
-}
-
-const utf8 = new TextDecoder();
-
-function keyOf(bytes: Uint8Array, f: Frame): string {
-  const raw = utf8.decode(bytes.subarray(f.keyStart, f.keyEnd));
-  try {
-    return JSON.parse(`"${raw}"`) as string;
-  } catch {
-    return raw; // not valid JSON: the parser will say so
-  }
-}
-
-const pathOf = (bytes: Uint8Array, stack: Frame[]): IssuePath => stack.map((f) => (f.array ? f.index : keyOf(bytes, f)));
-
-/** End of the string whose opening quote is at `start` (the index after its closing quote). */
-function stringEnd(bytes: Uint8Array, start: number): number {
-  let i = start + 1;
-  while (i < bytes.length && bytes[i] !== 0x22) i += bytes[i] === 0x5c ? 2 : 1;
-  return i + 1;
-}
-
-/**
- * Walks JSON text (UTF-8) and reports each integer literal past 2^53 - 1 with
- * its path. Text that is not JSON is walked as far as it goes and never
- * throws here: the parser that follows reports it.
- */
+/** Each integer literal a double cannot hold exactly, with its path; at most MAX_ISSUES. */
 function scan(bytes: Uint8Array): Issue[] {
   const found: Issue[] = [];
-  const stack: Frame[] = [];
-  let expectKey = false;
-  let i = 0;
-  while (i < bytes.length && found.length < MAX_ISSUES) {
-    const c = bytes[i]!;
-    const top = stack[stack.length - 1];
-    if (c === 0x22) {
-      const end = stringEnd(bytes, i);
-      if (expectKey && top && !top.array) {
-        top.keyStart = i + 1;
-        top.keyEnd = end - 1;
-        expectKey = false;
-      }
-      i = end;
-    } else if (c === 0x2d || isDigit(c)) {
-      let end = i + 1;
-      while (end < bytes.length && (isDigit(bytes[end]) || bytes[end] === 0x2e || bytes[end] === 0x65 || bytes[end] === 0x45 || bytes[end] === 0x2b || bytes[end] === 0x2d)) end++;
-      if (inexact(bytes, i, end)) {
-        const literal = utf8.decode(bytes.subarray(i, end));
-        found.push(issue(pathOf(bytes, stack), `the integer ${literal} is outside ±${MAX_DIGITS} (2^53 - 1), so it cannot be stored exactly; send it as a string`, "too_big"));
-      }
-      i = end;
-    } else {
-      if (c === 0x7b || c === 0x5b) {
-        stack.push({ array: c === 0x5b, index: 0, keyStart: 0, keyEnd: 0 });
-        expectKey = c === 0x7b;
-      } else if (c === 0x7d || c === 0x5d) {
-        stack.pop();
-      } else if (c === 0x2c && top) {
-        if (top.array) top.index++;
-        else expectKey = true;
-      }
-      i++;
-    }
-  }
+  scanJson(bytes, {
+    number(start, end, path) {
+      if (!inexact(bytes, start, end)) return false;
+      const literal = String.fromCharCode(...bytes.subarray(start, end));
+      found.push(issue(path(), `the integer ${literal} is outside ±${MAX_DIGITS} (2^53 - 1), so it cannot be stored exactly; send it as a string`, "too_big"));
+      return found.length >= MAX_ISSUES;
+    },
+  });
   return found;
 }
 
