@@ -26,7 +26,8 @@ import { makeTransport, startTestServer, type TestServer } from "./support/serve
 const TRICKY = '{"__proto__":{"a":1,"__proto__":2},"n":{"__proto__":[{"__proto__":3},"x"]},"constructor":{"prototype":{"__proto__":null}},"plain":true}';
 const SDK_TRANSPORTS: [string, SettingsTransportOptions["protocol"], SettingsTransportOptions["httpVersion"], boolean][] = [
   ["gRPC", "grpc", "2", true],
-  ["Connect JSON, HTTP/1.1 (as cm)", "connect", "1.1", false],
+  ["Connect binary, HTTP/1.1 (as cm)", "connect", "1.1", true],
+  ["Connect JSON, HTTP/1.1", "connect", "1.1", false],
   ["Connect JSON, HTTP/2", "connect", "2", false],
   ["Connect binary, HTTP/2", "connect", "2", true],
   ["gRPC-Web binary", "grpc-web", "1.1", true],

@@ -39,12 +39,11 @@ export function createContext(io: Io): Context {
       const endpoint = loadEndpoint(opts.profile);
       const token = opts.bearer ?? opts.token ?? endpoint.bearer;
       const headers = { ...endpoint.headers, ...(token && { authorization: `Bearer ${token}` }) };
-      // Connect JSON over HTTP/1.1, the SDK's own transport (so "__proto__" keys show, as over REST).
+      // Connect (protobuf binary) over HTTP/1.1, through the SDK's own transport.
       sdk ??= createSettingsSdk(createSettingsTransport({
         baseUrl: opts.baseUrl ?? endpoint.baseUrl,
         protocol: "connect",
         httpVersion: "1.1",
-        useBinaryFormat: false,
         interceptors: [(next) => (req) => {
           for (const [name, value] of Object.entries(headers)) req.header.set(name, value);
           return next(req);
