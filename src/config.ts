@@ -65,6 +65,7 @@ export interface Config {
   watchBacklog: { events: number; bytes: number };
   limits: Limits;
   logLevel: LogLevel;
+  /** Origins (normalized, as browsers send them) whose pages may call and write; "*" for any. None by default. */
   corsOrigins: string[];
   /** JSON file of bearer tokens; unset means authentication is off. */
   authTokensFile?: string;
@@ -141,6 +142,26 @@ function hostPorts(env: Env, name: string): { host: string; port: number }[] | u
   });
 }
 
+/** A comma-separated list of web origins (scheme://host[:port]) or "*"; none when unset. */
+function origins(env: Env, name: string): string[] {
+  const raw = read(env, name);
+  if (raw === undefined) return [];
+  return raw.split(",").map((part) => {
+    const s = part.trim();
+    if (s === "*") return s;
+    let url: URL | undefined;
+    try {
+      url = new URL(s);
+    } catch {
+      // reported below
+    }
+    if (!url || !/^https?:$/.test(url.protocol) || url.pathname !== "/" || url.search || url.hash || url.username || url.password) {
+      throw new ConfigError(`${name} must be "*" or origins such as https://app.example.com:8443 (scheme, host, optional port), comma-separated; got "${s}"`);
+    }
+    return url.origin;
+  });
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const redisUrl = read(env, "REDIS_URL");
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
@@ -194,7 +215,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxSettingsBytes: int(env, "MAX_SETTINGS_BYTES", L.maxSettingsBytes, 1024, 512 * 1024 * 1024),
     },
     logLevel: oneOf(env, "LOG_LEVEL", ["debug", "info", "warn", "error", "silent"], "info"),
-    corsOrigins: (read(env, "CORS_ORIGINS") ?? "*").split(",").map((s) => s.trim()),
+    corsOrigins: origins(env, "CORS_ORIGINS"),
     authTokensFile: read(env, "AUTH_TOKENS_FILE"),
     http: {
       requestTimeoutMs: int(env, "HTTP_REQUEST_TIMEOUT_MS", 10_000, 100, 600_000),

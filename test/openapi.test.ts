@@ -87,6 +87,22 @@ describe("the OpenAPI document", () => {
       ["POST", `${S}/session-controls`, `/api/sessions/${id}/session-controls`, { scope: "session", controls: { ...controls, model: "" } }],
       ["DELETE", S, `/api/sessions/${id}`],
     ];
+    // A write from a foreign web page (403), and a body not declared JSON (415).
+    for (const [method, route, path, body] of [
+      ["POST", "/api/sessions", "/api/sessions", {}],
+      ["DELETE", S, `/api/sessions/${id}`, undefined],
+      ["POST", `${S}/settings`, `/api/sessions/${id}/settings`, { key: "k", value: 1 }],
+      ["DELETE", `${S}/settings/{key}`, `/api/sessions/${id}/settings/k`, undefined],
+      ["POST", `${S}/session-controls`, `/api/sessions/${id}/session-controls`, { controls }],
+    ] as const) {
+      const foreign = await rest(method, path, body, { headers: { origin: "http://evil.test" } });
+      expect(foreign.status).toBe(403);
+      validate(method, route, 403, foreign.body);
+      if (method !== "POST") continue;
+      const plain = await rest(method, path, undefined, { raw: JSON.stringify(body), headers: { "content-type": "text/plain" } });
+      expect(plain.status).toBe(415);
+      validate(method, route, 415, plain.body);
+    }
     const seen = new Set<string>();
     for (const [method, route, path, body, on] of cases) {
       const res = await (on ?? rest)(method, path, body);

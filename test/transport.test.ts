@@ -120,19 +120,6 @@ describe("one port for every protocol", () => {
     expect(((await unknown.json()) as { status: string }).status).toBe("error");
   });
 
-  it("answers CORS preflights for browser Connect clients", async () => {
-    const res = await fetch(`${server.url}/${SETTINGS}/GetSettings`, {
-      method: "OPTIONS",
-      headers: { origin: "http://example.test", "access-control-request-method": "POST", "access-control-request-headers": "content-type,connect-protocol-version" },
-    });
-    expect(res.status).toBe(204);
-    expect(res.headers.get("access-control-allow-origin")).toBe("*");
-    expect(res.headers.get("access-control-allow-headers")).toMatch(/connect-protocol-version/i);
-    const call = await postJson(`/${SESSIONS}/ListSessions`, {}, { origin: "http://example.test" });
-    expect(call.headers.get("access-control-allow-origin")).toBe("*");
-    expect(call.headers.get("access-control-expose-headers")).toMatch(/grpc-status/i);
-  });
-
   it("turns an unexpected failure into a bare internal error that leaks nothing", async () => {
     const sessionId = `s-${randomUUID()}`;
     await postJson(`/${SESSIONS}/CreateSession`, { sessionId });

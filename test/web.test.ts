@@ -1,8 +1,11 @@
 // The web panel end to end in real Chromium (Debian's, driven by
 // playwright-core): create a session, change controls and settings through
 // the UI and check them over REST, see REST changes arrive live, the lock,
-// a two-tab conflict, a deleted session and a phone-sized layout.
+// a two-tab conflict, a deleted session and a phone-sized layout; and that a
+// page on another origin cannot write.
 import { mkdtempSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
@@ -307,6 +310,72 @@ describe("the web panel with authentication on", () => {
       await page.close();
     } finally {
       await authed.close();
+    }
+  }, 30_000);
+});
+
+describe("a page on another origin", () => {
+  it("cannot write, with or without a preflight, while the panel on this origin can", async () => {
+    // Another origin: the same address on another port, serving one blank page.
+    const elsewhere = createServer((_req, res) => res.writeHead(200, { "content-type": "text/html" }).end("<!doctype html><title>elsewhere</title>"));
+    await new Promise<void>((resolve) => elsewhere.listen(0, "127.0.0.1", resolve));
+    const sessionId = await createSession();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}/`);
+      const tried = await page.evaluate(async ({ base, sessionId }) => {
+        const settings = `${base}/api/sessions/${sessionId}/settings`;
+        const controls = `${base}/api/sessions/${sessionId}/session-controls`;
+        const payload = JSON.stringify({ key: "pwned", value: true });
+        const policy = JSON.stringify({ controls: { model: null, approvalPolicy: "never", networkAccess: "enabled", filesystemSandbox: "danger-full-access" } });
+        const attempts: [string, string, RequestInit][] = [
+          // No preflight: the browser sends these as they are, and hides the answer from the page.
+          ["text/plain, no-cors", settings, { method: "POST", mode: "no-cors", headers: { "content-type": "text/plain" }, body: payload }],
+          ["form, no-cors", settings, { method: "POST", mode: "no-cors", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "key=pwned&value=true" }],
+          ["controls text/plain, no-cors", controls, { method: "POST", mode: "no-cors", headers: { "content-type": "text/plain" }, body: policy }],
+          ["new session, no body", `${base}/api/sessions`, { method: "POST", mode: "no-cors" }],
+          ["text/plain", settings, { method: "POST", headers: { "content-type": "text/plain" }, body: payload }],
+          // JSON needs a preflight, which no foreign origin passes.
+          ["json", settings, { method: "POST", headers: { "content-type": "application/json" }, body: payload }],
+          ["connect json", `${base}/codexmanager.settings.v1.SettingsService/SetSettings`, {
+            method: "POST", headers: { "content-type": "application/json" },
+            body: JSON.stringify({ sessionId, entry: { key: "pwned", value: true } }),
+          }],
+        ];
+        const out: Record<string, string> = {};
+        for (const [name, url, init] of attempts) {
+          try {
+            const res = await fetch(url, init);
+            out[name] = res.type === "opaque" ? "opaque" : `read ${res.status}`;
+          } catch {
+            out[name] = "failed";
+          }
+        }
+        return out;
+      }, { base: server.url, sessionId });
+      // The page never reads an answer: opaque (no-cors) or a CORS failure.
+      expect(tried).toEqual({
+        "text/plain, no-cors": "opaque", "form, no-cors": "opaque", "controls text/plain, no-cors": "opaque", "new session, no body": "opaque",
+        "text/plain": "failed", json: "failed", "connect json": "failed",
+      });
+      await page.close();
+      // And nothing was applied.
+      const after = await rest("GET", `/api/sessions/${sessionId}/settings`);
+      expect(after.body).toMatchObject({ settings: {}, revision: 0 });
+      expect((await rest("GET", `/api/sessions/${sessionId}/session-controls`)).body.controls).toMatchObject({ approvalPolicy: "untrusted", filesystemSandbox: "read-only" });
+      const sessions = (await rest("GET", "/api/sessions?limit=100")).body.data as { sessionId: string; createdAt: number }[];
+      expect(sessions.filter((s) => s.createdAt >= Math.floor(Date.now() / 1000) - 2 && s.sessionId !== sessionId)).toEqual([]);
+
+      // The panel, on the server's own origin, writes as before.
+      const panel = await open(`/sessions/${sessionId}`);
+      await panel.getByText("● Live").waitFor();
+      await panel.getByLabel("Key or dot path").fill("mine");
+      await panel.getByLabel("Value (JSON)").fill("1");
+      await panel.getByRole("button", { name: "Add" }).click();
+      await expect.poll(async () => (await rest("GET", `/api/sessions/${sessionId}/settings`)).body.settings).toEqual({ mine: 1 });
+      await panel.close();
+    } finally {
+      elsewhere.close();
     }
   }, 30_000);
 });

@@ -1,8 +1,8 @@
 // What every command needs: where its output goes, --json, and one SDK per
 // run, built from the global options (profile, base URL, bearer token).
 import type { Command } from "commander";
-import { createConnectTransport } from "@connectrpc/connect-node";
 import { createSettingsSdk, type SettingsSdk } from "../client/index.js";
+import { createSettingsTransport } from "../client/node.js";
 import { loadEndpoint } from "../client/profile.js";
 import { stringify } from "./format.js";
 
@@ -39,8 +39,10 @@ export function createContext(io: Io): Context {
       const endpoint = loadEndpoint(opts.profile);
       const token = opts.bearer ?? opts.token ?? endpoint.bearer;
       const headers = { ...endpoint.headers, ...(token && { authorization: `Bearer ${token}` }) };
-      sdk ??= createSettingsSdk(createConnectTransport({
+      // Connect (protobuf binary) over HTTP/1.1, through the SDK's own transport.
+      sdk ??= createSettingsSdk(createSettingsTransport({
         baseUrl: opts.baseUrl ?? endpoint.baseUrl,
+        protocol: "connect",
         httpVersion: "1.1",
         interceptors: [(next) => (req) => {
           for (const [name, value] of Object.entries(headers)) req.header.set(name, value);

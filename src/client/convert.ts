@@ -1,7 +1,7 @@
 // The SDK's plain shapes (JSON values, enum names, bigint revisions) and the
 // conversions between them and the generated protobuf messages.
-import { fromJson, toJson, type MessageInitShape } from "@bufbuild/protobuf";
-import { timestampDate, ValueSchema, type Value } from "@bufbuild/protobuf/wkt";
+import { fromJson, type MessageInitShape } from "@bufbuild/protobuf";
+import { NullValue, timestampDate, ValueSchema, type Value } from "@bufbuild/protobuf/wkt";
 import type { Session } from "../../gen/codexmanager/settings/v1/session_pb.js";
 import {
   ChangeKind,
@@ -19,6 +19,7 @@ import {
   type JsonValue,
   type Scope,
 } from "../domain/types.js";
+import { setOwn } from "../domain/json.js";
 
 export interface Tuple extends ControlFields {
   settings: JsonObject;
@@ -49,7 +50,49 @@ export interface SettingsChange {
 const PATH_OPS = ["set", "merge", "unset"] as const;
 export const scopePb = (scope: Scope | undefined) => (scope === "default" ? ScopePb.DEFAULT : ScopePb.SESSION);
 export const value = (v: JsonValue): Value => fromJson(ValueSchema, v);
-export const json = (v: Value | undefined): JsonValue | undefined => (v === undefined ? undefined : (toJson(ValueSchema, v) as JsonValue));
+
+/**
+ * A Value as plain JSON. Not protobuf-es's toJson, which assigns each Struct
+ * key to a plain object, so that "__proto__" would set the prototype instead.
+ */
+export function json(v: Value | undefined): JsonValue | undefined {
+  if (v === undefined) return undefined;
+  switch (v.kind.case) {
+    case "structValue": {
+      const fields = v.kind.value.fields;
+      const out: JsonObject = {};
+      for (const k of Object.keys(fields)) setOwn(out, k, json(fields[k]) ?? null);
+      return out;
+    }
+    case "listValue":
+      return v.kind.value.values.map((item) => json(item) ?? null);
+    case "numberValue":
+    case "stringValue":
+    case "boolValue":
+      return v.kind.value;
+    default:
+      return null;
+  }
+}
+
+/** Plain JSON as a Value, every key an own entry ("__proto__" too); the inverse of `json`. */
+export function valueOf(j: JsonValue): Value {
+  const kind: Value["kind"] =
+    j === null ? { case: "nullValue", value: NullValue.NULL_VALUE }
+    : typeof j === "number" ? { case: "numberValue", value: j }
+    : typeof j === "string" ? { case: "stringValue", value: j }
+    : typeof j === "boolean" ? { case: "boolValue", value: j }
+    : Array.isArray(j) ? { case: "listValue", value: { $typeName: "google.protobuf.ListValue", values: j.map(valueOf) } }
+    : { case: "structValue", value: { $typeName: "google.protobuf.Struct", fields: ownEntries(j, valueOf) } };
+  return { $typeName: "google.protobuf.Value", kind };
+}
+
+/** An object of `o`'s keys, each mapped, every one an own property. */
+export function ownEntries<T>(o: Record<string, JsonValue>, map: (v: JsonValue) => T): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const k of Object.keys(o)) setOwn(out, k, map(o[k]!));
+  return out;
+}
 const enumName = <T extends string>(values: readonly T[], n: number) => values[n - 1]!;
 const enumNumber = <T extends string>(values: readonly T[], v: T) => values.indexOf(v) + 1;
 

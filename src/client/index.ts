@@ -13,11 +13,13 @@ import { Mode, PathOp, SettingsService, type ScopeControls } from "../../gen/cod
 import type { ControlFields, JsonObject, JsonValue, Scope } from "../domain/types.js";
 import { changeOf, controlsPb, createControlsPb, json, scopePb, sessionOf, tupleOf, value, type SettingsChange } from "./convert.js";
 import { guard, settingsError } from "./errors.js";
+import { keepProtoKeys } from "./proto-keys.js";
 import { idempotent, type WriteOptions } from "./writes.js";
 
 export type { ControlFields, JsonObject, JsonValue, Scope };
 export type { Change, SettingsChange, Tuple } from "./convert.js";
 export { SettingsError } from "./errors.js";
+export { sdkJsonOptions } from "./json-keys.js";
 export { newRequestId, retryable, type WriteOptions } from "./writes.js";
 
 /** What every write takes: provenance, compare-and-set, and its request id and retry. */
@@ -39,8 +41,9 @@ export interface WatchOptions {
 const stamp = (p: Provenance, requestId: string) => ({ actor: p.actor, source: p.source, ifRevision: p.ifRevision, requestId });
 
 export function createSettingsSdk(transport: Transport) {
-  const settingsApi = createClient(SettingsService, transport);
-  const sessionsApi = createClient(SessionService, transport);
+  const keeping = keepProtoKeys(transport);
+  const settingsApi = createClient(SettingsService, keeping);
+  const sessionsApi = createClient(SessionService, keeping);
 
   function settingsOf(sessionId: string) {
     const write = (scope: Scope | undefined, update: Parameters<typeof settingsApi.setSettings>[0]["update"], p: Provenance = {}) =>

@@ -55,7 +55,7 @@ export function deeperThan(value: JsonValue, max: number): boolean {
  * has a setter on Object.prototype; every other key takes the plain (and much
  * faster) assignment, which keeps the object in V8's fast mode.
  */
-export function setOwn(target: JsonObject, key: string, value: JsonValue): void {
+export function setOwn<T = JsonValue>(target: Record<string, T>, key: string, value: T): void {
   if (key === "__proto__") Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
   else target[key] = value;
 }

@@ -1,8 +1,8 @@
 // The HTTP surface on one port: Connect, gRPC and gRPC-Web through
-// connect-node, plus health checks and CORS, with room for REST routes.
+// connect-node, plus health checks, CORS and the refusal of cross-site
+// writes (./cors.ts), with room for REST routes.
 import { setMaxListeners } from "node:events";
 import type { DescService } from "@bufbuild/protobuf";
-import { cors as connectCors } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { SessionService } from "../../gen/codexmanager/settings/v1/session_pb.js";
 import { SettingsService } from "../../gen/codexmanager/settings/v1/settings_pb.js";
@@ -17,6 +17,8 @@ import { callObserver, type CallObserver } from "../observe/calls.js";
 import { instrumentStore } from "../observe/instrumented-store.js";
 import { createMetrics, type Metrics } from "../observe/metrics.js";
 import type { Authenticator } from "../auth.js";
+import { applyCors, foreignWriteOrigin, refuseForeignWrite } from "./cors.js";
+import { exactJsonOptions } from "./exact-json.js";
 import { sendJson, type Req, type Res } from "./http-json.js";
 import { listenOnePort } from "./one-port.js";
 import { closeIfAnsweredEarly } from "./unread-body.js";
@@ -127,6 +129,7 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
       procedures = new Set(router.handlers.map((h) => h.requestPath));
     },
     interceptors,
+    jsonOptions: exactJsonOptions,
     readMaxBytes: config.limits.maxBodyBytes,
     shutdownSignal: shutdown.signal,
     fallback: serveOther,
@@ -136,6 +139,7 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
     if (applyCors(config.corsOrigins, req, res)) return;
     closeIfAnsweredEarly(req, res, config.limits.maxBodyBytes);
     const path = (req.url ?? "").split("?")[0]!;
+    if (refuseForeignWrite(config.corsOrigins, req, res, procedures.has(path))) return;
     // Not a procedure: no need to go through connect-node's router to find that out.
     if (!procedures.has(path)) return serveOther(req, res);
     // connect-node answers a GET on a procedure with an empty 405; say why, in Connect's error form.
@@ -150,7 +154,8 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
   const server = await listenOnePort(handler, config.host, config.port, {
     http: config.http,
     log,
-    rawStream: (stream, headers) => serveGrpcUnary(stream, headers, rpc),
+    // A write from a foreign origin goes the long way, to be refused in `handler`.
+    rawStream: (stream, headers) => !foreignWriteOrigin(config.corsOrigins, headers[":method"], headers) && serveGrpcUnary(stream, headers, rpc),
   });
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${server.port}`;
   return {
@@ -176,23 +181,4 @@ async function readiness(store: Store, res: Res): Promise<void> {
   } catch {
     sendJson(res, 503, { status: "error", code: "unavailable", message: "settings store is unavailable" });
   }
-}
-
-/** Adds CORS headers for allowed origins; answers preflights itself (returns true). */
-function applyCors(origins: string[], req: Req, res: Res): boolean {
-  const origin = req.headers.origin;
-  if (typeof origin !== "string") return false;
-  const any = origins.includes("*");
-  if (!any && !origins.includes(origin)) return false;
-  res.setHeader("access-control-allow-origin", any ? "*" : origin);
-  if (!any) res.setHeader("vary", "origin");
-  res.setHeader("access-control-expose-headers", [...connectCors.exposedHeaders, "Idempotent-Replayed"].join(", "));
-  if (req.method !== "OPTIONS" || !req.headers["access-control-request-method"]) return false;
-  res.writeHead(204, {
-    "access-control-allow-methods": [...connectCors.allowedMethods, "DELETE"].join(", "),
-    "access-control-allow-headers": [...connectCors.allowedHeaders, "Authorization", "Idempotency-Key"].join(", "),
-    "access-control-max-age": "7200",
-  });
-  res.end();
-  return true;
 }

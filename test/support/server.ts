@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createClient, type Client, type Transport } from "@connectrpc/connect";
+import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { SessionService } from "../../gen/codexmanager/settings/v1/session_pb.js";
 import { SettingsService } from "../../gen/codexmanager/settings/v1/settings_pb.js";
@@ -45,16 +45,16 @@ export function tempDataDir(): string {
   return dir;
 }
 
-export function makeTransport(url: string, name: TransportName): Transport {
+export function makeTransport(url: string, name: TransportName, interceptors: Interceptor[] = []): Transport {
   switch (name) {
     case "grpc":
-      return createGrpcTransport({ baseUrl: url });
+      return createGrpcTransport({ baseUrl: url, interceptors });
     case "connect-json":
-      return createConnectTransport({ baseUrl: url, httpVersion: "1.1", useBinaryFormat: false });
+      return createConnectTransport({ baseUrl: url, httpVersion: "1.1", useBinaryFormat: false, interceptors });
     case "connect-binary-h2":
-      return createConnectTransport({ baseUrl: url, httpVersion: "2", useBinaryFormat: true });
+      return createConnectTransport({ baseUrl: url, httpVersion: "2", useBinaryFormat: true, interceptors });
     case "grpc-web":
-      return createGrpcWebTransport({ baseUrl: url, httpVersion: "1.1" });
+      return createGrpcWebTransport({ baseUrl: url, httpVersion: "1.1", interceptors });
   }
 }
 

@@ -1,6 +1,6 @@
 // The panel talks to the service only through Connect-Web and the SDK.
 import { createConnectTransport } from "@connectrpc/connect-web";
-import { createSettingsSdk, SettingsError } from "../../src/client/index.js";
+import { createSettingsSdk, sdkJsonOptions, SettingsError } from "../../src/client/index.js";
 
 const TOKEN_KEY = "settings-panel-token";
 
@@ -13,6 +13,8 @@ export const token = {
 export const sdk = createSettingsSdk(
   createConnectTransport({
     baseUrl: window.location.origin,
+    // So that "__proto__" keys of a settings map show, as over REST.
+    jsonOptions: sdkJsonOptions,
     interceptors: [
       (next) => (req) => {
         const t = token.get();

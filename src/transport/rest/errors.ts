@@ -16,6 +16,17 @@ export interface RestAnswer {
   raw?: string;
 }
 
+/** A refusal of the HTTP layer rather than the domain (415: a body not declared JSON). */
+export class RestRefusal extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 const INTERNAL: RestAnswer = {
   status: 500,
   body: { status: "error", code: "internal_error", message: "internal server error" },
@@ -23,6 +34,9 @@ const INTERNAL: RestAnswer = {
 };
 
 export async function restError(err: unknown, ops: Operations, log: Logger, route: string): Promise<RestAnswer> {
+  if (err instanceof RestRefusal) {
+    return { status: err.status, body: { status: "error", code: err.code, message: err.message }, code: "invalid_argument" };
+  }
   if (!(err instanceof DomainError)) {
     log.error({ route, err }, "unexpected error");
     return INTERNAL;

@@ -23,9 +23,19 @@ const session: ZodOpenApiResponsesObject = {
   "404": json(R.sessionNotFound, "No such session."),
   "410": json(R.sessionDeleted, "The session was deleted."),
 };
-/** What a write may answer besides. */
-const write: ZodOpenApiResponsesObject = {
+/** What any write may answer besides: a page of a foreign origin may not write (see CORS_ORIGINS). */
+const crossSite = (forbidden: z.ZodType[], description: string) => ({
+  "403": json(oneOf(...forbidden, R.originNotAllowed), `${description} Or a write from a web page whose origin is not allowed.`),
+});
+/** What a write with a body may answer besides. */
+const notJson = { "415": json(R.unsupportedMediaType, "The body was not sent as content-type: application/json.") };
+/** What a write to a session may answer. */
+const sessionWrite: ZodOpenApiResponsesObject = {
   ...session,
+  ...crossSite([R.systemSession, R.forbidden], "A system-owned session, or a role that may not do this."),
+};
+const write: ZodOpenApiResponsesObject = {
+  ...sessionWrite,
   "409": json(R.revisionMismatch, "ifRevision did not match; nothing changed."),
   "413": json(R.payloadTooLarge, "The body or the resulting map is over a limit."),
   "423": json(R.locked, "The default scope is locked (SESSION_DEFAULTS_LOCKED)."),
@@ -59,8 +69,9 @@ export function openApiDocument(): object {
         }),
         post: op("Create a session (copies the default tuple)", {
           ...common,
+          ...notJson,
           "200": json(R.sessionResponse, "The new session."),
-          "403": json(oneOf(R.systemSession, R.forbidden), "The id belongs to a system-owned session, or the role may not create."),
+          ...crossSite([R.systemSession, R.forbidden], "The id belongs to a system-owned session, or the role may not create."),
           "409": json(R.sessionExists, "A session with this id exists."),
           "410": json(R.sessionDeleted, "A session with this id was deleted."),
           "413": json(R.payloadTooLarge, "The body is over MAX_BODY_BYTES."),
@@ -68,7 +79,7 @@ export function openApiDocument(): object {
       },
       "/api/sessions/{sessionId}": {
         get: op("Get a session", { ...session, "200": json(R.sessionResponse, "The session.") }, { requestParams: { path: sessionId } }),
-        delete: op("Delete a session, leaving a tombstone", { ...session, "200": json(R.deleteSessionResponse, "Deleted.") }, {
+        delete: op("Delete a session, leaving a tombstone", { ...sessionWrite, "200": json(R.deleteSessionResponse, "Deleted.") }, {
           requestParams: { path: sessionId },
         }),
       },
@@ -76,7 +87,7 @@ export function openApiDocument(): object {
         get: op("Read the settings map, or one key", { ...session, "200": json(oneOf(R.settingsMapResponse, R.settingsKeyResponse), "The map, or the key.") }, {
           requestParams: { path: sessionId, query: z.object({ scope: z.enum(["session", "default"]).optional(), key: z.string().optional() }) },
         }),
-        post: op("Write settings: {settings, mode}, {key, value} or {path, value, op}", { ...write, "200": json(R.settingsSetResponse, "Written, or unchanged.") }, {
+        post: op("Write settings: {settings, mode}, {key, value} or {path, value, op}", { ...write, ...notJson, "200": json(R.settingsSetResponse, "Written, or unchanged.") }, {
           requestParams: { path: sessionId },
           ...body(settingsBody),
         }),
@@ -102,7 +113,7 @@ export function openApiDocument(): object {
         get: op("Both control tuples", { ...session, "200": json(R.controlsResponse, "The session's and the default tuple.") }, {
           requestParams: { path: sessionId },
         }),
-        post: op("Apply controls (settings only when controls.settings is given)", { ...write, "200": json(R.applyControlsResponse, "Applied, or unchanged.") }, {
+        post: op("Apply controls (settings only when controls.settings is given)", { ...write, ...notJson, "200": json(R.applyControlsResponse, "Applied, or unchanged.") }, {
           requestParams: { path: sessionId },
           ...body(controlsBody),
         }),

@@ -128,4 +128,6 @@ export const locked = z
   })
   .meta({ id: "SessionSettingsLockedResponse" });
 export const unavailable = z.object(error("unavailable")).meta({ id: "Unavailable" });
+export const originNotAllowed = z.object(error("origin_not_allowed")).meta({ id: "OriginNotAllowed" });
+export const unsupportedMediaType = z.object(error("unsupported_media_type")).meta({ id: "UnsupportedMediaType" });
 export const internal = z.object(error("internal_error")).meta({ id: "InternalError" });

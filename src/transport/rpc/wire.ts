@@ -8,6 +8,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { fromBinary, fromJsonString, toBinary, toJsonString, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { requireExactIntegers } from "../../domain/exact-integers.js";
 import { preEncoded } from "../../service/encodings.js";
 import type { ProtocolName } from "./context.js";
 import type { Kind } from "./methods.js";
@@ -54,6 +55,7 @@ export function wireOf(headers: IncomingHttpHeaders, kind: Kind): Wire | undefin
 const READ_JSON = { ignoreUnknownFields: true };
 
 export function decode(schema: DescMessage, codec: Codec, bytes: Uint8Array): MessageShape<DescMessage> {
+  if (codec === "json") requireExactIntegers(bytes);
   try {
     return codec === "proto" ? fromBinary(schema, bytes) : fromJsonString(schema, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8"), READ_JSON);
   } catch (e) {
