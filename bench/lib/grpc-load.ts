@@ -30,7 +30,7 @@ export interface GrpcLoadOptions {
 export async function grpcLoad(o: GrpcLoadOptions): Promise<LoadResult> {
   const framesFile = join(o.dir, "grpc-load-frames.bin");
   writeFileSync(framesFile, Buffer.concat(o.frames));
-  const options = { url: o.url, path: o.path, frames: framesFile, c: o.shape.c, m: o.shape.m, n: o.durationS ? undefined : o.n, durationS: o.durationS, rps: o.rps };
+  const options = { url: o.url, path: o.path, frames: framesFile, c: o.shape.c, m: o.shape.m, n: o.durationS ? undefined : o.n, durationS: o.durationS, rps: o.rps, timeoutMs: o.timeoutMs };
   const proc = await start("grpc-load", [process.execPath, GENERATOR, JSON.stringify(options)], { core: 1 });
   let line: string;
   try {

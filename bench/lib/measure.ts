@@ -123,6 +123,7 @@ export async function measure(def: RunDef, n: number, opts: DriveOptions & { tim
 }
 
 export async function runOne(def: RunDef, round: number): Promise<void> {
+  const started = performance.now();
   const pid = serverOf(def).proc.pid;
   const w0 = mark(pid);
   const warm = await drive(def, { durationS: BUDGET.warmS, timeoutMs: BUDGET.warmS * 1000 + 30_000 });
@@ -140,7 +141,7 @@ export async function runOne(def: RunDef, round: number): Promise<void> {
   // Bounded in time as well: far past what the warm-up's rate predicts, the run fails.
   const timeoutMs = Math.max(20_000, (10_000 * n) / Math.max(1, warmRate.get(def.key)!));
   const m = await measure(def, n, { timeoutMs });
-  record(round, def.key, def.scenario.id, def.shape.id, m);
+  record(round, def.key, def.scenario.id, def.shape.id, m).wallSeconds = +((performance.now() - started) / 1000).toFixed(2);
 }
 
 const ms = (x: number | undefined) => (x === undefined ? "-" : x.toFixed(1));

@@ -25,6 +25,8 @@ export interface RunRecord {
   changedPct?: number;
   /** grpc-load: its own CPU use, % of core 1. */
   loadBusyPct?: number;
+  /** The whole run, warm-up and checks included. */
+  wallSeconds?: number;
   /** Probed beside the run (durable writes on the service). */
   healthz?: LatencyStats;
   getSettings?: LatencyStats;
