@@ -9,7 +9,7 @@ export function writePerformanceMd(r: Results, file: string): void {
   const text = [
     "## Performance",
     "",
-    "`npm run bench` (about 10 minutes; `npm run bench -- --quick` is a smoke run of about 2 minutes that CI runs,",
+    "`npm run bench` (about 10 minutes; `npm run bench -- --quick` is a smoke run of about 1.5 minutes that CI runs,",
     "where only a crash or a broken rule fails) starts everything it measures itself: a `redis-server` on a free loopback",
     "port, the service compiled from `dist/` (`npm run build`) through `bench/server.mjs` (the only place that serves",
     "the bench's no-op `BenchService`), the same service on the embedded SQLite store, two anchors that answer the same",
