@@ -71,7 +71,7 @@ export function targets(sum: Record<string, Summary>): Record<string, Target> {
   const perShape = (id: string) => Object.fromEntries([S, M].map((sh) => [sh.id, sum[`${id}@${sh.id}`]?.ratioToGrpcJs ?? null]));
   const cpuTarget = (name: string, id: string, limit: number): Target => {
     const measured = round3(worst([`${id}@${S.id}`, `${id}@${M.id}`]));
-    return { name, measured, target: `<= ${limit}`, pass: measured <= limit, detail: { byShape: perShape(id), note: "worse of the two shapes" } };
+    return { name, measured, target: `<= ${limit.toFixed(1)}`, pass: measured <= limit, detail: { byShape: perShape(id), note: "worse of the two shapes" } };
   };
   t.T1 = cpuTarget("gRPC no-op (BenchService/Noop) CPU/call / grpc-js no-op", "noop-grpc", 1.5);
   t.T2 = cpuTarget("SetSettings over gRPC (Redis), every write a change, server CPU/call / grpc-js no-op", "set-grpc", 2.0);
