@@ -25,6 +25,7 @@ import { createInterface } from "node:readline";
 import http2 from "node:http2";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { WatchSettingsRequestSchema, WatchSettingsResponseSchema } from "../dist/gen/codexmanager/settings/v1/settings_pb.js";
+import { Latencies } from "./latencies.mjs";
 
 const [baseUrl, sessionId, countText, mode, httpVersion = "2", perConnectionText = "250"] = process.argv.slice(2);
 const count = Number(countText);
@@ -39,17 +40,9 @@ let ended = 0;
 const errors = [];
 /** Per watcher: the last revision it received. */
 const lastRevision = new Float64Array(count);
-/** Every (watcher, change) delivery latency in ms, with room to grow. */
-let latencies = new Float64Array(1 << 16);
-let samples = 0;
-function record(ms) {
-  if (samples === latencies.length) {
-    const bigger = new Float64Array(latencies.length * 2);
-    bigger.set(latencies);
-    latencies = bigger;
-  }
-  latencies[samples++] = ms;
-}
+/** Every (watcher, change) delivery latency in ms. */
+const latencies = new Latencies();
+const record = (ms) => latencies.record(ms);
 let onCreated = () => {};
 function createdOne() {
   created++;
@@ -228,22 +221,18 @@ async function go(rate, seconds) {
     return n;
   };
   while (behind() > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-  const sorted = latencies.slice(0, samples).sort();
-  const pct = (p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] : NaN);
   const result = {
     mode,
     httpVersion: mode === "connect" ? httpVersion : "1.1",
     watchers: count,
     writes,
     writeSeconds,
-    deliveries: samples,
+    deliveries: latencies.count,
     expected: writes * count,
     behind: behind(),
     ended,
     errors,
-    p50Ms: pct(50),
-    p99Ms: pct(99),
-    maxMs: sorted.length ? sorted[sorted.length - 1] : NaN,
+    ...latencies.summary(),
   };
   process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
 }

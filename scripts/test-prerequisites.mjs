@@ -1,5 +1,6 @@
 // Before `npm test`: the tests need real redis-server (and redis-sentinel),
-// Debian's Chromium and python3. Whatever is missing is installed with
+// Debian's Chromium and python3; `npm run bench` also needs etcd
+// (etcd-server, its anchor for durable writes). Whatever is missing is installed with
 // apt-get (through sudo when not root), saying so; when that is impossible
 // the run stops with one line naming the command to run. Tests never skip
 // for a missing tool.
@@ -11,6 +12,7 @@ const NEEDED = [
   { what: "redis-sentinel", present: () => onPath("redis-sentinel"), pkg: "redis-sentinel" },
   { what: "/usr/bin/chromium", present: () => existsSync("/usr/bin/chromium"), pkg: "chromium" },
   { what: "python3", present: () => onPath("python3"), pkg: "python3" },
+  { what: "etcd", present: () => onPath("etcd"), pkg: "etcd-server" },
 ];
 
 function onPath(command) {

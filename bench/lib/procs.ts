@@ -7,6 +7,7 @@
 // outlives the driver even if the driver is killed with SIGKILL.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
+import net from "node:net";
 
 export const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
 
@@ -107,11 +108,23 @@ export async function start(name: string, argv: string[], options: StartOptions)
 }
 
 /** The pid must be the program itself (not a wrapper) and run on the one core it was given. */
-function checkPinned(proc: Proc, core: number): void {
+export function checkPinned(proc: Proc, core: number): void {
   const comm = readFileSync(`/proc/${proc.pid}/comm`, "utf8").trim();
   if (comm === "taskset") throw new Error(`${proc.name}: pid ${proc.pid} is still taskset`);
   const allowed = /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync(`/proc/${proc.pid}/status`, "utf8"))?.[1];
   if (allowed !== String(core)) throw new Error(`${proc.name}: pid ${proc.pid} may run on cores ${allowed}, not only ${core}`);
+}
+
+/** A loopback port nothing listens on right now (for servers that cannot take port 0: redis-server, etcd). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 /** Asks a child.mjs process for a full GC and its RSS afterwards. */
@@ -121,6 +134,13 @@ export async function gcRss(proc: Proc): Promise<number> {
   const line = await reply;
   if (!line.includes("gc=true")) throw new Error(`${proc.name} runs without --expose-gc`);
   return Number(/rss=(\d+)/.exec(line)![1]);
+}
+
+/** process.hrtime µs of a child.mjs process now (the clock of its --cpu-prof samples). */
+export async function hrtimeMark(proc: Proc): Promise<number> {
+  const line = proc.nextLine("MARK", 10_000);
+  proc.send("mark");
+  return Number(/t=(\d+)/.exec(await line)![1]);
 }
 
 /** The process's resident set from /proc (bytes). */

@@ -1,9 +1,9 @@
-// What a run prints and writes: one table of every scenario beside the
-// anchors, the targets, the embedded store, the watch fan-out and the big
-// map; and a Markdown text for the README's performance section, built from
-// the same results (bench/results/performance.md).
-import { writeFileSync } from "node:fs";
+// What a run prints: one table of every scenario beside the
+// anchors, the targets, the durable writes against etcd, the embedded store,
+// the watch fan-out and the big map; and a Markdown text for the README's
+// performance section, built from the same results (performance-md.ts).
 import type { ProfileSummary } from "./profile.js";
+import type { LatencyStats } from "./stats.js";
 
 export interface RunRecord {
   round: number;
@@ -23,6 +23,13 @@ export interface RunRecord {
   /** raw EVALSHA: the client process's CPU per call. */
   clientUs?: number;
   changedPct?: number;
+  /** grpc-load: its own CPU use, % of core 1. */
+  loadBusyPct?: number;
+  /** The whole run, warm-up and checks included. */
+  wallSeconds?: number;
+  /** Probed beside the run (durable writes on the service). */
+  healthz?: LatencyStats;
+  getSettings?: LatencyStats;
 }
 
 export interface Summary {
@@ -43,6 +50,23 @@ export interface Summary {
   redisUs?: number;
   clientUs?: number;
   changedPct?: number;
+  loadBusyPct?: number;
+  /** Medians over rounds of each run's probe p99, and the probes' failed calls over all rounds. */
+  healthzP99Ms?: number;
+  getSettingsP99Ms?: number;
+  probeFailures?: number;
+}
+
+/** One comparison of durable writes: the same transport and writers, the service on SQLite against etcd. */
+export interface DurableRow {
+  transport: "HTTP/1.1" | "gRPC";
+  writers: number;
+  etcd: { rps: number; cpuUs: number; p99Ms: number; changedPct?: number };
+  sqlite: { rps: number; cpuUs: number; p99Ms: number; changedPct?: number; healthzP99Ms?: number; getSettingsP99Ms?: number; probeFailures?: number };
+  /** Medians over rounds of the per-round ratios, ours / etcd's. */
+  writesRatio: { median: number; perRound: number[] };
+  cpuRatio: { median: number; perRound: number[] };
+  p99Ratio: { median: number; perRound: number[] };
 }
 
 export interface Target {
@@ -59,6 +83,8 @@ export interface Results {
   when: string;
   quick: boolean;
   seconds?: number;
+  /** Where the time went: setup, rounds, fanout, bigMaps. */
+  phaseSeconds?: Record<string, number>;
   machine: Record<string, unknown>;
   method: Record<string, unknown>;
   calls: Record<string, number>;
@@ -66,6 +92,7 @@ export interface Results {
   anchors: Record<string, Summary>;
   targets: Record<string, Target>;
   sqlite: Record<string, unknown>;
+  durable?: { note: string; rows: DurableRow[] };
   fanout?: { connect: Record<string, unknown>; sse: Record<string, unknown> };
   bigMaps?: Record<string, unknown>;
   profile?: { scenario: string; file: string; summary: ProfileSummary };
@@ -74,9 +101,16 @@ export interface Results {
 }
 
 const f = (x: number | undefined, digits = 1) => (x === undefined || !Number.isFinite(x) ? "-" : x.toFixed(digits));
-const SHAPE_TEXT: Record<string, string> = { c4m32: "4 conn x 32 streams", c16m1: "16 conn x 1 stream", h1c16: "HTTP/1.1, 16 conn", "64 in flight": "64 in flight" };
+const SHAPE_TEXT: Record<string, string> = {
+  c4m32: "4 conn x 32 streams",
+  c16m1: "16 conn x 1 stream",
+  c16m16: "16 conn x 16 streams",
+  h1c16: "HTTP/1.1, 16 conn",
+  h1c256: "HTTP/1.1, 256 conn",
+  "64 in flight": "64 in flight",
+};
 
-function scenarioTable(r: Results): string[] {
+export function scenarioTable(r: Results): string[] {
   const lines = [
     "| scenario | shape | calls/s | p50 ms | p99 ms | server CPU µs/call | ratio to grpc-js | per-round ratios | writes that changed the map | Redis CPU µs/call | core 0 used by others |",
     "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|",
@@ -89,13 +123,27 @@ function scenarioTable(r: Results): string[] {
   return lines;
 }
 
-function targetTable(r: Results): string[] {
+export function targetTable(r: Results): string[] {
   const lines = ["| target | what | measured | target | result |", "|---|---|---:|---|---|"];
   for (const [k, t] of Object.entries(r.targets)) lines.push(`| ${k} | ${t.name} | ${t.shown ?? f(t.measured, 2)} | ${t.target} | ${t.pass ? "PASS" : "FAIL"} |`);
   return lines;
 }
 
-function fanoutTable(r: Results): string[] {
+export function durableLines(r: Results): string[] {
+  if (!r.durable?.rows.length) return [];
+  const lines = [
+    "| durable writes, every one a change | writers | etcd writes/s | SQLite writes/s | ratio | etcd CPU µs/write | SQLite CPU µs/write | ratio | etcd p99 ms | SQLite p99 ms | ratio | /healthz p99 ms | GetSettings p99 ms |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const x of r.durable.rows) {
+    lines.push(
+      `| ${x.transport} | ${x.writers} | ${f(x.etcd.rps, 0)} | ${f(x.sqlite.rps, 0)} | ${f(x.writesRatio.median, 2)} | ${f(x.etcd.cpuUs)} | ${f(x.sqlite.cpuUs)} | ${f(x.cpuRatio.median, 2)} | ${f(x.etcd.p99Ms, 2)} | ${f(x.sqlite.p99Ms, 2)} | ${f(x.p99Ratio.median, 2)} | ${f(x.sqlite.healthzP99Ms, 1)} | ${f(x.sqlite.getSettingsP99Ms, 1)}${x.sqlite.probeFailures ? ` (${x.sqlite.probeFailures} failed)` : ""} |`,
+    );
+  }
+  return lines;
+}
+
+export function fanoutTable(r: Results): string[] {
   if (!r.fanout) return [];
   const lines = [
     "| path | watchers | RSS per watcher | delivery p50 | delivery p99 | delivered | /healthz p99 | server CPU per delivery | server / client busy |",
@@ -110,7 +158,7 @@ function fanoutTable(r: Results): string[] {
   return lines;
 }
 
-function bigMapLines(r: Results): string[] {
+export function bigMapLines(r: Results): string[] {
   const b = r.bigMaps as Record<string, any> | undefined;
   if (!b) return [];
   const row = (name: string, x: Record<string, any>) =>
@@ -134,7 +182,7 @@ function bigMapLines(r: Results): string[] {
   ];
 }
 
-function sqliteLines(r: Results): string[] {
+export function sqliteLines(r: Results): string[] {
   const s = r.sqlite as Record<string, any>;
   if (!s.setGrpc && !s.setJson) return [];
   const row = (name: string, x: Summary | undefined) =>
@@ -142,7 +190,7 @@ function sqliteLines(r: Results): string[] {
   return [
     "| SQLite (synchronous=FULL) | calls/s | p50 / p99 ms | server CPU µs/call | writes that changed the map |",
     "|---|---:|---:|---:|---:|",
-    row("SetSettings, gRPC 4 x 32", s.setGrpc),
+    row("SetSettings, gRPC 4 x 32 (grpc-load)", s.setGrpc),
     row("GetSettings 10 keys, gRPC 4 x 32", s.getGrpc),
     row("SetSettings, Connect JSON h1 x 16", s.setJson),
     row("SetSettings into 10,000 keys, Connect JSON h1 x 16", s.setBigJson),
@@ -158,77 +206,9 @@ export function printReport(r: Results, log: (line?: string) => void): void {
     log("");
     for (const l of targetTable(r)) log(l);
   }
-  const sq = sqliteLines(r);
-  if (sq.length) {
+  for (const section of [durableLines(r), sqliteLines(r), fanoutTable(r), bigMapLines(r)]) {
+    if (!section.length) continue;
     log("");
-    for (const l of sq) log(l);
+    for (const l of section) log(l);
   }
-  const fo = fanoutTable(r);
-  if (fo.length) {
-    log("");
-    for (const l of fo) log(l);
-  }
-  const bm = bigMapLines(r);
-  if (bm.length) {
-    log("");
-    for (const l of bm) log(l);
-  }
-}
-
-/** The README "Performance" section as proposed from this run. */
-export function writeProposal(r: Results, file: string): void {
-  const m = r.machine as Record<string, any>;
-  const meth = r.method as Record<string, any>;
-  const text = [
-    "## Performance",
-    "",
-    "`npm run bench` (about 6 minutes; `npm run bench -- --quick` is a smoke run of about a minute that CI runs,",
-    "where only a crash fails) starts everything it measures itself: a `redis-server` on a free loopback port, the",
-    "service compiled from `dist/` (`npm run build`) through `bench/server.mjs` (the only place that serves the",
-    "bench's no-op `BenchService`), the same service on the embedded SQLite store, and two anchors that answer the",
-    "same gRPC no-op: **A**, a bare `node:http2` handler (the floor), and **B**, an `@grpc/grpc-js` server (the",
-    "yardstick). Results go to the console and to `bench/results/latest.json` (git-ignored): `targets.T1`..`T7`, every",
-    "scenario's calls/s, p50/p99 and server CPU per call, the anchors, the SQLite figures, `fanout` and `bigMaps`.",
-    "`--profile[=<scenario>]` adds a V8 CPU profile of the server for one scenario and prints its top frames.",
-    "",
-    "**Method.** Each server is its own Node process pinned to core 0 (`taskset -c 0`); Redis, the load generator and",
-    "the driver are pinned to core 1. The load is one `h2load` process per run (4 connections x 32 streams, and 16 x",
-    "1) with prebuilt gRPC-framed bodies, or one `wrk` process for Connect JSON and REST over HTTP/1.1 (16",
-    "connections, a counter in every body so that every write changes the map). Every run has a warm-up of fixed",
-    "time and is then bounded in calls (set in round 1 from the warm-up's rate) and in time. Server CPU per call is",
-    "utime+stime from `/proc/<pid>/stat` across the run divided by the calls answered (schedstat of all threads agrees",
-    "within about 1 %), and the server's own call counters (`/metrics`) must show every call ok, because h2load cannot",
-    `see grpc-status. ${meth.rounds} rounds; every scenario once per round, in an order rotated each round; each figure is the median`,
-    "over rounds, and each ratio is taken per round against B in the same round and shape (HTTP/1.1's 16 connections",
-    "against B's 16 x 1), then the median. CPU per call is what the targets use: on this shared 2-core machine calls/s",
-    "is bounded by the load generator for the fast servers and moves with the neighbours' load.",
-    "h2load repeats one body, so gRPC writes after the first one repeat the value just written and mostly take the",
-    "\"unchanged\" path; the table gives the share that changed the map. On Redis the server's CPU for such a write is",
-    "the same as for a real change (the same script runs; measured within 2 %), on SQLite it is not, so the write",
-    "targets that need real changes use Connect JSON.",
-    "",
-    `Latest ${r.quick ? "quick (smoke) run, not for quoting" : "full run"} (${m.cpus} vCPU ${m.cpuModel}, ${m.memoryGb} GiB, Node ${m.node}, ${m.redis}, ${m.h2load}, ${m.wrk}; ${r.when}):`,
-    "",
-    ...scenarioTable(r),
-    "",
-    ...targetTable(r),
-    "",
-    ...sqliteLines(r),
-    "",
-    "**Watch fan-out.** Watchers on one session, held by a separate client process (`bench/watchers.mjs`, core 1) that",
-    "waits until every stream has received its `created` message; then 10 writes/s, each stamped with its time, and",
-    "each receipt timed in the same process:",
-    "",
-    ...fanoutTable(r),
-    "",
-    "**Big maps.**",
-    "",
-    ...bigMapLines(r),
-    "",
-    "**Where the time goes.**",
-    "",
-    ...(r.profile ? [`Profile of the server for ${r.profile.scenario}:`, "", "| # | self % | frame |", "|---|---:|---|", ...r.profile.summary.self.map((x, i) => `| ${i + 1} | ${x.pct.toFixed(1)} | \`${x.frame}\` |`)] : ["(run with `--profile=<scenario>` to add a profile here)"]),
-    "",
-  ].join("\n");
-  writeFileSync(file, text);
 }

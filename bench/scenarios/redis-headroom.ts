@@ -1,0 +1,47 @@
+// T6 and T7, run once per round after the rotations:
+//   - raw EVALSHA: the service's write script straight through ioredis, from a
+//     process of its own on core 1 (beside Redis), 64 in flight: the rate one
+//     Redis runs writes at, against the rate one service instance serves them;
+//   - SetSettings over gRPC at half the rate this round measured at saturation
+//     (4 x 32): the latency tail when the server is not queueing.
+import { BUDGET, log } from "../lib/flags.js";
+import { measure, record, runs } from "../lib/measure.js";
+import { cpuUse, mark, start } from "../lib/procs.js";
+import type { RunRecord } from "../lib/report.js";
+import type { RunDef } from "../lib/scenario.js";
+import { PREFIX, redisProc, redisUrl, ROOT } from "../lib/servers.js";
+
+export async function runRaw(round: number): Promise<void> {
+  const proc = await start("raw-evalsha", [process.execPath, "bench/raw-evalsha.mjs", redisUrl(), PREFIX, "bench-raw", String(BUDGET.rawCalls), "64"], { core: 1, cwd: ROOT });
+  const timed = proc.nextLine("TIMED", 120_000);
+  const result = proc.nextLine("RESULT", 120_000);
+  await timed;
+  const redisPid = redisProc().pid;
+  const r0 = mark(redisPid);
+  const c0 = mark(proc.pid);
+  const line = await result;
+  const r1 = mark(redisPid);
+  const c1 = mark(proc.pid);
+  await proc.exited;
+  const r = JSON.parse(line.slice("RESULT ".length)) as { calls: number; seconds: number; rps: number; changed: number };
+  // Redis's CPU per script call, and the client's: both share core 1, which bounds the rate.
+  const redisUs = cpuUse(r0, r1, r.calls).schedUs;
+  const clientUs = cpuUse(c0, c1, r.calls).schedUs;
+  const rec: RunRecord = { round, key: "raw-evalsha", scenario: "raw-evalsha", shape: "64 in flight", calls: r.calls, rps: r.rps, p50Ms: NaN, p99Ms: NaN, cpuUs: NaN, schedUs: NaN, ticks: 0, otherCore0Pct: NaN, changedPct: 100 * r.changed, redisUs, clientUs };
+  runs.push(rec);
+  log(`  r${round} ${"raw-evalsha".padEnd(28)} ${String(r.calls).padStart(6)} calls ${r.rps.toFixed(0).padStart(6)}/s  changed ${(100 * r.changed).toFixed(0)}%  Redis ${redisUs.toFixed(1)} µs/call, client ${clientUs.toFixed(1)} µs/call`);
+}
+
+/**
+ * T7: `def` (SetSettings over gRPC, 4 x 32, every write a change) at half the rate it reached this
+ * round. grpc-load starts call i at t0 + i / rate (on a 1 ms timer) on the next free stream,
+ * spread over the connections in turn, so the calls arrive evenly rather than in bursts.
+ */
+export async function runHalfRate(def: RunDef, round: number): Promise<void> {
+  const max = runs.find((r) => r.round === round && r.key === def.key)?.rps;
+  if (!max) return;
+  const rate = max / 2;
+  const n = Math.max(200, Math.round(rate * BUDGET.runS * 1.5));
+  const m = await measure(def, n, { rps: rate, timeoutMs: Math.max(20_000, (4000 * n) / rate) });
+  record(round, "set-grpc@half-rate", "set-grpc@half-rate", def.shape.id, m);
+}
