@@ -1,8 +1,9 @@
 // The Redis store (SPEC §6): settings in hashes, every mutation one Lua
-// script, history in a stream, events over pub/sub. Script reply codes turn
-// into domain errors in one table (./script-codes.ts); what a failed call
-// means for the caller is decided in one place (./outcomes.ts); the dataset
-// identity guard (./dataset.ts) refuses to serve a Redis that lost its data.
+// script, history in a stream, events over pub/sub (./subscriptions.ts).
+// Script reply codes turn into domain errors in one table (./script-codes.ts);
+// what a failed call means for the caller is decided in one place
+// (./outcomes.ts); the dataset identity guard (./dataset.ts) refuses to serve
+// a Redis that lost its data.
 import { Cluster, type Redis } from "ioredis";
 import type { Logger } from "../../observe/log.js";
 import type { Config } from "../../config.js";
@@ -19,7 +20,6 @@ import type {
   WriteOptions,
 } from "../../domain/types.js";
 import {
-  deliver,
   type HistoryPage,
   type Listener,
   type NewSession,
@@ -42,13 +42,14 @@ import {
   toSession,
   type StreamEntry,
 } from "./codec.js";
-import { createRedisClient, describeRedis, type RedisConnectionConfig } from "./connection.js";
+import { createRedisClient, describeRedis, quit, type RedisConnectionConfig } from "./connection.js";
 import { DatasetIdentity } from "./dataset.js";
 import { RedisKeys, type TupleKeys } from "./keys.js";
 import { mutationCall } from "./mutation-call.js";
 import { withinBudget, type CallBudget, type CallKind } from "./outcomes.js";
 import { expectOk, type ReplyFacts } from "./script-codes.js";
 import { registerScripts, type ScriptCommands } from "./scripts.js";
+import { Subscriptions } from "./subscriptions.js";
 
 type Client = (Redis | Cluster) & ScriptCommands;
 
@@ -76,8 +77,7 @@ export class RedisStore implements Store {
   readonly kind: "redis" | "redis-cluster" | "redis-sentinel";
   readonly location: string;
   private readonly keys: RedisKeys;
-  private subscriber?: Promise<Redis | Cluster>;
-  private readonly channels = new Map<string, { listeners: Set<Listener>; ready: Promise<void> }>();
+  private readonly subscriptions: Subscriptions;
   /** The last refusal (out of memory, read-only, ...), which keeps the store not ready for a while. */
   private refusal?: { error: Error; at: number };
 
@@ -91,6 +91,7 @@ export class RedisStore implements Store {
     this.kind = redis instanceof Cluster ? "redis-cluster" : config.redisSentinels ? "redis-sentinel" : "redis";
     this.location = describeRedis(config);
     this.keys = new RedisKeys(config.redisPrefix);
+    this.subscriptions = new Subscriptions(redis, parseEvent, (fn) => this.run(this.budget("read"), fn));
   }
 
   /** Connects, registers the scripts, claims the dataset identity and seeds the default tuple. */
@@ -250,31 +251,7 @@ export class RedisStore implements Store {
 
   async subscribe(channel: { sessionId?: string }, listener: Listener): Promise<Unsubscribe> {
     const name = channel.sessionId === undefined ? this.keys.defaults().channel : this.keys.session(channel.sessionId).channel;
-    const subscriber = await this.ensureSubscriber();
-    let entry = this.channels.get(name);
-    if (!entry) {
-      // Later listeners of the same channel wait for the same SUBSCRIBE acknowledgement.
-      entry = { listeners: new Set(), ready: this.run(this.budget("read"), () => subscriber.subscribe(name)).then(() => undefined) };
-      this.channels.set(name, entry);
-      entry.ready.catch(() => {
-        if (this.channels.get(name) === entry) this.channels.delete(name);
-      });
-    }
-    entry.listeners.add(listener);
-    const unsubscribe = () => {
-      entry.listeners.delete(listener);
-      if (entry.listeners.size === 0 && this.channels.get(name) === entry) {
-        this.channels.delete(name);
-        subscriber.unsubscribe(name).catch(() => {});
-      }
-    };
-    try {
-      await entry.ready;
-    } catch (err) {
-      unsubscribe();
-      throw err;
-    }
-    return unsubscribe;
+    return this.subscriptions.subscribe(name, listener);
   }
 
   /**
@@ -289,40 +266,8 @@ export class RedisStore implements Store {
 
   /** Says goodbye politely (QUIT), but never waits on a Redis that does not answer. */
   async close(): Promise<void> {
-    this.channels.clear();
-    const subscriber = await this.subscriber?.catch(() => undefined);
-    const clients = [subscriber, this.redis].filter((c) => c !== undefined);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled(clients.map((c) => c.quit())),
-      new Promise((r) => (timer = setTimeout(r, Math.min(1000, this.config.storeTimeoutMs)))),
-    ]);
-    clearTimeout(timer);
-    for (const c of clients) c.disconnect();
-  }
-
-  /**
-   * One shared subscriber connection per process, multiplexed over listeners.
-   * When it drops, every listener hears "unavailable": messages published
-   * while it was away are lost, so watchers must not carry on as if whole.
-   */
-  private ensureSubscriber(): Promise<Redis | Cluster> {
-    if (this.subscriber) return this.subscriber;
-    const subscriber = this.redis.duplicate();
-    subscriber.on("error", () => {});
-    subscriber.on("message", (channel: string, message: string) => {
-      const entry = this.channels.get(channel);
-      if (entry) deliver(entry.listeners, parseEvent(message));
-    });
-    subscriber.on("close", () => {
-      for (const entry of this.channels.values()) deliver(entry.listeners, { type: "unavailable" });
-    });
-    this.subscriber = this.run(this.budget("read"), () => subscriber.connect()).then(() => subscriber);
-    this.subscriber.catch(() => {
-      this.subscriber = undefined;
-      subscriber.disconnect();
-    });
-    return this.subscriber;
+    const within = Math.min(1000, this.config.storeTimeoutMs);
+    await Promise.all([this.subscriptions.close(within), quit(this.redis, within)]);
   }
 
   /** The keys of a tuple; the default tuple's slot cannot see the session, so it is checked first. */
