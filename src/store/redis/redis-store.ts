@@ -21,6 +21,7 @@ import type {
 } from "../../domain/types.js";
 import {
   type HistoryPage,
+  type ListedSession,
   type Listener,
   type NewSession,
   type SessionPage,
@@ -136,6 +137,15 @@ export class RedisStore implements Store {
     const k = this.keys.session(input.sessionId);
     const pairs = objectPairs(defaults.settings);
     const bytes = pairs.reduce((n, s) => n + Buffer.byteLength(s), 0);
+    // The list index is in another slot, so it cannot share the script. It is
+    // written first, and ListSessions lists an id only when its meta says the
+    // session is active and user-owned: a crash between the two leaves an id
+    // that is skipped (harmless, and a later create of that id lists it), never
+    // a session that is not listed. A retry of a create that crashed after its
+    // script writes the index again before it hears SESSION_EXISTS. An index
+    // written by earlier versions (ZADD after the script) reads the same way:
+    // no migration.
+    if (!input.systemOwned) await this.run(budget, () => this.redis.zadd(this.keys.sessionIndex(), 0, input.sessionId));
     const reply = await this.run(budget, () =>
       this.redis.createSession(
         k.meta, k.tuple, k.settings, k.history,
@@ -145,7 +155,6 @@ export class RedisStore implements Store {
       ),
     );
     this.expectOk(reply, { sessionId: input.sessionId });
-    if (!input.systemOwned) await this.run(budget, () => this.redis.zadd(this.keys.sessionIndex(), 0, input.sessionId));
     const { overrides: _, ...fields } = input;
     const session: SessionRecord = { ...fields, updatedAt: input.createdAt, state: "active" };
     return { session, tuple: { ...controls, settings: defaults.settings, revision: 0n } };
@@ -159,19 +168,31 @@ export class RedisStore implements Store {
     return { session: toSession(meta, fields), tuple: this.tupleOf(fields, settings) };
   }
 
+  /**
+   * Active user sessions after `after`, by id. The index may hold ids that are
+   * not listed (see createSession and deleteSession): each id's meta decides,
+   * the page is filled past them, and `nextAfter` is set only when another
+   * listed session follows.
+   */
   async listSessions(limit: number, after?: string): Promise<SessionPage> {
     const budget = this.budget("read");
-    const ids = await this.run(budget, () =>
-      this.redis.zrangebylex(this.keys.sessionIndex(), after === undefined ? "-" : `(${after}`, "+", "LIMIT", 0, limit + 1),
-    );
-    const page = ids.slice(0, limit);
-    const rows = await this.run(budget, () =>
-      Promise.all(page.map((id) => Promise.all([this.redis.hgetall(this.keys.session(id).meta), this.redis.hgetall(this.keys.session(id).tuple)]))),
-    );
-    return {
-      sessions: rows.filter(([meta]) => meta.state === "active").map(([meta, t]) => ({ session: toSession(meta, t), controls: this.controlsOf(t) })),
-      nextAfter: ids.length > limit ? page[page.length - 1] : undefined,
-    };
+    const listed: ListedSession[] = [];
+    for (let cursor = after; ; ) {
+      const want = limit + 1 - listed.length;
+      const ids = await this.run(budget, () =>
+        this.redis.zrangebylex(this.keys.sessionIndex(), cursor === undefined ? "-" : `(${cursor}`, "+", "LIMIT", 0, want),
+      );
+      const rows = await this.run(budget, () =>
+        Promise.all(ids.map((id) => Promise.all([this.redis.hgetall(this.keys.session(id).meta), this.redis.hgetall(this.keys.session(id).tuple)]))),
+      );
+      for (const [meta, t] of rows) {
+        if (meta.state === "active" && meta.systemOwned !== "1") listed.push({ session: toSession(meta, t), controls: this.controlsOf(t) });
+      }
+      if (listed.length > limit || ids.length < want) break;
+      cursor = ids[ids.length - 1];
+    }
+    const sessions = listed.slice(0, limit);
+    return { sessions, nextAfter: listed.length > limit ? sessions[limit - 1]!.session.sessionId : undefined };
   }
 
   async deleteSession(sessionId: string, at: Date) {
@@ -182,7 +203,8 @@ export class RedisStore implements Store {
       this.redis.deleteSession(k.meta, k.tuple, k.settings, k.history, k.requests, k.requestOrder, at.getTime(), k.channel, event),
     );
     this.expectOk(reply, { sessionId });
-    // Removing the id from the list frees memory, so it is allowed when Redis is full.
+    // After the tombstone: an id whose removal is lost (a crash, Redis full) is
+    // skipped by ListSessions. Removing frees memory, so Redis allows it when full.
     await this.run(budget, () => this.redis.zrem(this.keys.sessionIndex(), sessionId));
     return { deletedAt: at };
   }
