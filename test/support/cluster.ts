@@ -45,7 +45,9 @@ export async function startCluster({ replicas = false }: { replicas?: boolean } 
     "--cluster-config-file", `nodes-${port}.conf`, "--dir", dir, "--save", "",
     "--appendfilename", `appendonly-${port}.aof`, "--appenddirname", `aof-${port}`, ...persistence,
   ], { stdio: "ignore" })]));
-  const alive = () => ports.filter((p) => children.get(p)!.exitCode === null && children.get(p)!.signalCode === null);
+  const paused = new Set<number>();
+  /** The nodes that answer: not killed, not frozen. */
+  const alive = () => ports.filter((p) => !paused.has(p) && children.get(p)!.exitCode === null && children.get(p)!.signalCode === null);
   const stop = async () => {
     await Promise.all([...children.values()].map((c) => {
       if (c.exitCode !== null || c.signalCode !== null) return undefined;
@@ -55,10 +57,10 @@ export async function startCluster({ replicas = false }: { replicas?: boolean } 
     }));
     rmSync(dir, { recursive: true, force: true });
   };
-  const cli = async (port: number, ...args: string[]) => (await run("redis-cli", ["-p", String(port), ...args])).stdout;
+  const cli = async (port: number, ...args: string[]) => (await run("redis-cli", ["-p", String(port), ...args], { timeout: 5000 })).stdout;
   /** Slot ranges with the port of the master serving each, as a live node sees them. */
   const slotMap = async () => {
-    const client = new Redis(alive()[0]!, "127.0.0.1", { lazyConnect: true, maxRetriesPerRequest: 0 });
+    const client = new Redis(alive()[0]!, "127.0.0.1", { lazyConnect: true, maxRetriesPerRequest: 0, commandTimeout: 5000 });
     client.on("error", () => {});
     try {
       await client.connect();
@@ -102,7 +104,10 @@ export async function startCluster({ replicas = false }: { replicas?: boolean } 
     nodes: ports.map((p) => `127.0.0.1:${p}`).join(","),
     masterOf,
     masters: async () => [...new Set((await slotMap()).map((r) => r.port))],
-    pause: (port) => void children.get(port)!.kill("SIGSTOP"),
+    pause(port) {
+      paused.add(port);
+      children.get(port)!.kill("SIGSTOP");
+    },
     async kill(port) {
       const first = (await slotMap()).find((r) => r.port === port);
       if (!first) throw new Error(`${port} is not a master`);
