@@ -48,12 +48,14 @@ export interface CallBudget {
   deadline: number;
   kind: CallKind;
   requestId?: string;
-  /**
-   * Told when Redis refused a command (out of memory, read-only, a slot being
-   * failed over) or, while connected, had no node to take it (a cluster node
-   * down): the store then stays not ready for a while.
-   */
+  /** Told when Redis refused a command (out of memory, read-only, a slot being failed over). */
   onRefusal?: (error: DomainError) => void;
+  /**
+   * Told when, while the client was connected, a command found no connection
+   * to take it: on a cluster, a node down, which a readiness probe of one slot
+   * cannot see. (A single Redis's probe sees its one connection.)
+   */
+  onUnreachable?: (error: DomainError) => void;
 }
 
 /**
@@ -107,9 +109,8 @@ export function classify(cause: unknown, budget: CallBudget, connected: boolean)
   const refused = REFUSALS.test(last);
   if (refused || NOT_SENT.test(last)) {
     const error = errors.unavailable(refused ? `Redis refused the command: ${last}` : `Redis could not be reached: ${last}`, cause);
-    // Connected, yet with nothing to send on: a part of a cluster is down, which the
-    // readiness probe (one slot) cannot see. A client that is not connected fails it anyway.
-    if (refused || connected) budget.onRefusal?.(error);
+    if (refused) budget.onRefusal?.(error);
+    else if (connected) budget.onUnreachable?.(error);
     return error;
   }
   // Written and then lost (LostAfterSend), or a failure we cannot place: a write may have been applied.

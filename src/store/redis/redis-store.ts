@@ -7,7 +7,7 @@
 import { Cluster, type Redis } from "ioredis";
 import type { Logger } from "../../observe/log.js";
 import type { Config } from "../../config.js";
-import { errors } from "../../domain/errors.js";
+import { errors, type DomainError } from "../../domain/errors.js";
 import type {
   ControlFields,
   HistoryEntry,
@@ -79,7 +79,7 @@ export class RedisStore implements Store {
   readonly location: string;
   private readonly keys: RedisKeys;
   private readonly subscriptions: Subscriptions;
-  /** The last refusal (out of memory, read-only, ...), which keeps the store not ready for a while. */
+  /** The last refusal (out of memory, read-only, a slot failing over, ...), which keeps the store not ready for a while. */
   private refusal?: { error: Error; at: number };
 
   private constructor(
@@ -277,9 +277,11 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Ready means writable: no write refused in the last REFUSAL_HOLD_MS (a
-   * small probe may pass where real writes are refused for memory), and a
-   * small expiring write goes through now (Redis up, not read-only, our dataset).
+   * Ready means writable: no call refused in the last REFUSAL_HOLD_MS (a
+   * small probe may pass where real writes are refused for memory, and on a
+   * cluster it writes one slot while a failed-over master's slots refuse),
+   * and a small expiring write goes through now (Redis up, not read-only,
+   * our dataset).
    */
   async ping(): Promise<void> {
     if (this.refusal && Date.now() - this.refusal.at < REFUSAL_HOLD_MS) throw this.refusal.error;
@@ -341,13 +343,17 @@ export class RedisStore implements Store {
       deadline: Date.now() + this.config.storeTimeoutMs,
       kind,
       requestId,
-      onRefusal: (error) => {
-        // Once per hold: a full Redis refuses every write, and one line says so.
-        if (!this.refusal || Date.now() - this.refusal.at >= REFUSAL_HOLD_MS) this.log?.warn({ store: this.location, cause: error.message }, "Redis refused a write");
-        this.refusal = { error, at: Date.now() };
-      },
+      onRefusal: this.holdNotReady,
+      // A cluster's readiness probe writes one slot: it cannot see a node that is down.
+      onUnreachable: this.redis instanceof Cluster ? this.holdNotReady : undefined,
     };
   }
+
+  /** Keeps the store not ready for REFUSAL_HOLD_MS, saying so once per hold (a full Redis refuses every write). */
+  private readonly holdNotReady = (error: DomainError): void => {
+    if (!this.refusal || Date.now() - this.refusal.at >= REFUSAL_HOLD_MS) this.log?.warn({ store: this.location, cause: error.message }, "Redis refused a write");
+    this.refusal = { error, at: Date.now() };
+  };
 
   /** Runs one command within `budget`, on a dataset this server still recognizes. */
   private run<T>(budget: CallBudget, fn: () => Promise<T>): Promise<T> {

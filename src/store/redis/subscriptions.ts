@@ -17,6 +17,7 @@ import type { StoreEvent } from "../../domain/types.js";
 import { errors } from "../../domain/errors.js";
 import { deliver, type Listener, type Unsubscribe } from "../store.js";
 import { quit } from "./connection.js";
+import { markLostAfterSend } from "./outcomes.js";
 
 /** The name the subscriber connection carries in CLIENT LIST. */
 const SUBSCRIBER_NAME = "settings-subscriber";
@@ -98,6 +99,7 @@ export class Subscriptions {
   private connection(): Connection {
     if (this.current) return this.current;
     const redis = this.newConnection();
+    markLostAfterSend(redis);
     const connection: Connection = { redis, up: redis.connect(), channels: new Map() };
     connection.up.catch(() => {});
     redis.on("error", () => {});
