@@ -35,7 +35,7 @@ const NOT_SENT = new RegExp(
 const TOO_MANY_REDIRECTIONS = /^Too many Cluster redirections\. Last error: (?:\w*Error: )?/;
 
 /** A command that was written to Redis when its connection dropped: it may have run. */
-export class LostAfterSend extends Error {
+class LostAfterSend extends Error {
   constructor(cause: unknown) {
     super("the connection to Redis was lost after the command was sent", { cause });
   }
