@@ -4,7 +4,7 @@
 // masters and three replicas with AOF (`appendfsync always`) and a small
 // cluster-node-timeout, so a SIGKILLed master is replaced in a few seconds.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -129,20 +129,3 @@ export async function startCluster({ replicas = false }: { replicas?: boolean } 
   };
 }
 
-/**
- * Bytes that clients at `from` (host:port, as CLIENT LIST's addr) sent to the
- * server on loopback `port` and that it has not read yet: with the server
- * frozen, commands that were written to it and await an answer.
- */
-export function unreadBytes(port: number, from: Set<string>): number {
-  const hex = (n: number) => n.toString(16).toUpperCase().padStart(4, "0");
-  const address = (field: string) => {
-    const [ip, p] = field.split(":");
-    return `${ip!.match(/../g)!.reverse().map((b) => parseInt(b, 16)).join(".")}:${parseInt(p!, 16)}`;
-  };
-  return readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1).reduce((sum, line) => {
-    const [, local, remote, state, queues] = line.trim().split(/\s+/);
-    if (state !== "01" || !local?.endsWith(`:${hex(port)}`) || !from.has(address(remote!))) return sum;
-    return sum + parseInt(queues!.split(":")[1]!, 16);
-  }, 0);
-}

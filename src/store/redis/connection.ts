@@ -46,7 +46,30 @@ export function createRedisClient(config: RedisConnectionConfig): Redis | Cluste
     ? new Redis({ ...options, sentinels: config.redisSentinels, name: config.redisSentinelName, failoverDetector: true })
     : new Redis(config.redisUrl!, options);
   markLostAfterSend(client);
+  keepConnecting(client);
   return client;
+}
+
+/** Clients being closed by quit(): the only end that is meant. */
+const closing = new WeakSet<Redis | Cluster>();
+const RESTART_AFTER_MS = 100;
+
+/**
+ * ioredis ends a client for good (status "end", no more reconnects) when a
+ * reconnect fails in some ways: a Sentinel failover notice that arrives while
+ * it asks a sentinel for the primary is one (test/sentinel-reconnect.test.ts).
+ * The store would then refuse every call until a restart; once the client has
+ * been up, it is started again (a first connection that fails fails start-up).
+ */
+function keepConnecting(client: Redis): void {
+  client.once("ready", () =>
+    client.on("end", () => {
+      if (closing.has(client)) return;
+      setTimeout(() => {
+        if (!closing.has(client) && client.status === "end") client.connect().catch(() => {});
+      }, RESTART_AFTER_MS);
+    }),
+  );
 }
 
 /** Where the data lives, without credentials, for the start-up log. */
@@ -60,6 +83,7 @@ export function describeRedis(config: RedisConnectionConfig): string {
 
 /** Says goodbye politely (QUIT), but never waits more than `withinMs` on a Redis that does not answer. */
 export async function quit(client: Redis | Cluster, withinMs: number): Promise<void> {
+  closing.add(client);
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([client.quit().catch(() => {}), new Promise((r) => (timer = setTimeout(r, withinMs)))]);
   clearTimeout(timer);
