@@ -2,7 +2,7 @@
 // themselves. With REDIS_URL set, that server is used instead; tests then
 // isolate themselves by key prefix and never flush it.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -97,4 +97,33 @@ export async function startRedis(options: { persist?: boolean; extraArgs?: strin
     rmSync(dir, { recursive: true, force: true });
   });
   return { url, port, stop: stopAll, start, pause: () => child?.kill("SIGSTOP"), resume: () => child?.kill("SIGCONT") };
+}
+
+/**
+ * Bytes that clients sent to the server on loopback `port` and that it has not
+ * read yet, over the connections whose client address (host:port, as CLIENT
+ * LIST's addr) passes `from`: with the server frozen (SIGSTOP), commands that
+ * were written to it and await an answer.
+ */
+export function unreadBytes(port: number, from: (address: string) => boolean): number {
+  const hex = (n: number) => n.toString(16).toUpperCase().padStart(4, "0");
+  const address = (field: string) => {
+    const [ip, p] = field.split(":");
+    return `${ip!.match(/../g)!.reverse().map((b) => parseInt(b, 16)).join(".")}:${parseInt(p!, 16)}`;
+  };
+  return readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1).reduce((sum, line) => {
+    const [, local, remote, state, queues] = line.trim().split(/\s+/);
+    if (state !== "01" || !local?.endsWith(`:${hex(port)}`) || !from(address(remote!))) return sum;
+    return sum + parseInt(queues!.split(":")[1]!, 16);
+  }, 0);
+}
+
+/** Runs `fn` on a direct connection to the Redis (or sentinel) on loopback `port`. */
+export async function onPort<T>(port: number, fn: (redis: Redis) => Promise<T>): Promise<T> {
+  const redis = new Redis(port, "127.0.0.1");
+  try {
+    return await fn(redis);
+  } finally {
+    redis.disconnect();
+  }
 }

@@ -4,6 +4,7 @@
 // and follow a failover by itself.
 import { Cluster, Redis, type RedisOptions } from "ioredis";
 import type { Config } from "../../config.js";
+import { markLostAfterSend } from "./outcomes.js";
 
 export type RedisConnectionConfig = Pick<
   Config,
@@ -26,12 +27,49 @@ export function createRedisClient(config: RedisConnectionConfig): Redis | Cluste
     reconnectOnError: (err) => err.message.startsWith("READONLY"),
   };
   if (config.redisClusterNodes) {
-    return new Cluster(config.redisClusterNodes, { lazyConnect: true, redisOptions: options, enableOfflineQueue: false, enableAutoPipelining: true });
+    const cluster = new Cluster(config.redisClusterNodes, {
+      lazyConnect: true,
+      redisOptions: options,
+      enableOfflineQueue: false,
+      enableAutoPipelining: true,
+      // While a master is failed over, a command for its slots fails at once
+      // (./outcomes.ts says what it means) instead of being re-sent by ioredis
+      // on a timer of its own, after the caller was answered. Redirections
+      // (MOVED, ASK: the command did not run) are still followed at once.
+      retryDelayOnFailover: 0,
+      retryDelayOnClusterDown: 0,
+    });
+    cluster.on("+node", (node: Redis) => markLostAfterSend(node));
+    return cluster;
   }
-  if (config.redisSentinels) {
-    return new Redis({ ...options, sentinels: config.redisSentinels, name: config.redisSentinelName, failoverDetector: true });
-  }
-  return new Redis(config.redisUrl!, options);
+  const client = config.redisSentinels
+    ? new Redis({ ...options, sentinels: config.redisSentinels, name: config.redisSentinelName, failoverDetector: true })
+    : new Redis(config.redisUrl!, options);
+  markLostAfterSend(client);
+  keepConnecting(client);
+  return client;
+}
+
+/** Clients being closed by quit(): the only end that is meant. */
+const closing = new WeakSet<Redis | Cluster>();
+const RESTART_AFTER_MS = 100;
+
+/**
+ * ioredis ends a client for good (status "end", no more reconnects) when a
+ * reconnect fails in some ways: a Sentinel failover notice that arrives while
+ * it asks a sentinel for the primary is one (test/sentinel-reconnect.test.ts).
+ * The store would then refuse every call until a restart; once the client has
+ * been up, it is started again (a first connection that fails fails start-up).
+ */
+function keepConnecting(client: Redis): void {
+  client.once("ready", () =>
+    client.on("end", () => {
+      if (closing.has(client)) return;
+      setTimeout(() => {
+        if (!closing.has(client) && client.status === "end") client.connect().catch(() => {});
+      }, RESTART_AFTER_MS);
+    }),
+  );
 }
 
 /** Where the data lives, without credentials, for the start-up log. */
@@ -41,4 +79,13 @@ export function describeRedis(config: RedisConnectionConfig): string {
   if (config.redisSentinels) return `sentinel ${config.redisSentinelName} via ${list(config.redisSentinels)}`;
   const url = new URL(config.redisUrl!);
   return `${url.protocol}//${url.host}${url.pathname === "/" ? "" : url.pathname}`;
+}
+
+/** Says goodbye politely (QUIT), but never waits more than `withinMs` on a Redis that does not answer. */
+export async function quit(client: Redis | Cluster, withinMs: number): Promise<void> {
+  closing.add(client);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([client.quit().catch(() => {}), new Promise((r) => (timer = setTimeout(r, withinMs)))]);
+  clearTimeout(timer);
+  client.disconnect();
 }

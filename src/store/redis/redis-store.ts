@@ -1,12 +1,13 @@
 // The Redis store (SPEC §6): settings in hashes, every mutation one Lua
-// script, history in a stream, events over pub/sub. Script reply codes turn
-// into domain errors in one table (./script-codes.ts); what a failed call
-// means for the caller is decided in one place (./outcomes.ts); the dataset
-// identity guard (./dataset.ts) refuses to serve a Redis that lost its data.
+// script, history in a stream, events over pub/sub (./subscriptions.ts).
+// Script reply codes turn into domain errors in one table (./script-codes.ts);
+// what a failed call means for the caller is decided in one place
+// (./outcomes.ts); the dataset identity guard (./dataset.ts) refuses to serve
+// a Redis that lost its data.
 import { Cluster, type Redis } from "ioredis";
 import type { Logger } from "../../observe/log.js";
 import type { Config } from "../../config.js";
-import { errors } from "../../domain/errors.js";
+import { errors, type DomainError } from "../../domain/errors.js";
 import type {
   ControlFields,
   HistoryEntry,
@@ -19,8 +20,8 @@ import type {
   WriteOptions,
 } from "../../domain/types.js";
 import {
-  deliver,
   type HistoryPage,
+  type ListedSession,
   type Listener,
   type NewSession,
   type SessionPage,
@@ -42,13 +43,14 @@ import {
   toSession,
   type StreamEntry,
 } from "./codec.js";
-import { createRedisClient, describeRedis, type RedisConnectionConfig } from "./connection.js";
+import { createRedisClient, describeRedis, quit, type RedisConnectionConfig } from "./connection.js";
 import { DatasetIdentity } from "./dataset.js";
 import { RedisKeys, type TupleKeys } from "./keys.js";
 import { mutationCall } from "./mutation-call.js";
 import { withinBudget, type CallBudget, type CallKind } from "./outcomes.js";
 import { expectOk, type ReplyFacts } from "./script-codes.js";
 import { registerScripts, type ScriptCommands } from "./scripts.js";
+import { Subscriptions } from "./subscriptions.js";
 
 type Client = (Redis | Cluster) & ScriptCommands;
 
@@ -76,9 +78,8 @@ export class RedisStore implements Store {
   readonly kind: "redis" | "redis-cluster" | "redis-sentinel";
   readonly location: string;
   private readonly keys: RedisKeys;
-  private subscriber?: Promise<Redis | Cluster>;
-  private readonly channels = new Map<string, { listeners: Set<Listener>; ready: Promise<void> }>();
-  /** The last refusal (out of memory, read-only, ...), which keeps the store not ready for a while. */
+  private readonly subscriptions: Subscriptions;
+  /** The last refusal (out of memory, read-only, a slot failing over, ...), which keeps the store not ready for a while. */
   private refusal?: { error: Error; at: number };
 
   private constructor(
@@ -91,6 +92,7 @@ export class RedisStore implements Store {
     this.kind = redis instanceof Cluster ? "redis-cluster" : config.redisSentinels ? "redis-sentinel" : "redis";
     this.location = describeRedis(config);
     this.keys = new RedisKeys(config.redisPrefix);
+    this.subscriptions = new Subscriptions(redis, parseEvent, (fn) => this.run(this.budget("read"), fn));
   }
 
   /** Connects, registers the scripts, claims the dataset identity and seeds the default tuple. */
@@ -135,6 +137,15 @@ export class RedisStore implements Store {
     const k = this.keys.session(input.sessionId);
     const pairs = objectPairs(defaults.settings);
     const bytes = pairs.reduce((n, s) => n + Buffer.byteLength(s), 0);
+    // The list index is in another slot, so it cannot share the script. It is
+    // written first, and ListSessions lists an id only when its meta says the
+    // session is active and user-owned: a crash between the two leaves an id
+    // that is skipped (harmless, and a later create of that id lists it), never
+    // a session that is not listed. A retry of a create that crashed after its
+    // script writes the index again before it hears SESSION_EXISTS. An index
+    // written by earlier versions (ZADD after the script) reads the same way:
+    // no migration.
+    if (!input.systemOwned) await this.run(budget, () => this.redis.zadd(this.keys.sessionIndex(), 0, input.sessionId));
     const reply = await this.run(budget, () =>
       this.redis.createSession(
         k.meta, k.tuple, k.settings, k.history,
@@ -144,7 +155,6 @@ export class RedisStore implements Store {
       ),
     );
     this.expectOk(reply, { sessionId: input.sessionId });
-    if (!input.systemOwned) await this.run(budget, () => this.redis.zadd(this.keys.sessionIndex(), 0, input.sessionId));
     const { overrides: _, ...fields } = input;
     const session: SessionRecord = { ...fields, updatedAt: input.createdAt, state: "active" };
     return { session, tuple: { ...controls, settings: defaults.settings, revision: 0n } };
@@ -158,19 +168,31 @@ export class RedisStore implements Store {
     return { session: toSession(meta, fields), tuple: this.tupleOf(fields, settings) };
   }
 
+  /**
+   * Active user sessions after `after`, by id. The index may hold ids that are
+   * not listed (see createSession and deleteSession): each id's meta decides,
+   * the page is filled past them, and `nextAfter` is set only when another
+   * listed session follows.
+   */
   async listSessions(limit: number, after?: string): Promise<SessionPage> {
     const budget = this.budget("read");
-    const ids = await this.run(budget, () =>
-      this.redis.zrangebylex(this.keys.sessionIndex(), after === undefined ? "-" : `(${after}`, "+", "LIMIT", 0, limit + 1),
-    );
-    const page = ids.slice(0, limit);
-    const rows = await this.run(budget, () =>
-      Promise.all(page.map((id) => Promise.all([this.redis.hgetall(this.keys.session(id).meta), this.redis.hgetall(this.keys.session(id).tuple)]))),
-    );
-    return {
-      sessions: rows.filter(([meta]) => meta.state === "active").map(([meta, t]) => ({ session: toSession(meta, t), controls: this.controlsOf(t) })),
-      nextAfter: ids.length > limit ? page[page.length - 1] : undefined,
-    };
+    const listed: ListedSession[] = [];
+    for (let cursor = after; ; ) {
+      const want = limit + 1 - listed.length;
+      const ids = await this.run(budget, () =>
+        this.redis.zrangebylex(this.keys.sessionIndex(), cursor === undefined ? "-" : `(${cursor}`, "+", "LIMIT", 0, want),
+      );
+      const rows = await this.run(budget, () =>
+        Promise.all(ids.map((id) => Promise.all([this.redis.hgetall(this.keys.session(id).meta), this.redis.hgetall(this.keys.session(id).tuple)]))),
+      );
+      for (const [meta, t] of rows) {
+        if (meta.state === "active" && meta.systemOwned !== "1") listed.push({ session: toSession(meta, t), controls: this.controlsOf(t) });
+      }
+      if (listed.length > limit || ids.length < want) break;
+      cursor = ids[ids.length - 1];
+    }
+    const sessions = listed.slice(0, limit);
+    return { sessions, nextAfter: listed.length > limit ? sessions[limit - 1]!.session.sessionId : undefined };
   }
 
   async deleteSession(sessionId: string, at: Date) {
@@ -181,7 +203,8 @@ export class RedisStore implements Store {
       this.redis.deleteSession(k.meta, k.tuple, k.settings, k.history, k.requests, k.requestOrder, at.getTime(), k.channel, event),
     );
     this.expectOk(reply, { sessionId });
-    // Removing the id from the list frees memory, so it is allowed when Redis is full.
+    // After the tombstone: an id whose removal is lost (a crash, Redis full) is
+    // skipped by ListSessions. Removing frees memory, so Redis allows it when full.
     await this.run(budget, () => this.redis.zrem(this.keys.sessionIndex(), sessionId));
     return { deletedAt: at };
   }
@@ -250,37 +273,15 @@ export class RedisStore implements Store {
 
   async subscribe(channel: { sessionId?: string }, listener: Listener): Promise<Unsubscribe> {
     const name = channel.sessionId === undefined ? this.keys.defaults().channel : this.keys.session(channel.sessionId).channel;
-    const subscriber = await this.ensureSubscriber();
-    let entry = this.channels.get(name);
-    if (!entry) {
-      // Later listeners of the same channel wait for the same SUBSCRIBE acknowledgement.
-      entry = { listeners: new Set(), ready: this.run(this.budget("read"), () => subscriber.subscribe(name)).then(() => undefined) };
-      this.channels.set(name, entry);
-      entry.ready.catch(() => {
-        if (this.channels.get(name) === entry) this.channels.delete(name);
-      });
-    }
-    entry.listeners.add(listener);
-    const unsubscribe = () => {
-      entry.listeners.delete(listener);
-      if (entry.listeners.size === 0 && this.channels.get(name) === entry) {
-        this.channels.delete(name);
-        subscriber.unsubscribe(name).catch(() => {});
-      }
-    };
-    try {
-      await entry.ready;
-    } catch (err) {
-      unsubscribe();
-      throw err;
-    }
-    return unsubscribe;
+    return this.subscriptions.subscribe(name, listener);
   }
 
   /**
-   * Ready means writable: no write refused in the last REFUSAL_HOLD_MS (a
-   * small probe may pass where real writes are refused for memory), and a
-   * small expiring write goes through now (Redis up, not read-only, our dataset).
+   * Ready means writable: no call refused in the last REFUSAL_HOLD_MS (a
+   * small probe may pass where real writes are refused for memory, and on a
+   * cluster it writes one slot while a failed-over master's slots refuse),
+   * and a small expiring write goes through now (Redis up, not read-only,
+   * our dataset).
    */
   async ping(): Promise<void> {
     if (this.refusal && Date.now() - this.refusal.at < REFUSAL_HOLD_MS) throw this.refusal.error;
@@ -289,40 +290,8 @@ export class RedisStore implements Store {
 
   /** Says goodbye politely (QUIT), but never waits on a Redis that does not answer. */
   async close(): Promise<void> {
-    this.channels.clear();
-    const subscriber = await this.subscriber?.catch(() => undefined);
-    const clients = [subscriber, this.redis].filter((c) => c !== undefined);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled(clients.map((c) => c.quit())),
-      new Promise((r) => (timer = setTimeout(r, Math.min(1000, this.config.storeTimeoutMs)))),
-    ]);
-    clearTimeout(timer);
-    for (const c of clients) c.disconnect();
-  }
-
-  /**
-   * One shared subscriber connection per process, multiplexed over listeners.
-   * When it drops, every listener hears "unavailable": messages published
-   * while it was away are lost, so watchers must not carry on as if whole.
-   */
-  private ensureSubscriber(): Promise<Redis | Cluster> {
-    if (this.subscriber) return this.subscriber;
-    const subscriber = this.redis.duplicate();
-    subscriber.on("error", () => {});
-    subscriber.on("message", (channel: string, message: string) => {
-      const entry = this.channels.get(channel);
-      if (entry) deliver(entry.listeners, parseEvent(message));
-    });
-    subscriber.on("close", () => {
-      for (const entry of this.channels.values()) deliver(entry.listeners, { type: "unavailable" });
-    });
-    this.subscriber = this.run(this.budget("read"), () => subscriber.connect()).then(() => subscriber);
-    this.subscriber.catch(() => {
-      this.subscriber = undefined;
-      subscriber.disconnect();
-    });
-    return this.subscriber;
+    const within = Math.min(1000, this.config.storeTimeoutMs);
+    await Promise.all([this.subscriptions.close(within), quit(this.redis, within)]);
   }
 
   /** The keys of a tuple; the default tuple's slot cannot see the session, so it is checked first. */
@@ -374,13 +343,17 @@ export class RedisStore implements Store {
       deadline: Date.now() + this.config.storeTimeoutMs,
       kind,
       requestId,
-      onRefusal: (error) => {
-        // Once per hold: a full Redis refuses every write, and one line says so.
-        if (!this.refusal || Date.now() - this.refusal.at >= REFUSAL_HOLD_MS) this.log?.warn({ store: this.location, cause: error.message }, "Redis refused a write");
-        this.refusal = { error, at: Date.now() };
-      },
+      onRefusal: this.holdNotReady,
+      // A cluster's readiness probe writes one slot: it cannot see a node that is down.
+      onUnreachable: this.redis instanceof Cluster ? this.holdNotReady : undefined,
     };
   }
+
+  /** Keeps the store not ready for REFUSAL_HOLD_MS, saying so once per hold (a full Redis refuses every write). */
+  private readonly holdNotReady = (error: DomainError): void => {
+    if (!this.refusal || Date.now() - this.refusal.at >= REFUSAL_HOLD_MS) this.log?.warn({ store: this.location, cause: error.message }, "Redis refused a write");
+    this.refusal = { error, at: Date.now() };
+  };
 
   /** Runs one command within `budget`, on a dataset this server still recognizes. */
   private run<T>(budget: CallBudget, fn: () => Promise<T>): Promise<T> {
