@@ -10,6 +10,7 @@
 // Prints "TIMED" when the timed calls start, then RESULT {"calls":..,"seconds":..,"rps":..,"changed":..}
 import { Redis } from "ioredis";
 import { loadConfig } from "../dist/src/config.js";
+import { FeedShards } from "../dist/src/store/redis/feed-shards.js";
 import { RedisKeys } from "../dist/src/store/redis/keys.js";
 import { mutationCall } from "../dist/src/store/redis/mutation-call.js";
 import { registerScripts } from "../dist/src/store/redis/scripts.js";
@@ -20,6 +21,7 @@ const inflight = Number(inflightText);
 const config = loadConfig({ REDIS_URL: url, REDIS_PREFIX: prefix });
 const redis = registerScripts(new Redis(url, { enableAutoPipelining: true, maxRetriesPerRequest: 0 }));
 const keys = new RedisKeys(prefix).session(sessionId);
+const feed = new FeedShards(redis, new RedisKeys(prefix)).of(keys.tuple);
 const ref = { sessionId, scope: "session" };
 const options = { actor: "bench", source: "bench" };
 const seed = Date.now();
@@ -29,7 +31,7 @@ let changed = 0;
 async function worker(until) {
   while (next < until) {
     const i = next++;
-    const [script, args] = mutationCall(keys, ref, { op: "set", key: "raw", value: seed + i }, options, config, new Date());
+    const [script, args] = mutationCall(keys, feed, ref, { op: "set", key: "raw", value: seed + i }, options, config, new Date());
     const reply = await redis[script](...args);
     if (reply[0] !== 0 && reply[0] !== "0") throw new Error(`script answered ${JSON.stringify(reply)}`);
     if (reply[1] === 1) changed++;

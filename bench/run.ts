@@ -185,7 +185,7 @@ async function main(): Promise<void> {
 
   if (!SKIP.has("fanout")) {
     log("watch fan-out");
-    results.fanout = await timed("fanout", async () => ({ connect: await fanout("connect"), sse: await fanout("sse") }));
+    results.fanout = await timed("fanout", async () => ({ connect: await fanout("connect"), sse: await fanout("sse"), feed: await fanout("feed") }));
   }
   if (!SKIP.has("bigmaps")) {
     log("big map");

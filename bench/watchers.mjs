@@ -4,6 +4,8 @@
 //   node bench/watchers.mjs <baseUrl> <sessionId> <count> <connect|sse> [httpVersion=2] [perConnection=250]
 // connect: the Connect streaming protocol (binary) over node:http2, calling
 //          WatchSettings; the streams share count/perConnection connections.
+// feed:    the same, calling ChangesService/WatchChanges (the store-wide
+//          change feed): each watcher sees every change of every session.
 // sse:     plain node:http GETs of /api/sessions/:id/settings/events, one
 //          connection each.
 // Protocol with the driver (stdout lines, stdin commands):
@@ -25,6 +27,7 @@ import { createInterface } from "node:readline";
 import http2 from "node:http2";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { WatchSettingsRequestSchema, WatchSettingsResponseSchema } from "../dist/gen/codexmanager/settings/v1/settings_pb.js";
+import { WatchChangesRequestSchema, WatchChangesResponseSchema } from "../dist/gen/codexmanager/settings/v1/changes_pb.js";
 import { Latencies } from "./latencies.mjs";
 
 const [baseUrl, sessionId, countText, mode, httpVersion = "2", perConnectionText = "250"] = process.argv.slice(2);
@@ -58,27 +61,33 @@ function fail(i, err) {
 // envelopes, decoded with the generated schema): connect-node's client spent
 // about 40 µs of this process's CPU per message, so with 2,000 watchers it,
 // not the server, set the delivery latency.
-const request = toBinary(WatchSettingsRequestSchema, create(WatchSettingsRequestSchema, { sessionId }));
+const FEED = mode === "feed";
+const requestSchema = FEED ? WatchChangesRequestSchema : WatchSettingsRequestSchema;
+const responseSchema = FEED ? WatchChangesResponseSchema : WatchSettingsResponseSchema;
+const request = toBinary(requestSchema, create(requestSchema, FEED ? {} : { sessionId }));
 const requestFrame = Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), request]);
 requestFrame.writeUInt32BE(request.length, 1);
 function onMessage(i, m, state) {
   if (state.first) {
     state.first = false;
     if (!m.created) return fail(i, new Error("the first message was not created"));
-    lastRevision[i] = Number(m.revision);
+    // A feed watcher starts from now: the session's next revision is the first it can see.
+    if (!FEED) lastRevision[i] = Number(m.revision);
     return createdOne();
   }
-  if (!m.entry) return; // heartbeat
+  // A heartbeat, or (on the feed) another session's change.
+  const entry = FEED ? (m.change?.sessionId === sessionId ? m.change.entry : undefined) : m.entry;
+  if (!entry) return;
   const received = now();
-  lastRevision[i] = Number(m.entry.revision);
-  for (const c of m.entry.changes) {
+  lastRevision[i] = Number(entry.revision);
+  for (const c of entry.changes) {
     if (c.key === "t" && c.after?.kind.case === "numberValue") record(received - c.after.kind.value);
   }
 }
 function openConnect(i, session) {
   const stream = session.request({
     ":method": "POST",
-    ":path": "/codexmanager.settings.v1.SettingsService/WatchSettings",
+    ":path": FEED ? "/codexmanager.settings.v1.ChangesService/WatchChanges" : "/codexmanager.settings.v1.SettingsService/WatchSettings",
     "content-type": "application/connect+proto",
     "connect-protocol-version": "1",
   });
@@ -94,7 +103,7 @@ function openConnect(i, session) {
       const payload = pending.subarray(5, 5 + length);
       pending = pending.subarray(5 + length);
       if (flags & 0x02) return fail(i, new Error(`the stream ended: ${payload.toString()}`));
-      onMessage(i, fromBinary(WatchSettingsResponseSchema, payload), state);
+      onMessage(i, fromBinary(responseSchema, payload), state);
     }
   });
   stream.on("error", (err) => {
@@ -158,8 +167,8 @@ function openSse(i) {
 // ---------------------------------------------------------------- open them all
 const startedAt = performance.now();
 const allCreated = new Promise((resolve) => (onCreated = resolve));
-if (mode === "connect") {
-  if (httpVersion !== "2") throw new Error("the connect mode speaks HTTP/2");
+if (mode === "connect" || FEED) {
+  if (httpVersion !== "2") throw new Error("the connect and feed modes speak HTTP/2");
   const sessions = [];
   for (let i = 0; i < count; i++) {
     if (i % perConnection === 0) {
@@ -178,7 +187,7 @@ if (mode === "connect") {
     while (i + 1 - created - ended >= 200) await new Promise((r) => setTimeout(r, 1));
   }
 } else {
-  throw new Error(`mode must be connect or sse, not ${mode}`);
+  throw new Error(`mode must be connect, feed or sse, not ${mode}`);
 }
 await Promise.race([
   allCreated,

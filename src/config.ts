@@ -57,6 +57,8 @@ export interface Config {
   historyLimit: number;
   /** Request ids each scope remembers for idempotent retries. */
   requestIdLimit: number;
+  /** Entries the store-wide change feed keeps; older cursors answer HISTORY_TRUNCATED. */
+  feedLimit: number;
   /** Bytes of whole maps kept, with their encodings, to answer repeated reads at one revision. */
   settingsCacheBytes: number;
   /** How often an idle watch stream sends a keep-alive message. */
@@ -199,6 +201,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     historyLimit: int(env, "HISTORY_LIMIT", 1000, 1, 1_000_000),
     requestIdLimit: int(env, "REQUEST_ID_LIMIT", 1000, 1, 1_000_000),
+    feedLimit: int(env, "FEED_LIMIT", 100_000, 1, 100_000_000),
     settingsCacheBytes: int(env, "SETTINGS_CACHE_BYTES", 64 * 1024 * 1024, 0, 8 * 1024 * 1024 * 1024),
     watchHeartbeatMs: int(env, "WATCH_HEARTBEAT_MS", 15_000, 10, 30_000),
     watchBacklog: {

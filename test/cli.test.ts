@@ -168,6 +168,35 @@ describe("cm", { timeout: 60_000 }, () => {
     }
   });
 
+  it("watch --all follows every session's changes, filtered by --key; --json prints the created line first", async () => {
+    const child = spawn(process.execPath, [BIN, "--json", "watch", "--all", "--key", "team"], { env });
+    let out = "";
+    let text = "";
+    child.stdout.on("data", (d) => (out += d));
+    const line = async (n: number) => {
+      await expect.poll(() => lines(out).length > n && out.endsWith("\n"), { timeout: 10_000, interval: 20 }).toBe(true);
+      return JSON.parse(lines(out)[n]!);
+    };
+    let human: ReturnType<typeof spawn> | undefined;
+    try {
+      const first = await line(0);
+      expect(first).toEqual({ created: true, cursor: expect.any(String) });
+      // The human one prints no created line: from that cursor, it misses nothing either.
+      human = spawn(process.execPath, [BIN, "watch", "--all", "--after", first.cursor], { env });
+      human.stdout!.on("data", (d) => (text += d));
+      const id = await created();
+      await cm("sessions", "settings", "set", "--session-id", id, "--key", "other", "--value", "1");
+      await cm("sessions", "settings", "set", "--session-id", id, "--key", "team", "--value", '{"lead":"ana"}');
+      expect(await line(1)).toMatchObject({ sessionId: id, kind: "settings", revision: 2, entry: { changes: [{ key: "team", after: { lead: "ana" } }] } });
+      await expect.poll(() => text, { timeout: 10_000, interval: 20 }).toContain(`${id} settings #2 `);
+      expect(text).toMatch(new RegExp(`${id} session_created #0 .* create by user via api: model, approvalPolicy, networkAccess, filesystemSandbox`));
+      expect(text).toMatch(new RegExp(`${id} settings #2 .* set by user via cli: team \\(cursor [^)]+\\)`));
+    } finally {
+      child.kill("SIGTERM");
+      human?.kill("SIGTERM");
+    }
+  });
+
   it("sends --request-id as the write's request id: the same id again answers the first result", async () => {
     const id = await created();
     const requestId = `cli-${randomUUID()}`;

@@ -16,6 +16,8 @@ import { checkOutcomes, resumingWatch, until, untilWhole, writers, type Resuming
 import { onPort, unreadBytes } from "./support/redis.js";
 import { startTestServer, type Clients, type TestServer } from "./support/server.js";
 import { num } from "./support/watch-suite.js";
+import { createSettingsSdk, SettingsError } from "../src/client/index.js";
+import { makeTransport } from "./support/server.js";
 
 const STORE_TIMEOUT_MS = 5000;
 let cluster: TestCluster;
@@ -76,16 +78,31 @@ it.each([
 ])("a dropped %s connection ends every watch with unavailable, and a resume misses nothing: %s", async (type) => {
   const ids = await sessionsOnEveryMaster(1);
   const watchers = await watchEverywhere(ids);
+  // And a change-feed watcher on each server: it hears of the loss the same way.
+  const feeds = servers.map((s) => {
+    const feed = { established: false, ended: "" };
+    const controller = new AbortController();
+    const done = (async () => {
+      try {
+        for await (const _ of createSettingsSdk(makeTransport(s.url, "grpc")).changes.watch({ signal: controller.signal, onCreated: () => (feed.established = true) }));
+      } catch (err) {
+        feed.ended = err instanceof SettingsError ? err.reason ?? String(err.code) : String(err);
+      }
+    })();
+    return { feed, stop: () => (controller.abort(), done) };
+  });
   try {
+    await until(() => feeds.every((f) => f.feed.established), "every change feed watch open");
     for (const id of ids) await write(grpc()[0]!, id, "before");
     for (const w of watchers) await untilWhole(w, 1);
     const masters = await cluster.masters();
     for (const port of type === "pubsub" ? masters : masters.slice(0, 1)) await onPort(port, (node) => node.client("KILL", "TYPE", type));
     await until(() => watchers.every((w) => w.unavailable >= 1), "every watch to end with unavailable");
+    await until(() => feeds.every((f) => f.feed.ended === "STORE_UNAVAILABLE"), "every change feed watch to end with unavailable");
     for (const id of ids) await write(grpc()[1]!, id, "after");
     for (const w of watchers) await untilWhole(w, 2);
   } finally {
-    await Promise.all(watchers.map((w) => w.stop()));
+    await Promise.all([...watchers.map((w) => w.stop()), ...feeds.map((f) => f.stop())]);
   }
 }, 30_000);
 

@@ -4,6 +4,9 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startCluster, type TestCluster } from "./support/cluster.js";
 import { contractSuite } from "./support/contract-suite.js";
+import { feedSuite } from "./support/feed-suite.js";
+import { createSettingsSdk } from "../src/client/index.js";
+import { makeTransport } from "./support/server.js";
 import { startTestServer } from "./support/server.js";
 import { twoInstancesSuite, watchSuite } from "./support/watch-suite.js";
 
@@ -19,6 +22,33 @@ const start = (env?: Record<string, string>) => startTestServer({ backend: "redi
 contractSuite("Redis Cluster", start, ["grpc", "connect-json"]);
 watchSuite("Redis Cluster", start, ["grpc"]);
 twoInstancesSuite("one Redis Cluster", start);
+feedSuite("Redis Cluster", start, ["grpc"], { shared: true });
+
+it("keeps one change feed per shard: a cursor names every shard, and each scope's changes come in order", async () => {
+  const server = await start();
+  try {
+    const sdk = createSettingsSdk(makeTransport(server.url, "grpc"));
+    const { cursor } = await sdk.changes.list("", 1);
+    // Three masters: three shards, each named in the cursor.
+    expect(cursor.split(".").slice(1).map((p) => p.split("~")[0])).toHaveLength(3);
+    const ids = Array.from({ length: 12 }, (_, i) => `shard-${i}-${Date.now()}`);
+    for (const id of ids) await sdk.sessions.create({ sessionId: id });
+    for (let n = 1; n <= 3; n++) for (const id of ids) await sdk.session(id).settings.set("n", n);
+    const seen = new Map<string, bigint[]>();
+    const shards = new Set<string>();
+    const controller = new AbortController();
+    let count = 0;
+    for await (const c of sdk.changes.watch({ after: cursor, signal: controller.signal })) {
+      if (!ids.includes(c.sessionId)) continue;
+      seen.set(c.sessionId, [...(seen.get(c.sessionId) ?? []), c.revision]);
+      shards.add(c.cursor);
+      if (++count === ids.length * 4) controller.abort();
+    }
+    for (const id of ids) expect(seen.get(id), id).toEqual([0n, 1n, 2n, 3n]);
+  } finally {
+    await server.close();
+  }
+});
 
 it("really runs on the cluster", async () => {
   const server = await start();

@@ -18,7 +18,8 @@ const TOKENS = { read: `py-read-${randomUUID()}`, write: `py-write-${randomUUID(
 
 beforeAll(async () => {
   // Frequent heartbeats, so that the watch tests see one without waiting long.
-  open = await startTestServer({ backend: "sqlite", env: { WATCH_HEARTBEAT_MS: "200" } });
+  // A short change feed, so that a test can push a cursor out of it.
+  open = await startTestServer({ backend: "sqlite", env: { WATCH_HEARTBEAT_MS: "200", FEED_LIMIT: "50" } });
   locked = await startTestServer({ backend: "sqlite", env: { SESSION_DEFAULTS_LOCKED: "true" } });
   const tokens = join(mkdtempSync(join(tmpdir(), "cm-py-auth-")), "tokens.json");
   writeFileSync(tokens, JSON.stringify({ [TOKENS.read]: { actor: "py-reader", role: "read" }, [TOKENS.write]: { actor: "py-writer", role: "write" } }));

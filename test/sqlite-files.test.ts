@@ -13,6 +13,7 @@ import { describe, expect, it } from "vitest";
 import { startMain } from "./support/process.js";
 import { restClient } from "./support/rest.js";
 import { tempDataDir } from "./support/server.js";
+import { sseReader } from "./support/sse.js";
 import { until } from "./support/until.js";
 
 const FIXTURE = join(import.meta.dirname, "fixtures", "sqlite-v1", "settings.db");
@@ -67,6 +68,12 @@ describe("the SQLite store file", () => {
       expect(replay.body.revision).toBe(2);
       const next = await rest("POST", "/api/sessions/kept/settings", { key: "after", value: 1 });
       expect(next.body.revision).toBe(9);
+      // The change feed (schema 2) starts with the first write after the upgrade.
+      const listing = await rest("GET", "/api/settings");
+      expect(listing.body.items.map((i: { sessionId: string }) => i.sessionId)).toEqual(["", "kept"]);
+      const events = await fetch(`${outcome.listening.address}/api/events?after=1.0`, { signal: AbortSignal.timeout(30_000) });
+      const sse = sseReader(events);
+      await sse.readUntil(/event: change\ndata: .*"revision":9/);
     } finally {
       main.child.kill("SIGTERM");
       await main.exited;

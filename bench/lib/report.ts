@@ -93,7 +93,7 @@ export interface Results {
   targets: Record<string, Target>;
   sqlite: Record<string, unknown>;
   durable?: { note: string; rows: DurableRow[] };
-  fanout?: { connect: Record<string, unknown>; sse: Record<string, unknown> };
+  fanout?: { connect: Record<string, unknown>; sse: Record<string, unknown>; feed?: Record<string, unknown> };
   bigMaps?: Record<string, unknown>;
   profile?: { scenario: string; file: string; summary: ProfileSummary };
   bigMapBytes?: number;

@@ -1,9 +1,10 @@
 // Watch fan-out: `BUDGET.watchers` watchers of one session, held by a client
 // process of its own on core 1 (bench/watchers.mjs), once on the
-// Connect-streaming path and once on SSE, each on a fresh server: server RSS
-// per watcher, delivery latency at 10 writes/s, and /healthz meanwhile. With
-// `profileDir`, the server runs with --cpu-prof and its write phase is
-// summarized.
+// Connect-streaming path and once on SSE; and `BUDGET.feedWatchers` watchers
+// of the store-wide change feed; each on a fresh server: server RSS per
+// watcher, CPU per delivered change, delivery latency at 10 writes/s, and
+// /healthz meanwhile. With `profileDir`, the server runs with --cpu-prof and
+// its write phase is summarized.
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { httpRequest, until } from "../lib/clients.js";
@@ -21,8 +22,16 @@ async function watchStreams(url: string): Promise<number> {
   return n;
 }
 
-export async function fanout(mode: "connect" | "sse", profileDir?: string): Promise<Record<string, unknown>> {
-  const count = BUDGET.watchers;
+export type FanoutMode = "connect" | "sse" | "feed";
+
+const PATHS: Record<FanoutMode, string> = {
+  connect: "Connect streaming (binary, over node:http2, 250 streams per connection)",
+  sse: "SSE /api/sessions/:id/settings/events (node:http, one connection each)",
+  feed: "WatchChanges, the store-wide feed (Connect streaming, binary, 250 streams per connection)",
+};
+
+export async function fanout(mode: FanoutMode, profileDir?: string): Promise<Record<string, unknown>> {
+  const count = mode === "feed" ? BUDGET.feedWatchers : BUDGET.watchers;
   // A fresh server per path, so that what the watchers hold is all that grows.
   const srv = await startServer("redis", profileDir ? ["--cpu-prof", "--cpu-prof-interval=250", `--cpu-prof-dir=${profileDir}`] : []);
   const window = { from: 0, to: 0 };
@@ -58,10 +67,7 @@ export async function fanout(mode: "connect" | "sse", profileDir?: string): Prom
     // Share of one core each used while the writes were delivered: a client near 100 % would time its own queue.
     const busyPct = (u: typeof cpu) => +((100 * u.schedUs * (Number(r.deliveries) || 1)) / 1e6 / u.seconds).toFixed(0);
     const out = {
-      path:
-        mode === "connect"
-          ? "Connect streaming (binary, over node:http2, 250 streams per connection)"
-          : "SSE /api/sessions/:id/settings/events (node:http, one connection each)",
+      path: PATHS[mode],
       watchers: count,
       streamsOnServer: streams,
       openMs: Number(/ms=(\d+)/.exec(created)?.[1]),

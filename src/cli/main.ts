@@ -4,6 +4,7 @@
 import { Command, Option } from "commander";
 import { registerChanges } from "./commands/changes.js";
 import { registerControls } from "./commands/controls.js";
+import { registerFeed } from "./commands/feed.js";
 import { registerSessions } from "./commands/sessions.js";
 import { registerSettings } from "./commands/settings.js";
 import { createContext, type Io } from "./context.js";
@@ -33,6 +34,7 @@ export function buildProgram(io: Io): Command {
   const sessions = registerSessions(program, ctx);
   registerControls(sessions, ctx);
   registerChanges(registerSettings(sessions, ctx), ctx);
+  registerFeed(program, ctx);
   return program;
 }
 

@@ -96,7 +96,7 @@ export function ownEntries<T>(o: Record<string, JsonValue>, map: (v: JsonValue) 
 const enumName = <T extends string>(values: readonly T[], n: number) => values[n - 1]!;
 const enumNumber = <T extends string>(values: readonly T[], v: T) => values.indexOf(v) + 1;
 
-export function tupleOf(t: ScopeControls | undefined): Tuple {
+export function tupleOf(t: Pick<ScopeControls, "controls" | "revision"> | undefined): Tuple {
   const c = t?.controls;
   return {
     model: c?.model ?? null,

@@ -12,6 +12,7 @@ import { SessionService } from "../../gen/codexmanager/settings/v1/session_pb.js
 import { Mode, PathOp, SettingsService, type ScopeControls } from "../../gen/codexmanager/settings/v1/settings_pb.js";
 import type { ControlFields, JsonObject, JsonValue, Scope } from "../domain/types.js";
 import { changeOf, controlsPb, createControlsPb, json, scopePb, sessionOf, tupleOf, value, type SettingsChange } from "./convert.js";
+import { changesApi } from "./changes.js";
 import { guard, settingsError } from "./errors.js";
 import { keepProtoKeys } from "./proto-keys.js";
 import { idempotent, type WriteOptions } from "./writes.js";
@@ -20,6 +21,7 @@ export type { ControlFields, JsonObject, JsonValue, Scope };
 export type { Change, SettingsChange, Tuple } from "./convert.js";
 export { SettingsError } from "./errors.js";
 export { sdkJsonOptions } from "./json-keys.js";
+export type { ChangeFilter, FeedChange, FeedChangeKind, ScopeState, WatchChangesOptions } from "./changes.js";
 export { newRequestId, retryable, type WriteOptions } from "./writes.js";
 
 /** What every write takes: provenance, compare-and-set, and its request id and retry. */
@@ -149,6 +151,8 @@ export function createSettingsSdk(transport: Transport) {
   }
 
   return {
+    /** The store-wide change feed: list every scope, watch every change, or both (listThenWatch). */
+    changes: changesApi(keeping),
     sessions: {
       // Creating and deleting a session take no request id, so they are sent once:
       // a retried create could answer SESSION_EXISTS, a retried delete SESSION_DELETED.

@@ -43,6 +43,8 @@ export interface ErrorFacts {
   limit?: number;
   issues?: Issue[];
   requestId?: string;
+  /** For a change feed cursor that is too old: the oldest cursor still held. */
+  cursor?: string;
 }
 
 export class DomainError extends Error {
@@ -96,6 +98,12 @@ export const errors = {
       "HISTORY_TRUNCATED",
       `history no longer reaches that revision; the oldest retained is ${oldest}`,
       { sessionId, scope, currentRevision: oldest },
+    ),
+  feedTruncated: (oldestCursor: string) =>
+    new DomainError(
+      "HISTORY_TRUNCATED",
+      `the change feed no longer reaches that cursor; the oldest cursor still held is ${oldestCursor}`,
+      { cursor: oldestCursor },
     ),
   watchBacklog: (events: number, bytes: number) =>
     new DomainError(

@@ -58,7 +58,8 @@ export type Mutation =
   | { op: "unset"; key: string }
   | { op: "controls"; controls: ControlFields; settings?: JsonObject };
 
-export type HistoryOp = Mutation["op"];
+/** What a history entry records; "create" and "delete" appear only in the change feed. */
+export type HistoryOp = Mutation["op"] | "create" | "delete";
 
 export interface WriteOptions {
   ifRevision?: bigint;
@@ -108,6 +109,34 @@ export interface HistoryEntry {
   path?: { segments: string[]; op: PathOp };
   changes: Change[];
 }
+
+/** What a change-feed entry is about. */
+export type ChangeKind = "session_created" | "session_deleted" | "settings" | "controls";
+
+/**
+ * A place in the store-wide change feed. One store keeps one ordered feed
+ * (shard ""); Redis Cluster keeps one per shard, ordered within it.
+ */
+export interface FeedPosition {
+  shard: string;
+  seq: bigint;
+}
+
+/** One committed change as the change feed carries it. */
+export interface FeedChange {
+  position: FeedPosition;
+  /** The session the change is about; "" for the default scope's changes. */
+  sessionId: string;
+  scope: Scope;
+  /** The scope's revision after the change (a new session's is 0; a deleted one's is its last). */
+  revision: bigint;
+  kind: ChangeKind;
+  /** Actor, source, time and each changed key or control with its value before and after. */
+  entry: HistoryEntry;
+}
+
+/** What the feed's listeners hear: each change in feed order, or the loss of delivery (resume from the last position). */
+export type FeedEvent = { type: "change"; change: FeedChange } | { type: "unavailable" };
 
 /** What the bus carries: a change, the end of a session, or the loss of the bus itself. */
 export type StoreEvent =

@@ -101,7 +101,7 @@ function changeMessage(entry: HistoryEntry): WatchSettingsResponse {
 export function settingsService(ops: Operations): ServiceImpl<typeof SettingsService> {
   return {
     async getSettings(req, ctx) {
-      const read = await ops.getSettings({ sessionId: req.sessionId, scope: scopeFromPb(req.scope) }, req.key, callerOf(ctx));
+      const read = await ops.getSettings({ sessionId: req.sessionId, scope: scopeFromPb(req.scope) }, req.key, callerOf(ctx), req.atRevision);
       if (read instanceof SettingsSnapshot) return snapshotMessage(read);
       return { found: read.found, value: valueToPb(read.value), revision: read.revision };
     },
@@ -130,7 +130,7 @@ export function settingsService(ops: Operations): ServiceImpl<typeof SettingsSer
     },
 
     async getControls(req, ctx) {
-      const view = await ops.getControls(req.sessionId, callerOf(ctx));
+      const view = await ops.getControls(req.sessionId, callerOf(ctx), req.atRevision);
       return {
         session: tupleToPb(view.session),
         defaults: tupleToPb(view.defaults),

@@ -3,6 +3,7 @@
 // and the watch stream.
 import { authorize, type Principal } from "../auth.js";
 import { LOCK_REASON } from "../domain/errors.js";
+import { canonicalJson } from "../domain/json.js";
 import type { ScopeRef, Tuple } from "../domain/types.js";
 import type { Protocol } from "../observe/calls.js";
 import type { SettingsRead, Store } from "../store/store.js";
@@ -11,6 +12,7 @@ import { pageLimit } from "./sessions.js";
 import { SettingsSnapshot, SnapshotCache } from "./settings-snapshot.js";
 import { SharedReads } from "./shared-reads.js";
 import { openWatch } from "./watch.js";
+import { feedReads } from "./feed-reads.js";
 
 export interface ControlsView {
   session: Tuple;
@@ -30,6 +32,7 @@ export interface OperationHooks {
 
 export function readOperations(store: Store, config: OperationsConfig, req: RequestChecks, hooks: OperationHooks) {
   const snapshots = new SnapshotCache(config.settingsCacheBytes);
+  const past = feedReads(store, config, req, hooks);
   const sharedReads = new SharedReads<SettingsSnapshot>();
 
   async function controlsView(sessionId: string): Promise<ControlsView> {
@@ -52,13 +55,19 @@ export function readOperations(store: Store, config: OperationsConfig, req: Requ
       await store.requireActiveSession(sessionId);
     },
 
-    /** One key, or the whole map as a snapshot that repeated reads at one revision share. */
-    async getSettings(ref: ScopeRef, key?: string, caller?: Principal): Promise<SettingsSnapshot | Extract<SettingsRead, { found: boolean }>> {
+    /** One key, or the whole map as a snapshot that repeated reads at one revision share; or either at a past revision. */
+    async getSettings(
+      ref: ScopeRef,
+      key?: string,
+      caller?: Principal,
+      atRevision?: bigint,
+    ): Promise<SettingsSnapshot | Extract<SettingsRead, { found: boolean }>> {
       authorize(caller, "read", "read settings");
       const r = req.rules();
       r.sessionId("sessionId", ref.sessionId);
       const k = key === undefined ? undefined : r.key("key", key);
       r.throwIfInvalid();
+      if (atRevision !== undefined) return settingsAt(await past.tupleAt(ref, atRevision), k);
       if (k !== undefined) return store.readSettings(ref, k) as Promise<Extract<SettingsRead, { found: boolean }>>;
       const cacheKey = ref.scope === "default" ? "default" : `s:${ref.sessionId}`;
       // 16 readers of a 4 MiB map after a change cost one full read and one revision check, not 16 full reads.
@@ -73,10 +82,12 @@ export function readOperations(store: Store, config: OperationsConfig, req: Requ
       });
     },
 
-    async getControls(sessionId: string, caller?: Principal): Promise<ControlsView> {
+    /** Both tuples; with `atRevision`, the session's as it was then (the default's as it is now). */
+    async getControls(sessionId: string, caller?: Principal, atRevision?: bigint): Promise<ControlsView> {
       authorize(caller, "read", "read controls");
       req.identifiers(sessionId);
-      return controlsView(sessionId);
+      const view = await controlsView(sessionId);
+      return atRevision === undefined ? view : { ...view, session: await past.tupleAt({ sessionId, scope: "session" }, atRevision) };
     },
 
     controlsView,
@@ -101,6 +112,9 @@ export function readOperations(store: Store, config: OperationsConfig, req: Requ
       return watch;
     },
 
+    listSettings: past.listSettings,
+    watchChanges: past.watchChanges,
+
     async listHistory(ref: ScopeRef, limit: number, before?: bigint, caller?: Principal) {
       authorize(caller, "read", "read history");
       const r = req.rules();
@@ -110,4 +124,11 @@ export function readOperations(store: Store, config: OperationsConfig, req: Requ
       return store.listHistory(ref, pageSize, before);
     },
   };
+}
+
+/** A past tuple's map as the reads answer it: one key, or the whole map (a snapshot of its own, never cached). */
+function settingsAt(tuple: Tuple, key: string | undefined): SettingsSnapshot | Extract<SettingsRead, { found: boolean }> {
+  if (key === undefined) return new SettingsSnapshot(tuple.revision, Object.entries(tuple.settings).map(([k, v]) => [k, JSON.stringify(v)]));
+  const found = Object.hasOwn(tuple.settings, key);
+  return { found, value: found ? tuple.settings[key]! : null, revision: tuple.revision };
 }

@@ -8,7 +8,7 @@
 // to 2,000 watchers is written out in slices, and health checks and other
 // calls are served between them.
 import { errors } from "../domain/errors.js";
-import type { StoreEvent } from "../domain/types.js";
+import type { FeedEvent, StoreEvent } from "../domain/types.js";
 
 export type WakeReason = "event" | "heartbeat" | "aborted";
 
@@ -31,8 +31,9 @@ function scheduleWake(wake: () => void): void {
   setImmediate(runWakes);
 }
 
-export class Backlog {
-  private readonly events: StoreEvent[] = [];
+/** Queued events of one watcher: a scope's (StoreEvent) or the change feed's (FeedEvent). */
+export class Backlog<E extends StoreEvent | FeedEvent = StoreEvent> {
+  private readonly events: E[] = [];
   private bytes = 0;
   private readonly overflowed = new AbortController();
   private waiting?: (why: WakeReason) => void;
@@ -54,7 +55,7 @@ export class Backlog {
     return this.overflowed.signal;
   }
 
-  push(event: StoreEvent): void {
+  push(event: E): void {
     if (this.overflowed.signal.aborted) return;
     this.events.push(event);
     this.bytes += sizeOf(event);
@@ -74,7 +75,7 @@ export class Backlog {
     }
   }
 
-  shift(): StoreEvent | undefined {
+  shift(): E | undefined {
     const event = this.events.shift();
     if (event) this.bytes -= sizeOf(event);
     return event;
@@ -104,12 +105,13 @@ export class Backlog {
 
 // Roughly the memory an event holds; computed once per event, however many watchers share it.
 const sizes = new WeakMap<object, number>();
-function sizeOf(event: StoreEvent): number {
+function sizeOf(event: StoreEvent | FeedEvent): number {
   if (event.type !== "change") return 64;
-  let size = sizes.get(event.entry);
+  const entry = "change" in event ? event.change.entry : event.entry;
+  let size = sizes.get(entry);
   if (size === undefined) {
-    size = 256 + JSON.stringify(event.entry.changes).length;
-    sizes.set(event.entry, size);
+    size = 256 + JSON.stringify(entry.changes).length;
+    sizes.set(entry, size);
   }
   return size;
 }

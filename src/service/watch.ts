@@ -17,8 +17,8 @@
 // WATCH_BACKLOG, and the client resumes with fromRevision.
 import { createContextKey } from "@connectrpc/connect";
 import { errors, issue } from "../domain/errors.js";
-import { setOwn } from "../domain/json.js";
-import type { HistoryEntry, JsonObject, JsonValue, ScopeRef, StoreEvent } from "../domain/types.js";
+import { applyForward, rewindSettings } from "../domain/rewind.js";
+import type { HistoryEntry, JsonObject, ScopeRef, StoreEvent } from "../domain/types.js";
 import type { Store, Unsubscribe } from "../store/store.js";
 import { Backlog } from "./watch-backlog.js";
 
@@ -83,7 +83,7 @@ export async function openWatch(store: Store, ref: ScopeRef, options: WatchOptio
       throw errors.invalid([issue("fromRevision", `is ahead of the current revision ${snapshot.revision}`, "too_big")]);
     }
     const replay = from === undefined ? [] : await store.historySince(ref, from);
-    const map = options.includeSettings ? rewind(snapshot.settings, replay, snapshot.revision) : undefined;
+    const map = options.includeSettings ? rewindSettings(snapshot.settings, replay, from ?? snapshot.revision, snapshot.revision) : undefined;
     // A stream that is never read still lets go of its subscriptions when its call ends.
     options.signal.addEventListener("abort", release, { once: true });
     const state: StreamState = { queue, replay, map, created: snapshot.revision, last: from ?? snapshot.revision, release };
@@ -137,23 +137,4 @@ async function* stream(store: Store, ref: ScopeRef, options: WatchOptions, state
   } finally {
     state.release();
   }
-}
-
-/** The map as it was before `entries` after `atRevision`'s snapshot, undoing each change. */
-function rewind(snapshot: JsonObject, entries: HistoryEntry[], atRevision: bigint): JsonObject {
-  const map = { ...snapshot };
-  for (const entry of [...entries].reverse()) {
-    if (entry.revision > atRevision) continue;
-    for (const change of entry.changes) if (change.kind === "setting") put(map, change.key, change.before);
-  }
-  return map;
-}
-
-function applyForward(map: JsonObject, entry: HistoryEntry): void {
-  for (const change of entry.changes) if (change.kind === "setting") put(map, change.key, change.after);
-}
-
-function put(map: JsonObject, key: string, value: JsonValue | undefined): void {
-  if (value === undefined) delete map[key];
-  else setOwn(map, key, value);
 }

@@ -13,7 +13,7 @@ import type { Logger } from "../observe/log.js";
 
 export const MEMORY_DATA_DIR = ":memory:";
 
-type LocalConfig = Pick<Config, "dataDir" | "sqliteSynchronous" | "seedDefaults" | "historyLimit" | "limits" | "requestIdLimit">;
+type LocalConfig = Pick<Config, "dataDir" | "sqliteSynchronous" | "seedDefaults" | "historyLimit" | "limits" | "requestIdLimit" | "feedLimit">;
 
 /** `log` hears what an operator should know of the store's health (Redis connection lost, restored, refusing). */
 export async function openStore(config: Config, log?: Logger): Promise<Store> {
@@ -62,5 +62,6 @@ export async function openSqliteStore(config: LocalConfig, log?: Logger, now?: (
 
 /** Only what the writer thread needs, as plain data (it crosses to the thread by structured clone). */
 function writerConfig(config: LocalConfig) {
-  return { seedDefaults: config.seedDefaults, historyLimit: config.historyLimit, limits: config.limits, requestIdLimit: config.requestIdLimit };
+  const { seedDefaults, historyLimit, limits, requestIdLimit, feedLimit } = config;
+  return { seedDefaults, historyLimit, limits, requestIdLimit, feedLimit };
 }

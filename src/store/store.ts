@@ -2,19 +2,29 @@
 // same semantics: the embedded in-process store and the Redis store. Each
 // write checks session state, compare-and-set, limits, "unchanged", revision,
 // history and the change event in one atomic step.
+import type { FeedCursor } from "../domain/feed.js";
 import type {
   ControlFields,
+  FeedChange,
+  FeedEvent,
   HistoryEntry,
   JsonObject,
   JsonValue,
   Mutation,
   MutationResult,
+  Scope,
   ScopeRef,
   SessionRecord,
   StoreEvent,
   Tuple,
   WriteOptions,
 } from "../domain/types.js";
+
+/** Who made a session change, for the change feed (default actor "user", source "api"). */
+export interface Provenance {
+  actor: string;
+  source: string;
+}
 
 export interface NewSession {
   sessionId: string;
@@ -23,6 +33,7 @@ export interface NewSession {
   createdAt: Date;
   /** Controls that override the copied default tuple. */
   overrides: Partial<ControlFields>;
+  by?: Provenance;
 }
 
 /** A listed session with its controls (not its settings, which may be large). */
@@ -54,12 +65,26 @@ export type SettingsRead =
   | { settings: JsonObject; revision: bigint }
   | { found: boolean; value: JsonValue | null; revision: bigint };
 
+/** One scope's whole tuple, as ListSettings pages them. */
+export interface ListedTuple {
+  /** The session; for the default scope, "". */
+  sessionId: string;
+  scope: Scope;
+  tuple: Tuple;
+}
+
+export interface TuplePage {
+  tuples: ListedTuple[];
+  /** The last session id of this page when more may follow. */
+  nextAfter?: string;
+}
+
 export type Unsubscribe = () => void;
 
 export type Listener = (event: StoreEvent) => void;
 
 /** Hands an event to every listener; one listener's failure neither fails the write nor starves the others. */
-export function deliver(listeners: Iterable<Listener>, event: StoreEvent): void {
+export function deliver<E = StoreEvent>(listeners: Iterable<(event: E) => void>, event: E): void {
   for (const listener of listeners) {
     try {
       listener(event);
@@ -88,7 +113,7 @@ export interface Store {
   getSession(sessionId: string): Promise<{ session: SessionRecord; tuple: Tuple }>;
   /** Active user-visible sessions ordered by id, after `after`. */
   listSessions(limit: number, after?: string): Promise<SessionPage>;
-  deleteSession(sessionId: string, at: Date): Promise<{ deletedAt: Date }>;
+  deleteSession(sessionId: string, at: Date, by?: Provenance): Promise<{ deletedAt: Date }>;
 
   readSettings(ref: ScopeRef, key?: string): Promise<SettingsRead>;
   /** The whole map as stored, unless it is still at `known` (big maps are read, cached and encoded from this). */
@@ -102,6 +127,23 @@ export interface Store {
   historySince(ref: ScopeRef, after: bigint): Promise<HistoryEntry[]>;
   /** Events of one tuple (`sessionId` undefined means the default tuple's). */
   subscribe(channel: { sessionId?: string }, listener: Listener): Promise<Unsubscribe>;
+
+  /** Every committed change from now on, in feed order; "unavailable" when delivery broke (resume from the last position). */
+  subscribeFeed(listener: (event: FeedEvent) => void): Promise<Unsubscribe>;
+  /** The feed's head: every change at or before it is seen by any read that starts after this answers. */
+  feedHead(): Promise<FeedCursor>;
+  /**
+   * Changes after `after` (of one shard only, when given), oldest first in
+   * each shard, at most `limit`; throws HISTORY_TRUNCATED (naming the oldest
+   * cursor held) if some are gone.
+   */
+  readFeed(after: FeedCursor, limit: number, shard?: string): Promise<FeedChange[]>;
+  /**
+   * At most `limit` tuples: without `after`, the default tuple, then active
+   * user sessions by id; with it, the sessions after it ("" = from the first).
+   * `nextAfter` ("" after a page that held only the default) is set when more may follow.
+   */
+  listTuples(limit: number, after?: string): Promise<TuplePage>;
 
   /** Hooks for metrics, where the store has something to tell. */
   observe?(hooks: StoreHooks): void;

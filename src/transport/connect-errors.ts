@@ -38,6 +38,7 @@ export function domainToConnect(err: DomainError): ConnectError {
     expectedRevision: f.expectedRevision,
     currentRevision: f.currentRevision,
     limit: f.limit === undefined ? undefined : BigInt(f.limit),
+    oldestCursor: f.cursor ?? "",
     issues: (f.issues ?? []).map((i) => ({
       path: i.path.join("."),
       pathSegments: i.path.map(String),

@@ -9,6 +9,8 @@ import { SettingsService } from "../../gen/codexmanager/settings/v1/settings_pb.
 import type { Config } from "../config.js";
 import type { Logger } from "../observe/log.js";
 import { sessionService, settingsService } from "../service/connect-services.js";
+import { changesService } from "../service/changes-service.js";
+import { ChangesService } from "../../gen/codexmanager/settings/v1/changes_pb.js";
 import { REFLECTION_SERVICES, reflectionServices } from "../service/reflection.js";
 import { createOperations, type Operations } from "../service/operations.js";
 import type { Store } from "../store/store.js";
@@ -110,6 +112,7 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
   const services: [DescService, object][] = [
     [SettingsService, settingsService(ops)],
     [SessionService, sessionService(ops)],
+    [ChangesService, changesService(ops)],
     ...(extraServices ?? []),
   ];
   const interceptors = auth ? [callInterceptor(log, observe), authInterceptor(auth)] : [callInterceptor(log, observe)];

@@ -1,6 +1,6 @@
-// Serves the built web panel (dist/web): its files, and index.html at "/" and
-// "/sessions/<id>" so that a link opens straight onto a session. Every other
-// path is not the panel's, and gets the JSON 404.
+// Serves the built web panel (dist/web): its files, and index.html at "/",
+// "/activity" and "/sessions/<id>" so that a link opens straight onto a page.
+// Every other path is not the panel's, and gets the JSON 404.
 import { createReadStream, existsSync, statSync } from "node:fs";
 import { extname, join, normalize, sep } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -34,7 +34,7 @@ export function serveWebApp(req: Req, res: Res): boolean {
   const candidate = normalize(join(ROOT, path));
   const inside = candidate.startsWith(ROOT) || candidate + sep === ROOT;
   const isFile = inside && existsSync(candidate) && statSync(candidate).isFile();
-  if (!isFile && path !== "/" && !path.startsWith("/sessions/")) return false;
+  if (!isFile && path !== "/" && path !== "/activity" && !path.startsWith("/sessions/")) return false;
   const file = isFile ? candidate : index;
   // Hashed assets never change; index.html must always be fresh.
   const cache = isFile && path.startsWith("/assets/") ? "public, max-age=31536000, immutable" : "no-cache";

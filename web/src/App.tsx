@@ -1,24 +1,11 @@
-// Two pages: the session list at "/" and one session at "/sessions/<id>", so
-// a link to a session can be shared. Navigation uses the History API.
-import { Component, useEffect, useState, type ReactNode } from "react";
+// Three pages: the session list at "/", one session at "/sessions/<id>", and
+// the activity of every session at "/activity" (./navigation.ts).
+import { Component, useState, type ReactNode } from "react";
+import { ActivityPage } from "./ActivityPage.js";
 import { token } from "./api.js";
+import { internalLink, usePath } from "./navigation.js";
 import { SessionList } from "./SessionList.js";
 import { SessionPage } from "./SessionPage.js";
-
-export function navigate(path: string): void {
-  window.history.pushState(null, "", path);
-  window.dispatchEvent(new PopStateEvent("popstate"));
-}
-
-function usePath(): string {
-  const [path, setPath] = useState(window.location.pathname);
-  useEffect(() => {
-    const onPop = () => setPath(window.location.pathname);
-    window.addEventListener("popstate", onPop);
-    return () => window.removeEventListener("popstate", onPop);
-  }, []);
-  return path;
-}
 
 /** Keeps the page from going blank on an unexpected rendering error. */
 class ErrorBoundary extends Component<{ children: ReactNode }, { error?: Error }> {
@@ -57,11 +44,16 @@ export function App() {
   return (
     <div className="app">
       <header>
-        <a href="/" onClick={(e) => { e.preventDefault(); navigate("/"); }} className="brand">Session settings</a>
+        <nav>
+          <a {...internalLink("/")} className="brand">Session settings</a>
+          <a {...internalLink("/activity")} className="nav-link">Activity</a>
+        </nav>
         <TokenField />
       </header>
       <main>
-        <ErrorBoundary key={path}>{sessionId ? <SessionPage sessionId={sessionId} /> : <SessionList />}</ErrorBoundary>
+        <ErrorBoundary key={path}>
+          {sessionId ? <SessionPage sessionId={sessionId} /> : path === "/activity" ? <ActivityPage /> : <SessionList />}
+        </ErrorBoundary>
       </main>
     </div>
   );

@@ -1,7 +1,7 @@
 // Sessions, a page at a time, with create and delete.
 import { useCallback, useEffect, useState } from "react";
 import { describeError, sdk } from "./api.js";
-import { navigate } from "./App.js";
+import { internalLink, navigate } from "./navigation.js";
 import { Loading } from "./Loading.js";
 
 const PAGE = 20;
@@ -74,7 +74,7 @@ export function SessionList() {
         <ul className="sessions">
           {rows.map((s) => (
             <li key={s.sessionId}>
-              <a href={`/sessions/${encodeURIComponent(s.sessionId)}`} onClick={(e) => { e.preventDefault(); navigate(`/sessions/${encodeURIComponent(s.sessionId)}`); }}>
+              <a {...internalLink(`/sessions/${encodeURIComponent(s.sessionId)}`)}>
                 {s.sessionId}
               </a>
               <span className="muted">{s.cwd || "no cwd"} · {s.createdAt?.toLocaleString()}</span>

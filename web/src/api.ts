@@ -25,7 +25,7 @@ export const sdk = createSettingsSdk(
   }),
 );
 export { SettingsError };
-export type { JsonObject, JsonValue, Scope, SettingsChange, Tuple } from "../../src/client/index.js";
+export type { FeedChange, JsonObject, JsonValue, Scope, SettingsChange, Tuple } from "../../src/client/index.js";
 
 const MESSAGES: Record<string, string> = {
   SESSION_DELETED: "This session was deleted.",

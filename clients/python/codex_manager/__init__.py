@@ -1,11 +1,13 @@
 """Standard-library client for the session settings service's REST API."""
 
+from .changes import ChangeFeed
 from .client import CodexManager, Controls, Namespace, SessionHandle, Sessions, Settings
 from .events import WatchEvent
 from .errors import (
     CodexManagerError,
     ConflictError,
     DeletedError,
+    HistoryTruncatedError,
     InvalidRequestError,
     LockedError,
     NotFoundError,
@@ -18,6 +20,7 @@ from .errors import (
 )
 
 __all__ = [
+    "ChangeFeed",
     "CodexManager",
     "Controls",
     "Namespace",
@@ -28,6 +31,7 @@ __all__ = [
     "CodexManagerError",
     "ConflictError",
     "DeletedError",
+    "HistoryTruncatedError",
     "InvalidRequestError",
     "LockedError",
     "NotFoundError",

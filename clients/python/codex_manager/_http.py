@@ -26,7 +26,7 @@ class HttpTransport:
         base = self.endpoint.base_url.rstrip("/") + "/" + self.endpoint.api_prefix.strip("/")
         url = base.rstrip("/") + path
         params = {k: v for k, v in (query or {}).items() if v is not None}
-        return url + ("?" + urllib.parse.urlencode(params) if params else "")
+        return url + ("?" + urllib.parse.urlencode(params, doseq=True) if params else "")
 
     def request(
         self,

@@ -3,6 +3,7 @@
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 
 from ._http import HttpTransport, quote_segment
+from .changes import ChangeFeed, feed_query
 from .config import Endpoint, from_environment, load_profile
 from .events import WatchEvent
 
@@ -59,6 +60,31 @@ class CodexManager:
 
     def session(self, session_id: str) -> "SessionHandle":
         return SessionHandle(self._http, session_id)
+
+    def changes(
+        self,
+        after: Optional[str] = None,
+        keys: Optional[List[str]] = None,
+        scope: Optional[str] = None,
+        session_id_prefix: Optional[str] = None,
+        timeout: float = 60.0,
+        max_retries: int = 5,
+    ) -> ChangeFeed:
+        """Every change across all sessions (and the default scope), in feed order, over
+        Server-Sent Events: after the cursor ``after`` (from a change, ``.cursor`` or
+        ``list_settings``), else from now. ``keys`` keeps the changes that touch one of
+        these top-level keys (and deletions); ``scope`` is "sessions" or "default";
+        ``session_id_prefix`` keeps those sessions. The iterator reopens a broken stream
+        after its last cursor by itself (up to ``max_retries`` failures in a row); a
+        cursor older than the feed keeps raises ``HistoryTruncatedError`` (its
+        ``body["oldestCursor"]`` is the oldest one still held)."""
+        return ChangeFeed(self._http, feed_query(keys, scope, session_id_prefix), after, timeout, max_retries)
+
+    def list_settings(self, page_size: Optional[int] = None, page_token: Optional[str] = None) -> Dict[str, Any]:
+        """One page of every scope's settings, controls and revision (the default scope
+        first): ``{"items", "nextPageToken", "cursor"}``. Watch ``changes(after=cursor)``
+        once the last page is in, and nothing is missed."""
+        return self._http.request("GET", "/settings", query={"pageSize": page_size, "pageToken": page_token})
 
     def close(self) -> None:
         """Nothing to release: each call opens its own connection."""

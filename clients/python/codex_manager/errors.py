@@ -43,6 +43,12 @@ class DeletedError(CodexManagerError):
     """410: the session was deleted."""
 
 
+class HistoryTruncatedError(CodexManagerError):
+    """410 ``history_truncated``: history (``fromRevision``) or the change feed
+    (``after``; ``body["oldestCursor"]`` is the oldest cursor still held) no longer
+    reaches that far back. Read the state again and watch from there."""
+
+
 class PayloadTooLargeError(CodexManagerError):
     """413: the body or the settings map is over a limit."""
 
@@ -75,6 +81,9 @@ _BY_STATUS = {
 
 
 def error_for(status: int, body: Optional[Dict[str, Any]]) -> CodexManagerError:
-    if status == 403 and (body or {}).get("code") == "forbidden":
+    code = (body or {}).get("code")
+    if status == 403 and code == "forbidden":
         return PermissionDeniedError(status, body)
+    if status == 410 and code == "history_truncated":
+        return HistoryTruncatedError(status, body)
     return _BY_STATUS.get(status, CodexManagerError)(status, body)

@@ -7,26 +7,39 @@
 // the whole batch, and the transaction keeps none of it.
 import { planWrite, type ScopeState, type WritePlan } from "../../domain/engine.js";
 import { DomainError } from "../../domain/errors.js";
+import { changeKindOf } from "../../domain/feed.js";
+import { compareKeys } from "../../domain/json.js";
 import { creationError } from "../../domain/session-rules.js";
+import { CONTROL_NAMES, type Change, type FeedChange, type HistoryEntry, type JsonValue } from "../../domain/types.js";
 import type { Config } from "../../config.js";
-import { DEFAULT_TUPLE, type Backend, type StoredSession, type TupleId, type TupleRow } from "./backend.js";
+import type { Provenance } from "../store.js";
+import { DEFAULT_TUPLE, type Backend, type NewFeedChange, type StoredSession, type TupleId, type TupleRow } from "./backend.js";
 import { activeSession, tupleOf, tupleRow } from "./tuples.js";
 import { toPlainError, type OpResult, type OpValue, type WriteOp } from "./write-ops.js";
 
-export type WriterConfig = Pick<Config, "seedDefaults" | "historyLimit" | "limits" | "requestIdLimit">;
+export type WriterConfig = Pick<Config, "seedDefaults" | "historyLimit" | "limits" | "requestIdLimit" | "feedLimit">;
 
-/** Commits `ops` as one transaction; throws (storing nothing) when the batch fails as a whole. */
+const BY_DEFAULT: Provenance = { actor: "user", source: "api" };
+
+/**
+ * Commits `ops` as one transaction; throws (storing nothing) when the batch
+ * fails as a whole. Every change also gets its place in the change feed, in
+ * the same transaction, and the feed is trimmed to FEED_LIMIT once per batch.
+ */
 export function applyBatch(backend: Backend, ops: WriteOp[], config: WriterConfig): OpResult[] {
-  return backend.transaction(() =>
-    ops.map((op): OpResult => {
+  return backend.transaction(() => {
+    const results = ops.map((op): OpResult => {
       try {
         return { ok: true, value: applyOne(backend, op, config) };
       } catch (err) {
         if (err instanceof DomainError) return { ok: false, error: toPlainError(err) };
         throw err;
       }
-    }),
-  );
+    });
+    const { oldest, newest } = backend.feedBounds();
+    if (newest - oldest + 1n > BigInt(config.feedLimit)) backend.trimFeed(newest - BigInt(config.feedLimit));
+    return results;
+  });
 }
 
 /** Seeds the default tuple from the environment when the store has none. */
@@ -41,10 +54,14 @@ function applyOne(backend: Backend, op: WriteOp, config: WriterConfig): OpValue 
   switch (op.kind) {
     case "create":
       return create(backend, op.input);
-    case "delete":
-      backend.putSession({ ...activeSession(backend, op.sessionId), state: "deleted", deletedAt: op.at });
+    case "delete": {
+      const session = activeSession(backend, op.sessionId);
+      const { revision } = tupleRow(backend, op.sessionId);
+      backend.putSession({ ...session, state: "deleted", deletedAt: op.at });
       backend.dropTuple(op.sessionId);
-      return { kind: "delete", deletedAt: op.at };
+      const entry = feedEntry("delete", revision, op.by, op.at, []);
+      return { kind: "delete", deletedAt: op.at, feed: appendFeed(backend, { sessionId: op.sessionId, scope: "session", revision, kind: "session_deleted", entry }) };
+    }
     case "mutate":
       return mutate(backend, op, config);
   }
@@ -72,11 +89,28 @@ function create(backend: Backend, input: Extract<WriteOp, { kind: "create" }>["i
     requestSeq: 0,
   });
   backend.copySettings(DEFAULT_TUPLE, input.sessionId);
+  const entries = backend.settings(input.sessionId);
+  // The feed tells what the new session got: its controls, then its settings in change order.
+  const changes: Change[] = [
+    ...CONTROL_NAMES.map((key): Change => ({ kind: "control", key, after: controls[key] })),
+    ...[...entries].sort(([a], [b]) => compareKeys(a, b)).map(([key, text]): Change => ({ kind: "setting", key, after: JSON.parse(text) as JsonValue })),
+  ];
+  const entry = feedEntry("create", 0n, input.by, input.createdAt, changes);
   return {
     kind: "create",
     session: { ...session, updatedAt: input.createdAt },
-    tuple: { ...controls, revision: 0n, entries: backend.settings(input.sessionId) },
+    tuple: { ...controls, revision: 0n, entries },
+    feed: appendFeed(backend, { sessionId: input.sessionId, scope: "session", revision: 0n, kind: "session_created", entry }),
   };
+}
+
+function feedEntry(op: "create" | "delete", revision: bigint, by: Provenance | undefined, time: Date, changes: Change[]): HistoryEntry {
+  const { actor, source } = by ?? BY_DEFAULT;
+  return { revision, scope: "session", op, actor, source, time, changes };
+}
+
+function appendFeed(backend: Backend, change: NewFeedChange): FeedChange {
+  return { ...change, position: { shard: "", seq: backend.appendFeed(change) } };
 }
 
 function mutate(backend: Backend, op: Extract<WriteOp, { kind: "mutate" }>, config: WriterConfig): OpValue {
@@ -110,7 +144,16 @@ function mutate(backend: Backend, op: Extract<WriteOp, { kind: "mutate" }>, conf
   if (plan.outcome.valueText !== undefined) value.valueText = plan.outcome.valueText;
   if (options.withSettings || mutation.op === "controls") value.entries = backend.settings(id);
   if (mutation.op === "controls") value.controls = { ...plan.controls };
-  if (plan.entry && !plan.replayed) value.entry = plan.entry;
+  if (plan.entry && !plan.replayed) {
+    value.entry = plan.entry;
+    value.feed = appendFeed(backend, {
+      sessionId: ref.scope === "default" ? "" : ref.sessionId,
+      scope: ref.scope,
+      revision: plan.entry.revision,
+      kind: changeKindOf(plan.entry.op),
+      entry: plan.entry,
+    });
+  }
   return value;
 }
 

@@ -3,9 +3,12 @@
 // only to read and store rows inside one transaction. Two backends exist:
 // plain maps (tests, DATA_DIR=:memory:) and SQLite (the durable default).
 import type { Remembered, SettingWrite } from "../../domain/engine.js";
-import type { ControlFields, HistoryEntry, SessionRecord } from "../../domain/types.js";
+import type { ControlFields, FeedChange, HistoryEntry, SessionRecord } from "../../domain/types.js";
 
 export type StoredSession = Omit<SessionRecord, "updatedAt">;
+
+/** A change as appended to the feed, before it has its position. */
+export type NewFeedChange = Omit<FeedChange, "position">;
 
 /** A tuple's id: the session id, or DEFAULT_TUPLE for the default tuple (never a valid session id). */
 export type TupleId = string;
@@ -64,6 +67,15 @@ export interface Backend {
   remember(id: TupleId, seq: number, requestId: string, remembered: Remembered): void;
   /** Forgets request ids remembered at seq <= `through`. */
   forgetRequests(id: TupleId, through: number): void;
+
+  /** Appends a change to the store-wide feed; answers its sequence number (above every earlier one, never reused). */
+  appendFeed(change: NewFeedChange): bigint;
+  /** Drops feed entries with seq <= `through`. */
+  trimFeed(through: bigint): void;
+  /** Oldest first, seq > after, at most `limit`. */
+  feedAfter(after: bigint, limit: number): FeedChange[];
+  /** The oldest retained and the newest sequence numbers (oldest = newest + 1 when none is retained). */
+  feedBounds(): { oldest: bigint; newest: bigint };
 
   /** Throws when the storage cannot answer. */
   ping(): void;

@@ -6,11 +6,25 @@
 // batch order (so in revision order per tuple). Storage is the backend's;
 // what a write means is the engine's; this file only sequences the two.
 import { errors } from "../../domain/errors.js";
+import { encodeCursor, type FeedCursor } from "../../domain/feed.js";
 import { mutationFingerprint } from "../../domain/fingerprint.js";
 import { setOwn } from "../../domain/json.js";
-import type { HistoryEntry, JsonObject, JsonValue, Mutation, MutationResult, ScopeRef, StoreEvent, Tuple, WriteOptions } from "../../domain/types.js";
+import type { FeedChange, FeedEvent, HistoryEntry, JsonObject, JsonValue, Mutation, MutationResult, ScopeRef, StoreEvent, Tuple, WriteOptions } from "../../domain/types.js";
 import type { Logger } from "../../observe/log.js";
-import { deliver, type HistoryPage, type Listener, type NewSession, type SessionPage, type SettingsRead, type SettingsTexts, type Store, type StoreHooks, type Unsubscribe } from "../store.js";
+import {
+  deliver,
+  type HistoryPage,
+  type Listener,
+  type NewSession,
+  type Provenance,
+  type SessionPage,
+  type SettingsRead,
+  type SettingsTexts,
+  type Store,
+  type StoreHooks,
+  type TuplePage,
+  type Unsubscribe,
+} from "../store.js";
 import { RefusalHold } from "../refusal-hold.js";
 import { DEFAULT_TUPLE, type Backend, type TupleId } from "./backend.js";
 import { BatchFailed, GroupCommit, type Committer } from "./group-commit.js";
@@ -33,6 +47,7 @@ export class LocalStore implements Store {
   readonly kind: "memory" | "sqlite";
   readonly location: string;
   private readonly listeners = new Map<TupleId, Set<Listener>>();
+  private readonly feedListeners = new Set<(event: FeedEvent) => void>();
   private readonly commits: GroupCommit;
   private readonly reader: Backend;
   private readonly now: () => Date;
@@ -85,8 +100,8 @@ export class LocalStore implements Store {
     });
   }
 
-  async deleteSession(sessionId: string, at: Date) {
-    const { deletedAt } = await this.write({ kind: "delete", sessionId, at }, "delete");
+  async deleteSession(sessionId: string, at: Date, by?: Provenance) {
+    const { deletedAt } = await this.write({ kind: "delete", sessionId, at, by }, "delete");
     return { deletedAt };
   }
 
@@ -150,6 +165,34 @@ export class LocalStore implements Store {
     };
   }
 
+  async subscribeFeed(listener: (event: FeedEvent) => void): Promise<Unsubscribe> {
+    this.feedListeners.add(listener);
+    return () => this.feedListeners.delete(listener);
+  }
+
+  async feedHead(): Promise<FeedCursor> {
+    return new Map([["", this.reader.read(() => this.reader.feedBounds().newest)]]);
+  }
+
+  async readFeed(after: FeedCursor, limit: number): Promise<FeedChange[]> {
+    const from = after.get("") ?? 0n;
+    return this.reader.read(() => {
+      const { oldest, newest } = this.reader.feedBounds();
+      if (from < newest && from + 1n < oldest) throw errors.feedTruncated(encodeCursor(new Map([["", oldest - 1n]])));
+      return this.reader.feedAfter(from, limit);
+    });
+  }
+
+  async listTuples(limit: number, after?: string): Promise<TuplePage> {
+    return this.reader.read(() => {
+      const tuples: TuplePage["tuples"] = after === undefined ? [{ sessionId: "", scope: "default", tuple: this.snapshot(DEFAULT_TUPLE) }] : [];
+      const room = limit - tuples.length;
+      const found = this.reader.activeSessions(room + 1, after ?? "");
+      for (const s of found.slice(0, room)) tuples.push({ sessionId: s.sessionId, scope: "session", tuple: this.snapshot(s.sessionId) });
+      return { tuples, nextAfter: found.length > room ? (tuples[tuples.length - 1]!.sessionId) : undefined };
+    });
+  }
+
   /** Ready means readable and writable: the writer is alive and no batch failed in the last few seconds. */
   async ping(): Promise<void> {
     const dead = this.parts.writerFailure?.();
@@ -176,6 +219,7 @@ export class LocalStore implements Store {
     ops.forEach((op, i) => {
       const r = results[i]!;
       if (!r.ok) return;
+      if (r.value.feed) deliver<FeedEvent>(this.feedListeners, { type: "change", change: r.value.feed });
       if (r.value.kind === "mutate" && r.value.entry && op.kind === "mutate") {
         const isDefault = op.ref.scope === "default";
         this.emit(isDefault ? DEFAULT_TUPLE : op.ref.sessionId, { type: "change", sessionId: isDefault ? undefined : op.ref.sessionId, entry: r.value.entry });

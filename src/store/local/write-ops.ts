@@ -3,12 +3,12 @@
 // hold no functions, and every time is decided by the caller before the write
 // is queued.
 import { DomainError, type ErrorFacts, type ErrorReason } from "../../domain/errors.js";
-import type { ControlFields, HistoryEntry, JsonValue, Mutation, ScopeRef, SessionRecord, WriteOptions } from "../../domain/types.js";
-import type { NewSession } from "../store.js";
+import type { ControlFields, FeedChange, HistoryEntry, JsonValue, Mutation, ScopeRef, SessionRecord, WriteOptions } from "../../domain/types.js";
+import type { NewSession, Provenance } from "../store.js";
 
 export type WriteOp =
   | { kind: "create"; input: NewSession }
-  | { kind: "delete"; sessionId: string; at: Date }
+  | { kind: "delete"; sessionId: string; at: Date; by?: Provenance }
   | { kind: "mutate"; ref: ScopeRef; mutation: Mutation; options: WriteOptions; time: Date; fingerprint?: string };
 
 /** A tuple as committed, with its settings still as stored text. */
@@ -17,7 +17,7 @@ export interface TupleTexts extends ControlFields {
   entries: [key: string, text: string][];
 }
 
-export type OpValue =
+export type OpValue = (
   | { kind: "create"; session: SessionRecord; tuple: TupleTexts }
   | { kind: "delete"; deletedAt: Date }
   | {
@@ -32,7 +32,11 @@ export type OpValue =
       controls?: ControlFields;
       /** Present when something changed: what history recorded and watchers are told. */
       entry?: HistoryEntry;
-    };
+    }
+) & {
+  /** The op's place in the change feed, when it changed something. */
+  feed?: FeedChange;
+};
 
 /** One op's answer: its value, or the domain error that refused it alone. */
 export type OpResult = { ok: true; value: OpValue } | { ok: false; error: PlainDomainError };

@@ -3,8 +3,8 @@
 // write before anything is stored, so a transaction is just a call.
 import type { Remembered, SettingWrite } from "../../domain/engine.js";
 import { compareKeys } from "../../domain/json.js";
-import type { HistoryEntry } from "../../domain/types.js";
-import type { Backend, StoredSession, TupleId, TupleRow } from "../local/backend.js";
+import type { FeedChange, HistoryEntry } from "../../domain/types.js";
+import type { Backend, NewFeedChange, StoredSession, TupleId, TupleRow } from "../local/backend.js";
 
 interface TupleData {
   row: TupleRow;
@@ -19,6 +19,9 @@ export class MemoryBackend implements Backend {
   readonly location = ":memory:";
   private readonly sessions = new Map<string, StoredSession>();
   private readonly tuples = new Map<TupleId, TupleData>();
+  /** Oldest first. */
+  private feed: FeedChange[] = [];
+  private feedSeq = 0n;
 
   transaction<T>(fn: () => T): T {
     return fn();
@@ -122,6 +125,25 @@ export class MemoryBackend implements Backend {
       if (r.seq > through) break;
       requests.delete(requestId);
     }
+  }
+
+  appendFeed(change: NewFeedChange): bigint {
+    this.feed.push({ ...change, position: { shard: "", seq: ++this.feedSeq } });
+    return this.feedSeq;
+  }
+
+  trimFeed(through: bigint): void {
+    const keep = this.feed.findIndex((c) => c.position.seq > through);
+    this.feed.splice(0, keep === -1 ? this.feed.length : keep);
+  }
+
+  feedAfter(after: bigint, limit: number): FeedChange[] {
+    const first = this.feed.findIndex((c) => c.position.seq > after);
+    return first === -1 ? [] : this.feed.slice(first, first + limit);
+  }
+
+  feedBounds(): { oldest: bigint; newest: bigint } {
+    return { oldest: this.feed[0]?.position.seq ?? this.feedSeq + 1n, newest: this.feedSeq };
   }
 
   ping(): void {}

@@ -1,9 +1,13 @@
 // Turning Redis replies and pub/sub messages into domain values, and domain
 // values into script arguments, in one place for the Redis store.
 import { canonicalJson, compareKeys, setOwn } from "../../domain/json.js";
+import { changeKindOf } from "../../domain/feed.js";
 import type {
   Change,
+  ChangeKind,
   ControlFields,
+  FeedChange,
+  FeedEvent,
   HistoryEntry,
   JsonObject,
   JsonValue,
@@ -67,9 +71,28 @@ export function revisionOf(streamId: string): bigint {
 }
 
 export function toHistoryEntry([id, fields]: StreamEntry, scope: Scope): HistoryEntry {
+  return entryOf(revisionOf(id), scope, pairsToStrings(fields));
+}
+
+/** One entry of a shard's change feed (lua/includes/feed.lua): its id is <seq>-0. */
+export function toFeedChange([id, fields]: StreamEntry, shard: string): FeedChange {
   const f = pairsToStrings(fields);
+  const scope = f.scope as Scope;
+  const revision = BigInt(f.rev!);
+  return {
+    position: { shard, seq: revisionOf(id) },
+    sessionId: f.sid!,
+    scope,
+    revision,
+    kind: f.kind as ChangeKind,
+    entry: entryOf(revision, scope, f),
+  };
+}
+
+/** The fields history and the feed both keep: op, actor, source, time, changes, claimedActor?, path?. */
+function entryOf(revision: bigint, scope: Scope, f: Record<string, string>): HistoryEntry {
   const entry: HistoryEntry = {
-    revision: revisionOf(id),
+    revision,
     scope,
     op: f.op as HistoryEntry["op"],
     actor: f.actor!,
@@ -82,21 +105,54 @@ export function toHistoryEntry([id, fields]: StreamEntry, scope: Scope): History
   return entry;
 }
 
-export function parseEvent(message: string): StoreEvent {
-  const e = JSON.parse(message) as {
-    type: "change" | "deleted"; sessionId: string; deletedAt: number; scope: Scope; revision: number;
-    op: HistoryEntry["op"]; actor: string; claimedActor?: string; source: string; time: number; changes: Change[];
-    path?: HistoryEntry["path"];
-  };
-  if (e.type === "deleted") return { type: "deleted", sessionId: e.sessionId, deletedAt: new Date(e.deletedAt) };
+/** What the scripts publish (lua/includes/write.lua, create-session, delete-session). */
+interface PublishedEvent {
+  type: "change" | "created" | "deleted";
+  sessionId: string;
+  deletedAt: number;
+  scope: Scope;
+  revision: number;
+  op: HistoryEntry["op"];
+  actor: string;
+  claimedActor?: string;
+  source: string;
+  time: number;
+  changes: Change[];
+  path?: HistoryEntry["path"];
+  feed: { shard: string; seq: number };
+}
+
+function publishedEntry(e: PublishedEvent, scope: Scope, op: HistoryEntry["op"], time: number): HistoryEntry {
   return {
-    type: "change",
-    sessionId: e.scope === "default" ? undefined : e.sessionId,
-    entry: {
-      revision: BigInt(e.revision), scope: e.scope, op: e.op, actor: e.actor, source: e.source,
-      time: new Date(e.time), changes: e.changes,
-      ...(e.claimedActor !== undefined && { claimedActor: e.claimedActor }),
-      ...(e.path !== undefined && { path: e.path }),
-    },
+    revision: BigInt(e.revision), scope, op, actor: e.actor, source: e.source,
+    time: new Date(time), changes: e.changes ?? [],
+    ...(e.claimedActor !== undefined && { claimedActor: e.claimedActor }),
+    ...(e.path !== undefined && { path: e.path }),
   };
+}
+
+/** An event as a scope's watchers hear it; a session's creation is none of theirs. */
+export function parseEvent(message: string): StoreEvent | undefined {
+  const e = JSON.parse(message) as PublishedEvent;
+  if (e.type === "deleted") return { type: "deleted", sessionId: e.sessionId, deletedAt: new Date(e.deletedAt) };
+  if (e.type !== "change") return undefined;
+  return { type: "change", sessionId: e.scope === "default" ? undefined : e.sessionId, entry: publishedEntry(e, e.scope, e.op, e.time) };
+}
+
+/** An event as the change feed's watchers hear it. */
+export function parseFeedEvent(message: string): FeedEvent | undefined {
+  const e = JSON.parse(message) as PublishedEvent;
+  if (!e.feed) return undefined;
+  const op: HistoryEntry["op"] = e.type === "created" ? "create" : e.type === "deleted" ? "delete" : e.op;
+  const scope: Scope = e.type === "change" ? e.scope : "session";
+  const entry = publishedEntry(e, scope, op, e.type === "deleted" ? e.deletedAt : e.time);
+  const change: FeedChange = {
+    position: { shard: e.feed.shard, seq: BigInt(e.feed.seq) },
+    sessionId: e.sessionId,
+    scope,
+    revision: entry.revision,
+    kind: changeKindOf(op),
+    entry,
+  };
+  return { type: "change", change };
 }

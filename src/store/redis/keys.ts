@@ -46,9 +46,15 @@ export class RedisKeys {
     return `${this.prefix}{idx}:sessions`;
   }
 
+  /** A change feed's counter and stream (./feed-shards.ts picks which), one hash tag. */
+  feed(tag: string): { seq: string; log: string } {
+    return { seq: `${this.prefix}{${tag}}:feed-seq`, log: `${this.prefix}{${tag}}:feed` };
+  }
+
   /** The prefix of every event channel, for recognising our messages. */
   channelPattern(): string {
-    return `${this.prefix}*:events`;
+    // The prefix is literal: its glob characters are escaped.
+    return `${this.prefix.replace(/[*?[\]\\]/g, "\\$&")}*:events`;
   }
 
   private tag(tag: string): TupleKeys {

@@ -5,15 +5,17 @@ import { mutationFingerprint } from "../../domain/fingerprint.js";
 import { canonicalJson } from "../../domain/json.js";
 import type { Mutation, ScopeRef, WriteOptions } from "../../domain/types.js";
 import { checkFlag, objectPairs } from "./codec.js";
+import type { FeedShard } from "./feed-shards.js";
 import type { TupleKeys } from "./keys.js";
 
 type MutationScript = "setEntries" | "replaceSettings" | "unsetSetting" | "setPath" | "applyControls";
 
-type WriteConfig = Pick<Config, "limits" | "historyLimit" | "requestIdLimit">;
+type WriteConfig = Pick<Config, "limits" | "historyLimit" | "requestIdLimit" | "feedLimit">;
 
 /** The frame every write script reads (includes/write.lua), then the operation's own arguments. */
 export function mutationCall(
   k: TupleKeys,
+  feed: FeedShard,
   ref: ScopeRef,
   m: Mutation,
   options: WriteOptions,
@@ -27,6 +29,7 @@ export function mutationCall(
     config.historyLimit, k.channel, config.limits.maxSettingsKeys, config.limits.maxSettingsBytes,
     options.withSettings || m.op === "controls" ? "1" : "0", ref.scope, ref.scope === "default" ? "" : ref.sessionId,
     options.claimedActor ?? "", options.requestId ?? "", fingerprint, config.requestIdLimit,
+    ...feedArgs(feed, config),
   ];
   switch (m.op) {
     case "set":
@@ -47,3 +50,8 @@ export function mutationCall(
   }
 }
 
+
+/** The feed a script appends to: its counter and stream keys, its bound and its shard's name (lua/includes/feed.lua). */
+export function feedArgs(feed: FeedShard, config: Pick<Config, "feedLimit">): (string | number)[] {
+  return [feed.seq, feed.log, config.feedLimit, feed.shard];
+}

@@ -8,19 +8,26 @@ import { Cluster, type Redis } from "ioredis";
 import type { Logger } from "../../observe/log.js";
 import type { Config } from "../../config.js";
 import { errors, type DomainError } from "../../domain/errors.js";
-import type {
-  ControlFields,
-  HistoryEntry,
-  JsonValue,
-  Mutation,
-  MutationResult,
-  ScopeRef,
-  SessionRecord,
-  Tuple,
-  WriteOptions,
+import { encodeCursor, type FeedCursor } from "../../domain/feed.js";
+import {
+  CONTROL_NAMES,
+  type ControlFields,
+  type FeedChange,
+  type FeedEvent,
+  type HistoryEntry,
+  type JsonValue,
+  type Mutation,
+  type MutationResult,
+  type ScopeRef,
+  type SessionRecord,
+  type Tuple,
+  type WriteOptions,
 } from "../../domain/types.js";
 import {
   type HistoryPage,
+  type ListedTuple,
+  type Provenance,
+  type TuplePage,
   type ListedSession,
   type Listener,
   type NewSession,
@@ -37,8 +44,10 @@ import {
   pairsToObject,
   pairsToStrings,
   parseEvent,
+  parseFeedEvent,
   pickControls,
   revisionOf,
+  toFeedChange,
   toHistoryEntry,
   toSession,
   type StreamEntry,
@@ -46,7 +55,8 @@ import {
 import { createRedisClient, describeRedis, quit, type RedisConnectionConfig } from "./connection.js";
 import { DatasetIdentity } from "./dataset.js";
 import { RedisKeys, type TupleKeys } from "./keys.js";
-import { mutationCall } from "./mutation-call.js";
+import { FeedShards } from "./feed-shards.js";
+import { feedArgs, mutationCall } from "./mutation-call.js";
 import { withinBudget, type CallBudget, type CallKind } from "./outcomes.js";
 import { expectOk, type ReplyFacts } from "./script-codes.js";
 import { registerScripts, type ScriptCommands } from "./scripts.js";
@@ -72,13 +82,16 @@ function logConnection(client: Redis | Cluster, store: string, log: Logger): voi
 /** How long a refused write keeps the store not ready (readyz 503). */
 const REFUSAL_HOLD_MS = 5000;
 type RedisConfig = RedisConnectionConfig &
-  Pick<Config, "redisPrefix" | "storeTimeoutMs" | "seedDefaults" | "historyLimit" | "limits" | "requestIdLimit">;
+  Pick<Config, "redisPrefix" | "storeTimeoutMs" | "seedDefaults" | "historyLimit" | "limits" | "requestIdLimit" | "feedLimit">;
+
+const BY_DEFAULT: Provenance = { actor: "user", source: "api" };
 
 export class RedisStore implements Store {
   readonly kind: "redis" | "redis-cluster" | "redis-sentinel";
   readonly location: string;
   private readonly keys: RedisKeys;
   private readonly subscriptions: Subscriptions;
+  private readonly feeds: FeedShards;
   /** The last refusal (out of memory, read-only, a slot failing over, ...), which keeps the store not ready for a while. */
   private refusal?: { error: Error; at: number };
 
@@ -92,7 +105,8 @@ export class RedisStore implements Store {
     this.kind = redis instanceof Cluster ? "redis-cluster" : config.redisSentinels ? "redis-sentinel" : "redis";
     this.location = describeRedis(config);
     this.keys = new RedisKeys(config.redisPrefix);
-    this.subscriptions = new Subscriptions(redis, parseEvent, (fn) => this.run(this.budget("read"), fn));
+    this.subscriptions = new Subscriptions(redis, { channels: parseEvent, patterns: parseFeedEvent }, (fn) => this.run(this.budget("read"), fn));
+    this.feeds = new FeedShards(redis, this.keys);
   }
 
   /** Connects, registers the scripts, claims the dataset identity and seeds the default tuple. */
@@ -146,12 +160,14 @@ export class RedisStore implements Store {
     // written by earlier versions (ZADD after the script) reads the same way:
     // no migration.
     if (!input.systemOwned) await this.run(budget, () => this.redis.zadd(this.keys.sessionIndex(), 0, input.sessionId));
+    const by = input.by ?? BY_DEFAULT;
     const reply = await this.run(budget, () =>
       this.redis.createSession(
         k.meta, k.tuple, k.settings, k.history,
         input.sessionId, input.cwd, input.createdAt.getTime(), input.systemOwned ? "1" : "0",
         controls.model ?? "", controls.approvalPolicy, controls.networkAccess, controls.filesystemSandbox,
-        bytes, ...pairs,
+        bytes, k.channel, ...feedArgs(this.feeds.of(k.meta), this.config), by.actor, by.source, createdChanges(controls, pairs),
+        ...pairs,
       ),
     );
     this.expectOk(reply, { sessionId: input.sessionId });
@@ -195,12 +211,14 @@ export class RedisStore implements Store {
     return { sessions, nextAfter: listed.length > limit ? sessions[limit - 1]!.session.sessionId : undefined };
   }
 
-  async deleteSession(sessionId: string, at: Date) {
+  async deleteSession(sessionId: string, at: Date, by = BY_DEFAULT) {
     const budget = this.budget("write");
     const k = this.keys.session(sessionId);
-    const event = JSON.stringify({ type: "deleted", sessionId, deletedAt: at.getTime() });
     const reply = await this.run(budget, () =>
-      this.redis.deleteSession(k.meta, k.tuple, k.settings, k.history, k.requests, k.requestOrder, at.getTime(), k.channel, event),
+      this.redis.deleteSession(
+        k.meta, k.tuple, k.settings, k.history, k.requests, k.requestOrder,
+        at.getTime(), k.channel, by.actor, by.source, ...feedArgs(this.feeds.of(k.meta), this.config),
+      ),
     );
     this.expectOk(reply, { sessionId });
     // After the tombstone: an id whose removal is lost (a crash, Redis full) is
@@ -239,7 +257,7 @@ export class RedisStore implements Store {
   async mutate(ref: ScopeRef, mutation: Mutation, options: WriteOptions): Promise<MutationResult> {
     const budget = this.budget("write", options.requestId);
     const k = await this.target(ref, budget);
-    const [script, args] = mutationCall(k, ref, mutation, options, this.config, this.now());
+    const [script, args] = mutationCall(k, this.feeds.of(k.tuple), ref, mutation, options, this.config, this.now());
     const reply = await this.run(budget, () => this.redis[script](...args));
     this.expectOk(reply, { ...ref, ifRevision: options.ifRevision, requestId: options.requestId });
     const result: MutationResult = {
@@ -274,6 +292,64 @@ export class RedisStore implements Store {
   async subscribe(channel: { sessionId?: string }, listener: Listener): Promise<Unsubscribe> {
     const name = channel.sessionId === undefined ? this.keys.defaults().channel : this.keys.session(channel.sessionId).channel;
     return this.subscriptions.subscribe(name, listener);
+  }
+
+  async subscribeFeed(listener: (event: FeedEvent) => void): Promise<Unsubscribe> {
+    return this.subscriptions.subscribePattern(this.keys.channelPattern(), listener);
+  }
+
+  async feedHead(): Promise<FeedCursor> {
+    const heads = await this.readShards(this.feeds.all().map((f) => f.shard), 0n, 0);
+    return new Map(heads.map((h) => [h.shard, h.newest]));
+  }
+
+  /** At most `limit` changes from each shard read. */
+  async readFeed(after: FeedCursor, limit: number, shard?: string): Promise<FeedChange[]> {
+    const shards = shard === undefined ? this.feeds.all().map((f) => f.shard) : [shard];
+    const read = await Promise.all(shards.map((s) => this.readShards([s], after.get(s) ?? 0n, limit)));
+    const replies = read.flat();
+    const truncated = replies.some((r) => r.from < r.newest && r.from + 1n < r.oldest);
+    if (truncated) {
+      const all = await this.readShards(this.feeds.all().map((f) => f.shard), 0n, 0);
+      throw errors.feedTruncated(encodeCursor(new Map(all.map((r) => [r.shard, r.oldest - 1n]))));
+    }
+    return replies.flatMap((r) => r.entries.map((e) => toFeedChange(e, r.shard)));
+  }
+
+  async listTuples(limit: number, after?: string): Promise<TuplePage> {
+    const budget = this.budget("read");
+    const tuples: ListedTuple[] = [];
+    if (after === undefined) tuples.push({ sessionId: "", scope: "default", tuple: await this.readTupleAt(this.keys.defaults(), false, "", budget) });
+    const room = limit - tuples.length;
+    const page = room > 0 ? await this.listSessions(room, after === "" ? undefined : after) : { sessions: [], nextAfter: "" };
+    const read = await Promise.all(
+      page.sessions.map(async ({ session }): Promise<ListedTuple | undefined> => {
+        try {
+          return { sessionId: session.sessionId, scope: "session", tuple: await this.readTupleAt(this.keys.session(session.sessionId), true, session.sessionId, budget) };
+        } catch (err) {
+          // Deleted since it was listed: a listing shows what is active when each page is read.
+          if ((err as DomainError).reason === "SESSION_DELETED") return undefined;
+          throw err;
+        }
+      }),
+    );
+    for (const t of read) if (t) tuples.push(t);
+    const nextAfter = page.nextAfter === undefined ? undefined : page.sessions.length > 0 ? page.sessions[page.sessions.length - 1]!.session.sessionId : "";
+    return { tuples, nextAfter };
+  }
+
+  /** Each shard's newest seq and oldest retained one, with up to `count` entries after `from`. */
+  private async readShards(shards: string[], from: bigint, count: number) {
+    const budget = this.budget("read");
+    return Promise.all(
+      shards.map(async (shard) => {
+        const feed = this.feeds.named(shard);
+        if (!feed) throw errors.unavailable(`the change feed has no shard ${JSON.stringify(shard)} now (Redis Cluster's slots moved): list again`);
+        const [newest, oldestId, entries] = (await this.run(budget, () => this.redis.readFeed(feed.seq, feed.log, from.toString(), count))) as [string, string | false, StreamEntry[]];
+        const last = BigInt(newest);
+        return { shard, from, newest: last, oldest: oldestId ? revisionOf(oldestId) : last + 1n, entries };
+      }),
+    );
   }
 
   /**
@@ -360,4 +436,11 @@ export class RedisStore implements Store {
     this.dataset.assertSame();
     return withinBudget(budget, () => this.redis.status === "ready", fn);
   }
+}
+
+/** A new session's feed entry: its controls, then its settings in change order (`pairs` is key, JSON text, ...). */
+function createdChanges(controls: ControlFields, pairs: string[]): string {
+  const parts = CONTROL_NAMES.map((name) => `{"kind":"control","key":"${name}","after":${JSON.stringify(controls[name])}}`);
+  for (let i = 0; i < pairs.length; i += 2) parts.push(`{"kind":"setting","key":${JSON.stringify(pairs[i])},"after":${pairs[i + 1]}}`);
+  return `[${parts.join(",")}]`;
 }

@@ -1,7 +1,9 @@
 // The one table of Lua reply codes. Every script answers { 0, ... } or a
-// negative code; this turns each code into the very domain error the write
-// engine raises for the same case, so both stores answer identical errors
-// and messages (bullmq keeps its script codes the same way).
+// negative code, named in lua/includes/codes.lua; this turns each code into
+// the very domain error the write engine and the session rules raise for the
+// same case, so all stores answer identical errors and messages (bullmq keeps
+// its script codes the same way). test/lua-codes.test.ts holds the names and
+// numbers here equal to codes.lua's.
 import { DomainError, errors } from "../../domain/errors.js";
 import type { Limits } from "../../config.js";
 import type { Scope } from "../../domain/types.js";
@@ -14,22 +16,26 @@ export interface ReplyFacts {
   limits: Pick<Limits, "maxSettingsKeys" | "maxSettingsBytes">;
 }
 
-const CODES: Record<number, (reply: unknown[], f: ReplyFacts) => DomainError> = {
-  [-1]: (_, f) => errors.notFound(f.sessionId),
-  [-2]: (r, f) => errors.deleted(f.sessionId, new Date(Number(r[1]))),
-  [-3]: (_, f) => errors.systemSession(f.sessionId),
-  [-4]: (r, f) => errors.conflict(f.sessionId, f.scope, f.ifRevision ?? 0n, BigInt(r[1] as string)),
-  [-5]: (_, f) => errors.tooManyKeys(f.limits.maxSettingsKeys),
-  [-6]: (_, f) => errors.tooManyBytes(f.limits.maxSettingsBytes),
-  [-8]: (_, f) => errors.exists(f.sessionId),
-  [-9]: (_, f) => errors.requestReused(f.requestId ?? ""),
+type ToError = (reply: unknown[], f: ReplyFacts) => DomainError;
+
+export const SCRIPT_CODES: Record<string, [code: number, toError: ToError]> = {
+  NOT_FOUND: [-1, (_, f) => errors.notFound(f.sessionId)],
+  DELETED: [-2, (r, f) => errors.deleted(f.sessionId, new Date(Number(r[1])))],
+  SYSTEM_SESSION: [-3, (_, f) => errors.systemSession(f.sessionId)],
+  CONFLICT: [-4, (r, f) => errors.conflict(f.sessionId, f.scope, f.ifRevision ?? 0n, BigInt(r[1] as string))],
+  TOO_MANY_KEYS: [-5, (_, f) => errors.tooManyKeys(f.limits.maxSettingsKeys)],
+  TOO_MANY_BYTES: [-6, (_, f) => errors.tooManyBytes(f.limits.maxSettingsBytes)],
+  EXISTS: [-8, (_, f) => errors.exists(f.sessionId)],
+  REQUEST_REUSED: [-9, (_, f) => errors.requestReused(f.requestId ?? "")],
 };
+
+const BY_CODE = new Map(Object.values(SCRIPT_CODES));
 
 /** Throws the domain error of a script's negative reply code; returns on 0. */
 export function expectOk(reply: unknown[], facts: ReplyFacts): void {
   const code = reply[0] as number;
   if (code === 0) return;
-  const toError = CODES[code];
+  const toError = BY_CODE.get(code);
   if (!toError) throw new Error(`unexpected script reply code ${code}`);
   throw toError(reply, facts);
 }

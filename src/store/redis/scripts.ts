@@ -49,6 +49,7 @@ export interface ScriptCommands {
   seedDefaults(...args: (string | number)[]): Promise<number>;
   readScope(...args: (string | number)[]): Promise<unknown[]>;
   readHistory(...args: (string | number)[]): Promise<unknown[]>;
+  readFeed(...args: (string | number)[]): Promise<unknown[]>;
 }
 
 export function registerScripts<T extends Redis | Cluster>(redis: T): T & ScriptCommands {

@@ -13,26 +13,31 @@
 // A silent gap is the one outcome a watcher cannot detect; an extra
 // "unavailable" only costs a resume.
 import { Cluster, type Redis } from "ioredis";
-import type { StoreEvent } from "../../domain/types.js";
+import type { FeedEvent, StoreEvent } from "../../domain/types.js";
 import { errors } from "../../domain/errors.js";
-import { deliver, type Listener, type Unsubscribe } from "../store.js";
+import { deliver, type Unsubscribe } from "../store.js";
 import { quit } from "./connection.js";
 import { markLostAfterSend } from "./outcomes.js";
 
 /** The name the subscriber connection carries in CLIENT LIST. */
 const SUBSCRIBER_NAME = "settings-subscriber";
 
-interface Channel {
-  listeners: Set<Listener>;
-  /** Resolves when Redis acknowledged the SUBSCRIBE. */
+interface Channel<E> {
+  listeners: Set<(event: E) => void>;
+  /** Resolves when Redis acknowledged the SUBSCRIBE (or PSUBSCRIBE). */
   ready: Promise<void>;
 }
 
-/** One subscriber connection and the channels subscribed on it; replaced as a whole when it drops. */
+/** Channels by name (SUBSCRIBE: one scope's events), or patterns (PSUBSCRIBE: the change feed's). */
+type Kind = "channels" | "patterns";
+type EventOf<K extends Kind> = K extends "channels" ? StoreEvent : FeedEvent;
+
+/** One subscriber connection and what is subscribed on it; replaced as a whole when it drops. */
 interface Connection {
   redis: Redis;
   up: Promise<void>;
-  channels: Map<string, Channel>;
+  channels: Map<string, Channel<StoreEvent>>;
+  patterns: Map<string, Channel<FeedEvent>>;
 }
 
 /** Runs one Redis command within the store's budget and outcome rules. */
@@ -43,7 +48,7 @@ export class Subscriptions {
 
   constructor(
     private readonly source: Redis | Cluster,
-    private readonly parse: (message: string) => StoreEvent,
+    private readonly parse: { channels: (message: string) => StoreEvent | undefined; patterns: (message: string) => FeedEvent | undefined },
     private readonly run: Run,
   ) {
     if (source instanceof Cluster) {
@@ -52,16 +57,29 @@ export class Subscriptions {
     }
   }
 
-  async subscribe(name: string, listener: Listener): Promise<Unsubscribe> {
+  /** One scope's events (SUBSCRIBE `name`). */
+  subscribe(name: string, listener: (event: StoreEvent) => void): Promise<Unsubscribe> {
+    return this.join("channels", name, listener);
+  }
+
+  /** Every event whose channel matches `pattern` (PSUBSCRIBE), as the change feed hears them. */
+  subscribePattern(pattern: string, listener: (event: FeedEvent) => void): Promise<Unsubscribe> {
+    return this.join("patterns", pattern, listener);
+  }
+
+  private async join<K extends Kind>(kind: K, name: string, listener: (event: EventOf<K>) => void): Promise<Unsubscribe> {
     const connection = this.connection();
     await this.run(() => connection.up);
-    let channel = connection.channels.get(name);
+    const table = connection[kind] as Map<string, Channel<EventOf<K>>>;
+    const redis = connection.redis;
+    let channel = table.get(name);
     if (!channel) {
-      // Later listeners of the same channel wait for the same SUBSCRIBE acknowledgement.
-      const created: Channel = { listeners: new Set(), ready: this.run(() => connection.redis.subscribe(name)).then(() => undefined) };
-      connection.channels.set(name, created);
+      // Later listeners of the same channel wait for the same acknowledgement.
+      const subscribing = kind === "channels" ? redis.subscribe(name) : redis.psubscribe(name);
+      const created: Channel<EventOf<K>> = { listeners: new Set(), ready: this.run(() => subscribing).then(() => undefined) };
+      table.set(name, created);
       created.ready.catch(() => {
-        if (connection.channels.get(name) === created) connection.channels.delete(name);
+        if (table.get(name) === created) table.delete(name);
       });
       channel = created;
     }
@@ -69,9 +87,9 @@ export class Subscriptions {
     joined.listeners.add(listener);
     const unsubscribe = () => {
       joined.listeners.delete(listener);
-      if (joined.listeners.size === 0 && connection.channels.get(name) === joined) {
-        connection.channels.delete(name);
-        connection.redis.unsubscribe(name).catch(() => {});
+      if (joined.listeners.size === 0 && table.get(name) === joined) {
+        table.delete(name);
+        (kind === "channels" ? redis.unsubscribe(name) : redis.punsubscribe(name)).catch(() => {});
       }
     };
     try {
@@ -85,8 +103,10 @@ export class Subscriptions {
 
   /** Tells every listener that events may have been missed. */
   lost(): void {
-    const channels = this.current?.channels;
-    if (channels) for (const channel of [...channels.values()]) deliver(channel.listeners, { type: "unavailable" });
+    const connection = this.current;
+    if (!connection) return;
+    for (const channel of [...connection.channels.values()]) deliver(channel.listeners, { type: "unavailable" });
+    for (const pattern of [...connection.patterns.values()]) deliver(pattern.listeners, { type: "unavailable" });
   }
 
   async close(quitWithin: number): Promise<void> {
@@ -100,12 +120,18 @@ export class Subscriptions {
     if (this.current) return this.current;
     const redis = this.newConnection();
     markLostAfterSend(redis);
-    const connection: Connection = { redis, up: redis.connect(), channels: new Map() };
+    const connection: Connection = { redis, up: redis.connect(), channels: new Map(), patterns: new Map() };
     connection.up.catch(() => {});
     redis.on("error", () => {});
     redis.on("message", (name: string, message: string) => {
       const channel = connection.channels.get(name);
-      if (channel) deliver(channel.listeners, this.parse(message));
+      const event = channel && this.parse.channels(message);
+      if (event) deliver(channel.listeners, event);
+    });
+    redis.on("pmessage", (pattern: string, _name: string, message: string) => {
+      const channel = connection.patterns.get(pattern);
+      const event = channel && this.parse.patterns(message);
+      if (event) deliver(channel.listeners, event);
     });
     redis.once("close", () => {
       if (this.current !== connection) return;

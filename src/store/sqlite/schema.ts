@@ -57,6 +57,25 @@ const MIGRATIONS: string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX requests_by_seq ON requests (tuple, seq);
   `,
+  // 2: the store-wide change feed, one row per committed change (sessions
+  // created and deleted, settings and controls of every scope). AUTOINCREMENT:
+  // a position is never reused, even after the oldest rows are trimmed.
+  `
+  CREATE TABLE feed (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id    TEXT NOT NULL,
+    scope         TEXT NOT NULL,
+    revision      INTEGER NOT NULL,
+    kind          TEXT NOT NULL,
+    op            TEXT NOT NULL,
+    actor         TEXT NOT NULL,
+    claimed_actor TEXT,
+    source        TEXT NOT NULL,
+    time          INTEGER NOT NULL,
+    path          TEXT,
+    changes       TEXT NOT NULL
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

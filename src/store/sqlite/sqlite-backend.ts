@@ -6,78 +6,12 @@
 // touches only the rows of the keys it changes.
 import Database, { type Statement } from "better-sqlite3";
 import type { Outcome, Remembered, SettingWrite } from "../../domain/engine.js";
-import type { Change, HistoryEntry } from "../../domain/types.js";
-import { DEFAULT_TUPLE, type Backend, type StoredSession, type TupleId, type TupleRow } from "../local/backend.js";
+import type { FeedChange, HistoryEntry } from "../../domain/types.js";
+import { DEFAULT_TUPLE, type Backend, type NewFeedChange, type StoredSession, type TupleId, type TupleRow } from "../local/backend.js";
 import { assertOurs, migrate } from "./schema.js";
+import { entryColumns, SQL, toEntry, toFeedChange, toSession, type FeedRow, type HistoryRow, type SessionRow, type TupleDbRow } from "./sqlite-rows.js";
 
 export type SqliteSynchronous = "FULL" | "NORMAL";
-
-interface SessionRow {
-  session_id: string;
-  cwd: string;
-  created_at: number;
-  system_owned: number;
-  state: "active" | "deleted";
-  deleted_at: number | null;
-}
-
-interface TupleDbRow {
-  model: string | null;
-  approval_policy: string;
-  network_access: string;
-  filesystem_sandbox: string;
-  revision: number;
-  key_count: number;
-  bytes: number;
-  updated_at: number;
-  request_seq: number;
-}
-
-interface HistoryRow {
-  revision: number;
-  op: string;
-  actor: string;
-  claimed_actor: string | null;
-  source: string;
-  time: number;
-  path: string | null;
-  changes: string;
-}
-
-const SQL = {
-  session: "SELECT * FROM sessions WHERE session_id = ?",
-  putSession: `INSERT INTO sessions (session_id, cwd, created_at, system_owned, state, deleted_at)
-    VALUES (@session_id, @cwd, @created_at, @system_owned, @state, @deleted_at)
-    ON CONFLICT (session_id) DO UPDATE SET state = excluded.state, deleted_at = excluded.deleted_at`,
-  activeSessions: `SELECT * FROM sessions WHERE state = 'active' AND system_owned = 0 AND session_id > ?
-    ORDER BY session_id LIMIT ?`,
-  tuple: "SELECT * FROM tuples WHERE tuple = ?",
-  putTuple: `INSERT OR REPLACE INTO tuples
-    (tuple, model, approval_policy, network_access, filesystem_sandbox, revision, key_count, bytes, updated_at, request_seq)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  dropTuple: "DELETE FROM tuples WHERE tuple = ?",
-  dropSettings: "DELETE FROM settings WHERE tuple = ?",
-  dropHistory: "DELETE FROM history WHERE tuple = ?",
-  dropRequests: "DELETE FROM requests WHERE tuple = ?",
-  setting: "SELECT value FROM settings WHERE tuple = ? AND key = ?",
-  settingKeys: "SELECT key FROM settings WHERE tuple = ?",
-  settings: "SELECT key, value FROM settings WHERE tuple = ?",
-  putSetting: "INSERT OR REPLACE INTO settings (tuple, key, value) VALUES (?, ?, ?)",
-  deleteSetting: "DELETE FROM settings WHERE tuple = ? AND key = ?",
-  copySettings: "INSERT INTO settings (tuple, key, value) SELECT ?, key, value FROM settings WHERE tuple = ?",
-  appendHistory: `INSERT INTO history (tuple, revision, op, actor, claimed_actor, source, time, path, changes)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  trimHistory: "DELETE FROM history WHERE tuple = ? AND revision <= ?",
-  historyBefore: "SELECT * FROM history WHERE tuple = ? AND revision < ? ORDER BY revision DESC LIMIT ?",
-  historyAfter: "SELECT * FROM history WHERE tuple = ? AND revision > ? ORDER BY revision",
-  oldestRevision: "SELECT min(revision) FROM history WHERE tuple = ?",
-  recall: "SELECT fingerprint, outcome FROM requests WHERE tuple = ? AND request_id = ?",
-  remember: "INSERT INTO requests (tuple, request_id, seq, fingerprint, outcome) VALUES (?, ?, ?, ?, ?)",
-  forgetRequests: "DELETE FROM requests WHERE tuple = ? AND seq <= ?",
-  ping: "SELECT 1",
-  begin: "BEGIN IMMEDIATE",
-  commit: "COMMIT",
-} as const;
 
 type Statements = { [K in keyof typeof SQL]: Statement };
 
@@ -121,6 +55,8 @@ export class SqliteBackend implements Backend {
       }
       this.q = Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)])) as Statements;
       this.q.oldestRevision.pluck();
+      this.q.oldestFeed.pluck();
+      this.q.newestFeed.pluck();
       this.q.setting.pluck();
       this.q.settingKeys.pluck();
       this.q.settings.raw();
@@ -240,10 +176,7 @@ export class SqliteBackend implements Backend {
   }
 
   appendHistory(id: TupleId, e: HistoryEntry): void {
-    this.q.appendHistory.run(
-      id, e.revision, e.op, e.actor, e.claimedActor ?? null, e.source, e.time.getTime(),
-      e.path ? JSON.stringify(e.path) : null, JSON.stringify(e.changes),
-    );
+    this.q.appendHistory.run(id, e.revision, ...entryColumns(e));
   }
 
   trimHistory(id: TupleId, through: bigint): void {
@@ -253,11 +186,11 @@ export class SqliteBackend implements Backend {
   historyBefore(id: TupleId, limit: number, before?: bigint): HistoryEntry[] {
     // 2^63 - 1: SQLite's largest integer, above every revision.
     const rows = this.q.historyBefore.all(id, before ?? 9223372036854775807n, limit) as HistoryRow[];
-    return rows.map((r) => toEntry(r, id));
+    return rows.map((r) => toEntry(r, scopeOf(id)));
   }
 
   historyAfter(id: TupleId, after: bigint): HistoryEntry[] {
-    return (this.q.historyAfter.all(id, after) as HistoryRow[]).map((r) => toEntry(r, id));
+    return (this.q.historyAfter.all(id, after) as HistoryRow[]).map((r) => toEntry(r, scopeOf(id)));
   }
 
   oldestRevision(id: TupleId): bigint | undefined {
@@ -281,6 +214,24 @@ export class SqliteBackend implements Backend {
     this.q.forgetRequests.run(id, through);
   }
 
+  appendFeed(c: NewFeedChange): bigint {
+    return BigInt(this.q.appendFeed.run(c.sessionId, c.scope, c.revision, c.kind, ...entryColumns(c.entry)).lastInsertRowid);
+  }
+
+  trimFeed(through: bigint): void {
+    this.q.trimFeed.run(through);
+  }
+
+  feedAfter(after: bigint, limit: number): FeedChange[] {
+    return (this.q.feedAfter.all(after, limit) as FeedRow[]).map(toFeedChange);
+  }
+
+  feedBounds(): { oldest: bigint; newest: bigint } {
+    const newest = BigInt((this.q.newestFeed.get() as number | undefined) ?? 0);
+    const oldest = this.q.oldestFeed.get() as number | null;
+    return { oldest: oldest === null ? newest + 1n : BigInt(oldest), newest };
+  }
+
   ping(): void {
     this.q.ping.get();
   }
@@ -290,29 +241,6 @@ export class SqliteBackend implements Backend {
   }
 }
 
-function toSession(row: SessionRow): StoredSession {
-  const s: StoredSession = {
-    sessionId: row.session_id,
-    cwd: row.cwd,
-    createdAt: new Date(row.created_at),
-    systemOwned: row.system_owned === 1,
-    state: row.state,
-  };
-  if (row.deleted_at !== null) s.deletedAt = new Date(row.deleted_at);
-  return s;
-}
-
-function toEntry(row: HistoryRow, id: TupleId): HistoryEntry {
-  const entry: HistoryEntry = {
-    revision: BigInt(row.revision),
-    scope: id === DEFAULT_TUPLE ? "default" : "session",
-    op: row.op as HistoryEntry["op"],
-    actor: row.actor,
-    source: row.source,
-    time: new Date(row.time),
-    changes: JSON.parse(row.changes) as Change[],
-  };
-  if (row.claimed_actor !== null) entry.claimedActor = row.claimed_actor;
-  if (row.path !== null) entry.path = JSON.parse(row.path) as HistoryEntry["path"];
-  return entry;
+function scopeOf(id: TupleId) {
+  return id === DEFAULT_TUPLE ? ("default" as const) : ("session" as const);
 }

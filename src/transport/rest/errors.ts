@@ -81,6 +81,8 @@ async function restAnswerOf(err: DomainError, ops: Operations): Promise<RestAnsw
     case "PAYLOAD_TOO_LARGE":
       return { status: 413, body: { status: "error", code: "payload_too_large", message, limit: f.limit } };
     case "HISTORY_TRUNCATED":
+      // A feed cursor that is too old names the oldest cursor held; a revision, the oldest revision.
+      if (f.cursor !== undefined) return { status: 410, body: { status: "error", code: "history_truncated", message, oldestCursor: f.cursor } };
       return {
         status: 410,
         body: { status: "error", code: "history_truncated", sessionId: f.sessionId, scope: f.scope, message, oldestRevision: Number(f.currentRevision) },

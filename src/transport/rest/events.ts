@@ -36,11 +36,25 @@ function eventText(item: WatchItem): string {
   }
 }
 
-export async function streamEvents(
-  res: Res,
-  watch: Watch,
-  { ops, log, signal, writeStallMs }: { ops: Operations; log: Logger; signal: AbortSignal; writeStallMs: number },
-): Promise<void> {
+export interface SseDeps {
+  ops: Operations;
+  log: Logger;
+  signal: AbortSignal;
+  writeStallMs: number;
+}
+
+/** Streams WatchSettings as Server-Sent Events. */
+export function streamEvents(res: Res, watch: Watch, deps: SseDeps): Promise<void> {
+  return streamSse(res, watch, eventText, watch.overflow, deps, "GET /api/sessions/:sessionId/settings/events");
+}
+
+/**
+ * Writes a watch's items as Server-Sent Events, only as fast as the client
+ * takes them (the watch's backlog absorbs the rest, and `overflow` ends the
+ * stream at once); a failure after the headers is a last `event: error` whose
+ * data is the REST error body plus httpStatus.
+ */
+export async function streamSse<T>(res: Res, items: AsyncIterable<T>, text: (item: T) => string, overflow: AbortSignal, deps: SseDeps, route: string): Promise<void> {
   res.writeHead(200, {
     "content-type": "text/event-stream; charset=utf-8",
     "cache-control": "no-store",
@@ -49,14 +63,14 @@ export async function streamEvents(
   res.write("retry: 2000\n\n");
   let last: string | undefined;
   try {
-    for await (const item of watch) {
-      if (!res.write(eventText(item))) await drained(res, signal, watch.overflow);
+    for await (const item of items) {
+      if (!res.write(text(item))) await drained(res, deps.signal, overflow);
       if (gone(res)) return;
     }
   } catch (err) {
     // Headers are gone already: the error travels as a final event with the REST body.
-    const answer = await restError(err, ops, log, "GET /api/sessions/:sessionId/settings/events");
+    const answer = await restError(err, deps.ops, deps.log, route);
     last = `event: error\ndata: ${JSON.stringify({ httpStatus: answer.status, ...(answer.body as object) })}\n\n`;
   }
-  endWithin(res, writeStallMs, last);
+  endWithin(res, deps.writeStallMs, last);
 }

@@ -4,7 +4,18 @@
 import { z } from "zod";
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiResponsesObject } from "zod-openapi";
 import * as R from "./responses.js";
-import { controlsBody, createSessionBody, deleteKeyQuery, eventsQuery, historyQuery, listSessionsQuery, settingsBody } from "./schemas.js";
+import {
+  atRevisionQuery,
+  changesQuery,
+  controlsBody,
+  createSessionBody,
+  deleteKeyQuery,
+  eventsQuery,
+  historyQuery,
+  listSessionsQuery,
+  listSettingsQuery,
+  settingsBody,
+} from "./schemas.js";
 
 const json = (schema: z.ZodType, description: string) => ({ description, content: { "application/json": { schema } } });
 const oneOf = (...schemas: z.ZodType[]) => z.union(schemas as [z.ZodType, z.ZodType, ...z.ZodType[]]);
@@ -77,6 +88,19 @@ export function openApiDocument(): object {
           "413": json(R.payloadTooLarge, "The body is over MAX_BODY_BYTES."),
         }, body(createSessionBody)),
       },
+      "/api/settings": {
+        get: op("Every scope's settings, controls and revision, a page at a time, with the cursor to watch from", {
+          ...common,
+          "200": json(R.listSettingsResponse, "One page; the default scope first, then active sessions by id."),
+        }, { requestParams: { query: listSettingsQuery } }),
+      },
+      "/api/events": {
+        get: op("The store-wide change feed as Server-Sent Events (event: created, change, heartbeat, error)", {
+          ...common,
+          "200": { description: "A text/event-stream; each change's id is its cursor (see FeedChange).", content: { "text/event-stream": { schema: R.feedChange } } },
+          "410": json(R.feedTruncated, "The feed no longer reaches `after`."),
+        }, { requestParams: { query: changesQuery } }),
+      },
       "/api/sessions/{sessionId}": {
         get: op("Get a session", { ...session, "200": json(R.sessionResponse, "The session.") }, { requestParams: { path: sessionId } }),
         delete: op("Delete a session, leaving a tombstone", { ...sessionWrite, "200": json(R.deleteSessionResponse, "Deleted.") }, {
@@ -85,7 +109,7 @@ export function openApiDocument(): object {
       },
       "/api/sessions/{sessionId}/settings": {
         get: op("Read the settings map, or one key", { ...session, "200": json(oneOf(R.settingsMapResponse, R.settingsKeyResponse), "The map, or the key.") }, {
-          requestParams: { path: sessionId, query: z.object({ scope: z.enum(["session", "default"]).optional(), key: z.string().optional() }) },
+          requestParams: { path: sessionId, query: atRevisionQuery.extend({ scope: z.enum(["session", "default"]).optional(), key: z.string().optional() }) },
         }),
         post: op("Write settings: {settings, mode}, {key, value} or {path, value, op}", { ...write, ...notJson, "200": json(R.settingsSetResponse, "Written, or unchanged.") }, {
           requestParams: { path: sessionId },
@@ -110,8 +134,8 @@ export function openApiDocument(): object {
         }, { requestParams: { path: sessionId, query: eventsQuery } }),
       },
       "/api/sessions/{sessionId}/session-controls": {
-        get: op("Both control tuples", { ...session, "200": json(R.controlsResponse, "The session's and the default tuple.") }, {
-          requestParams: { path: sessionId },
+        get: op("Both control tuples (atRevision: the session's as it was then)", { ...session, "200": json(R.controlsResponse, "The session's and the default tuple.") }, {
+          requestParams: { path: sessionId, query: atRevisionQuery },
         }),
         post: op("Apply controls (settings only when controls.settings is given)", { ...write, ...notJson, "200": json(R.applyControlsResponse, "Applied, or unchanged.") }, {
           requestParams: { path: sessionId },

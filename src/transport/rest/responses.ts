@@ -79,7 +79,9 @@ export const historyEntry = z
   .object({
     revision,
     scope,
-    op: z.enum(["set", "merge", "replace", "path", "unset", "controls"]),
+    op: z.enum(["set", "merge", "replace", "path", "unset", "controls", "create", "delete"]).meta({
+      description: "create and delete appear only in the change feed (a new session's controls and settings; a deletion).",
+    }),
     actor: z.string(),
     claimedActor: z.string().optional(),
     source: z.string(),
@@ -93,6 +95,33 @@ export const historyEntry = z
 export const historyResponse = z
   .object({ status: z.literal("ok"), sessionId: z.string(), scope, entries: z.array(historyEntry), nextBefore: z.number().int().nullable() })
   .meta({ id: "HistoryResponse" });
+
+// ---- The change feed ----
+export const listSettingsResponse = z
+  .object({
+    items: z.array(
+      z.object({
+        sessionId: z.string().meta({ description: "Empty for the default scope, which comes first." }),
+        scope,
+        revision,
+        settings: settingsMap,
+        controls: controlsTuple,
+      }),
+    ),
+    nextPageToken: z.string().nullable(),
+    cursor: z.string().meta({ description: "The feed position taken when this listing began (every page carries it): watch from it after the last page." }),
+  })
+  .meta({ id: "ListSettingsResponse" });
+export const feedChange = z
+  .object({
+    cursor: z.string(),
+    sessionId: z.string().meta({ description: "Empty for the default scope." }),
+    scope,
+    revision,
+    kind: z.enum(["session_created", "session_deleted", "settings", "controls"]),
+    entry: historyEntry,
+  })
+  .meta({ id: "FeedChange", description: "The data of an `event: change`; its id is the cursor." });
 
 // ---- Errors (SPEC §4) ----
 const error = (code: string) => ({ status: z.literal("error"), code: z.literal(code), message: z.string() });
@@ -112,6 +141,9 @@ export const routeNotFound = z.object(error("not_found")).meta({ id: "RouteNotFo
 export const sessionDeleted = z
   .object({ status: z.literal("deleted"), sessionId: z.string(), message: z.string(), deletedAt: z.iso.datetime() })
   .meta({ id: "DeletedSessionPayload" });
+export const feedTruncated = z
+  .object({ ...error("history_truncated"), oldestCursor: z.string() })
+  .meta({ id: "FeedTruncated", description: "The change feed no longer reaches that cursor; watch from oldestCursor, or list again." });
 export const historyTruncated = z
   .object({ ...error("history_truncated"), sessionId: z.string(), scope, oldestRevision: revision })
   .meta({ id: "HistoryTruncated" });

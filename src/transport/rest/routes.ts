@@ -5,9 +5,8 @@ import type { z } from "zod";
 import { errors, issue } from "../../domain/errors.js";
 import { isObject } from "../../domain/json.js";
 import type { JsonObject, JsonValue, Scope } from "../../domain/types.js";
-import type { Principal } from "../../auth.js";
 import type { Logger } from "../../observe/log.js";
-import type { Operations, SettingsUpdate } from "../../service/operations.js";
+import type { SettingsUpdate } from "../../service/operations.js";
 import { sendJson, type Req, type Res } from "../http-json.js";
 import type { RouteContext, RouteHandler } from "../server.js";
 import { readJsonBody } from "./body.js";
@@ -16,6 +15,7 @@ import { SettingsSnapshot } from "../../service/settings-snapshot.js";
 import { restError, type RestAnswer } from "./errors.js";
 import { streamEvents } from "./events.js";
 import {
+  atRevisionQuery,
   controlsBody,
   createSessionBody,
   deleteKeyQuery,
@@ -28,32 +28,8 @@ import {
   toRevision,
 } from "./schemas.js";
 import { controlsViewJson, historyEntryJson, sessionJson, sessionListJson, settingsJson, tupleJson } from "./views.js";
-
-interface Ctx {
-  /** The authenticated caller; undefined while authentication is off. */
-  caller?: Principal;
-  req: Req;
-  res: Res;
-  log: Logger;
-  /** Aborted when the client goes away or the server shuts down. */
-  signal: AbortSignal;
-  /** Path parameters, URL-decoded. */
-  params: string[];
-  query: URLSearchParams;
-  ops: Operations;
-  /** The actor the request declared, once read, for the call's log line. */
-  declaredActor?: string;
-  /** An answer the client does not take is dropped after this. */
-  writeStallMs: number;
-}
-
-/** Answers JSON, or undefined when the handler wrote the response itself (SSE). */
-type Handler = (ctx: Ctx) => Promise<RestAnswer | undefined>;
-
-const ok = (body: unknown): RestAnswer => ({ status: 200, body });
-/** A write's answer; a replayed request id says so in a header. */
-const written = (body: unknown, replayed: boolean | undefined): RestAnswer =>
-  replayed ? { status: 200, body, headers: { "idempotent-replayed": "true" } } : ok(body);
+import { ok, written, type Ctx, type Handler } from "./route-context.js";
+import { getChanges, listSettings } from "./change-routes.js";
 
 /** What every write takes besides its payload: provenance, compare-and-set and the Idempotency-Key header. */
 function writeOf(ctx: Ctx, fields: { ifRevision?: number | string; actor?: string; source?: string }) {
@@ -131,10 +107,17 @@ const deleteSession: Handler = async ({ params: [sessionId], ops, caller }) => {
   return ok({ status: "ok", sessionId, deletedAt: deletedAt.toISOString() });
 };
 
+/** `?atRevision=N`: a read of the scope as it was at revision N. */
+function atRevisionOf(query: URLSearchParams): bigint | undefined {
+  const q = atRevisionQuery.safeParse({ atRevision: query.get("atRevision") ?? undefined });
+  if (!q.success) throw errors.invalid(toIssues(q.error));
+  return toRevision(q.data.atRevision);
+}
+
 const getSettings: Handler = async ({ params: [sessionId], query, ops, caller }) => {
   const scope = parseScope(query.get("scope") ?? undefined);
   const key = query.get("key") ?? undefined;
-  const read = await ops.getSettings({ sessionId: sessionId!, scope }, key, caller);
+  const read = await ops.getSettings({ sessionId: sessionId!, scope }, key, caller, atRevisionOf(query));
   const revision = Number(read.revision);
   if (read instanceof SettingsSnapshot) {
     // The map's JSON text is built once per revision and shared; the envelope around it is small.
@@ -179,8 +162,8 @@ const deleteSetting: Handler = async (ctx) => {
   }, result.replayed);
 };
 
-const getControls: Handler = async ({ params: [sessionId], ops, caller }) => {
-  const view = await ops.getControls(sessionId!, caller);
+const getControls: Handler = async ({ params: [sessionId], query, ops, caller }) => {
+  const view = await ops.getControls(sessionId!, caller, atRevisionOf(query));
   return ok({ status: "ok", sessionId, ...controlsViewJson(view) });
 };
 
@@ -231,6 +214,8 @@ const ROUTES: { method: string; name: string; procedure: string; pattern: RegExp
   [
     ["GET", "/api/openapi.json", "OpenApi", async () => ok(openApiDocument())],
     ["GET", "/api/sessions", "ListSessions", listSessions],
+    ["GET", "/api/settings", "ListSettings", listSettings],
+    ["GET", "/api/events", "WatchChanges", getChanges],
     ["POST", "/api/sessions", "CreateSession", createSession],
     ["GET", "/api/sessions/:sessionId", "GetSession", getSession],
     ["DELETE", "/api/sessions/:sessionId", "DeleteSession", deleteSession],

@@ -99,6 +99,23 @@ export const historyQuery = z.object({
   limit: z.string().regex(/^\d{1,4}$/, "must be a number from 0 to 9999").optional(),
 });
 
+/** A read at a past revision (GET settings, GET session-controls). */
+export const atRevisionQuery = z.object({ atRevision: revisionText.optional() });
+
+/** GET /api/events: the change feed as Server-Sent Events. `key` may repeat. */
+export const changesQuery = z.object({
+  after: z.string().min(1).max(4096).optional(),
+  scope: z.enum(["sessions", "session", "default"], { message: 'must be "sessions" or "default"' }).optional(),
+  key: z.array(z.string()).max(100).optional(),
+  sessionIdPrefix: z.string().max(128).optional(),
+});
+
+/** GET /api/settings: every scope, a page at a time. */
+export const listSettingsQuery = z.object({
+  pageSize: z.string().regex(/^\d{1,4}$/, "must be a number from 0 to 9999").optional(),
+  pageToken: z.string().max(4096).optional(),
+});
+
 export const eventsQuery = z.object({
   scope: scopeSchema.optional(),
   fromRevision: revisionText.optional(),

@@ -1,7 +1,7 @@
 // Domain values in codex-manager's REST JSON: its spellings, revisions as numbers.
-import type { ControlFields, HistoryEntry, JsonObject, SessionRecord } from "../../domain/types.js";
+import type { ControlFields, FeedChange, HistoryEntry, JsonObject, SessionRecord } from "../../domain/types.js";
 import type { ControlsView } from "../../service/operations.js";
-import type { ListedSession } from "../../store/store.js";
+import type { ListedSession, ListedTuple } from "../../store/store.js";
 
 /** A controls tuple; settings and revision when known (a listed session carries neither). */
 export function tupleJson(t: ControlFields & { settings?: JsonObject; revision?: bigint }): Record<string, unknown> {
@@ -73,5 +73,23 @@ export function historyEntryJson(e: HistoryEntry): Record<string, unknown> {
     time: e.time.toISOString(),
     ...(e.path && { path: e.path }),
     changes: e.changes,
+  };
+}
+
+/** One scope of a ListSettings page: its state and revision (controls without settings, which sit beside them). */
+export function listedTupleJson(t: ListedTuple): Record<string, unknown> {
+  const { settings, revision, ...controls } = t.tuple;
+  return { sessionId: t.sessionId, scope: t.scope, revision: Number(revision), settings, controls: tupleJson(controls) };
+}
+
+/** One change-feed entry; its entry in the REST history shape. */
+export function feedChangeJson(change: FeedChange, cursor: string): Record<string, unknown> {
+  return {
+    cursor,
+    sessionId: change.sessionId,
+    scope: change.scope,
+    revision: Number(change.revision),
+    kind: change.kind,
+    entry: historyEntryJson(change.entry),
   };
 }

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file codexmanager/settings/v1/errors.proto.
  */
 export const file_codexmanager_settings_v1_errors: GenFile = /*@__PURE__*/
-  fileDesc("CiVjb2RleG1hbmFnZXIvc2V0dGluZ3MvdjEvZXJyb3JzLnByb3RvEhhjb2RleG1hbmFnZXIuc2V0dGluZ3MudjEiygIKC0Vycm9yRGV0YWlsEg4KBnJlYXNvbhgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEi4KBXNjb3BlGAMgASgOMh8uY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLlNjb3BlEi4KCmRlbGV0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEh4KEWV4cGVjdGVkX3JldmlzaW9uGAUgASgESACIAQESHQoQY3VycmVudF9yZXZpc2lvbhgGIAEoBEgBiAEBEhIKBWxpbWl0GAcgASgESAKIAQESLwoGaXNzdWVzGAggAygLMh8uY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLklzc3VlQhQKEl9leHBlY3RlZF9yZXZpc2lvbkITChFfY3VycmVudF9yZXZpc2lvbkIICgZfbGltaXQiSwoFSXNzdWUSDAoEcGF0aBgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEhUKDXBhdGhfc2VnbWVudHMYAyADKAkSDAoEY29kZRgEIAEoCWIGcHJvdG8z", [file_codexmanager_settings_v1_settings, file_google_protobuf_timestamp]);
+  fileDesc("CiVjb2RleG1hbmFnZXIvc2V0dGluZ3MvdjEvZXJyb3JzLnByb3RvEhhjb2RleG1hbmFnZXIuc2V0dGluZ3MudjEi4QIKC0Vycm9yRGV0YWlsEg4KBnJlYXNvbhgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEi4KBXNjb3BlGAMgASgOMh8uY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLlNjb3BlEi4KCmRlbGV0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEh4KEWV4cGVjdGVkX3JldmlzaW9uGAUgASgESACIAQESHQoQY3VycmVudF9yZXZpc2lvbhgGIAEoBEgBiAEBEhIKBWxpbWl0GAcgASgESAKIAQESLwoGaXNzdWVzGAggAygLMh8uY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLklzc3VlEhUKDW9sZGVzdF9jdXJzb3IYCSABKAlCFAoSX2V4cGVjdGVkX3JldmlzaW9uQhMKEV9jdXJyZW50X3JldmlzaW9uQggKBl9saW1pdCJLCgVJc3N1ZRIMCgRwYXRoGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSFQoNcGF0aF9zZWdtZW50cxgDIAMoCRIMCgRjb2RlGAQgASgJYgZwcm90bzM", [file_codexmanager_settings_v1_settings, file_google_protobuf_timestamp]);
 
 /**
  * Attached to every error the service returns, so that clients can tell
@@ -69,6 +69,13 @@ export type ErrorDetail = Message<"codexmanager.settings.v1.ErrorDetail"> & {
    * @generated from field: repeated codexmanager.settings.v1.Issue issues = 8;
    */
   issues: Issue[];
+
+  /**
+   * HISTORY_TRUNCATED for a change-feed cursor: the oldest cursor still held.
+   *
+   * @generated from field: string oldest_cursor = 9;
+   */
+  oldestCursor: string;
 };
 
 /**

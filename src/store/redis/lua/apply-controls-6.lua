@@ -1,8 +1,10 @@
 -- Replaces the four controls, and the settings when given.
--- ARGV 17: model ('' = null), 18: approvalPolicy, 19: networkAccess,
---      20: filesystemSandbox, 21: settings given (1/0), 22..: key, JSON pairs.
+-- ARGV after the frame (OP_ARGS, includes/write.lua): model ('' = null),
+--      approvalPolicy, networkAccess, filesystemSandbox, settings given (1/0),
+--      then key, JSON pairs.
 --- @include "includes/json"
 --- @include "includes/session"
+--- @include "includes/feed"
 --- @include "includes/write"
 local e = check_preconditions()
 if e then return e end

@@ -1,7 +1,8 @@
 -- Sets top-level keys (op "set" for one entry, "merge" for a shallow merge).
--- ARGV 17: op; 18..: key, JSON pairs, keys in byte order.
+-- ARGV after the frame: op, then key, JSON pairs, keys in byte order.
 --- @include "includes/json"
 --- @include "includes/session"
+--- @include "includes/feed"
 --- @include "includes/write"
 local e = check_preconditions()
 if e then return e end

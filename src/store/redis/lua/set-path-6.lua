@@ -1,10 +1,11 @@
 -- An atomic nested write inside one top-level key, decoded and re-encoded
 -- here so that concurrent writers of sibling paths never lose updates. The
 -- path arrives as segments; nothing here splits a string.
--- ARGV 17: set|merge|unset, 18: value JSON, 19: the top-level key, 20..: segments below it.
+-- ARGV after the frame: set|merge|unset, value JSON, the top-level key, then the segments below it.
 --- @include "includes/json"
 --- @include "includes/path"
 --- @include "includes/session"
+--- @include "includes/feed"
 --- @include "includes/write"
 local e = check_preconditions()
 if e then return e end

@@ -11,7 +11,9 @@
 --       4 actor, 5 source, 6 history bound, 7 event channel, 8 max keys,
 --       9 max bytes, 10 answer the map (1/0), 11 scope, 12 session id,
 --       13 claimed actor ('' = none), 14 request id ('' = none),
---       15 fingerprint, 16 request ids remembered, 17.. the operation's own.
+--       15 fingerprint, 16 request ids remembered, 17 feed counter key,
+--       18 feed stream key, 19 feed limit, 20 feed shard name, 21.. the
+--       operation's own.
 local meta_key, tuple_key, settings_key, history_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local requests_key, request_order_key = KEYS[5], KEYS[6]
 local if_revision, now, actor, source = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
@@ -20,10 +22,9 @@ local max_keys, max_bytes = tonumber(ARGV[8]), tonumber(ARGV[9])
 local want_settings, scope, session_id = ARGV[10] == '1', ARGV[11], ARGV[12]
 local claimed_actor, request_id, fingerprint = ARGV[13], ARGV[14], ARGV[15]
 local request_limit = tonumber(ARGV[16])
-local OP_ARGS = 16
+local feed = { seq = ARGV[17], log = ARGV[18], limit = ARGV[19], shard = ARGV[20] }
+local OP_ARGS = 20
 
--- Error replies; src/store/redis/script-codes.ts turns each into its domain error.
-local E_CONFLICT, E_KEYS, E_BYTES, E_REQUEST_REUSED = -4, -5, -6, -9
 
 local function map_reply()
   if want_settings then return redis.call('HGETALL', settings_key) end
@@ -41,12 +42,12 @@ local function check_preconditions()
     local seen = redis.call('HGET', requests_key, request_id)
     if seen then
       local r = cjson.decode(seen)
-      if r[1] ~= fingerprint then return { E_REQUEST_REUSED } end
+      if r[1] ~= fingerprint then return { E.REQUEST_REUSED } end
       return { 0, r[2], r[3], r[4], r[5] or false, map_reply(), 1 }
     end
   end
   local current = redis.call('HGET', tuple_key, 'revision') or '0'
-  if if_revision ~= '' and if_revision ~= current then return { E_CONFLICT, current } end
+  if if_revision ~= '' and if_revision ~= current then return { E.CONFLICT, current } end
   return nil
 end
 
@@ -89,10 +90,10 @@ end
 -- A write may not grow the map past a limit; shrinking is always allowed.
 local function check_limits()
   if key_delta > 0 and redis.call('HLEN', settings_key) + key_delta > max_keys then
-    return { E_KEYS }
+    return { E.TOO_MANY_KEYS }
   end
   if byte_delta > 0 and tonumber(redis.call('HGET', tuple_key, 'bytes') or '0') + byte_delta > max_bytes then
-    return { E_BYTES }
+    return { E.TOO_MANY_BYTES }
   end
   return nil
 end
@@ -115,16 +116,18 @@ local function commit(op, path_json)
       .. (c[3] and (',"before":' .. c[3]) or '') .. (c[4] and (',"after":' .. c[4]) or '') .. '}'
   end
   local changes_json = '[' .. table.concat(parts, ',') .. ']'
-  local extra = {}
-  if claimed_actor ~= '' then extra[#extra + 1] = 'claimedActor'; extra[#extra + 1] = claimed_actor end
-  if path_json then extra[#extra + 1] = 'path'; extra[#extra + 1] = path_json end
-  redis.call('XADD', history_key, 'MAXLEN', history_bound, revision .. '-0',
-    'op', op, 'actor', actor, 'source', source, 'time', now, 'changes', changes_json, unpack(extra))
+  local entry = { 'op', op, 'actor', actor, 'source', source, 'time', now, 'changes', changes_json }
+  if claimed_actor ~= '' then entry[#entry + 1] = 'claimedActor'; entry[#entry + 1] = claimed_actor end
+  if path_json then entry[#entry + 1] = 'path'; entry[#entry + 1] = path_json end
+  redis.call('XADD', history_key, 'MAXLEN', history_bound, revision .. '-0', unpack(entry))
+  local kind = op == 'controls' and 'controls' or 'settings'
+  local seq = feed_append(feed, { 'sid', session_id, 'scope', scope, 'rev', revision, 'kind', kind, unpack(entry) })
   redis.call('PUBLISH', channel, '{"type":"change","scope":"' .. scope .. '","sessionId":' .. json_string(session_id)
     .. ',"revision":' .. revision .. ',"op":"' .. op .. '","actor":' .. json_string(actor)
     .. (claimed_actor ~= '' and (',"claimedActor":' .. json_string(claimed_actor)) or '')
     .. (path_json and (',"path":' .. path_json) or '')
-    .. ',"source":' .. json_string(source) .. ',"time":' .. now .. ',"changes":' .. changes_json .. '}')
+    .. ',"source":' .. json_string(source) .. ',"time":' .. now .. ',"changes":' .. changes_json
+    .. ',"feed":' .. feed_json(feed, seq) .. '}')
   return revision
 end
 
