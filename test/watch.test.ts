@@ -10,6 +10,7 @@ import { restClient } from "./support/rest.js";
 import { BACKENDS, startTestServer, type Backend, type Clients, type TestServer, type TransportName } from "./support/server.js";
 import { newId, num, twoInstancesSuite, watch, watchSuite } from "./support/watch-suite.js";
 import { startMain } from "./support/process.js";
+import { sseReader } from "./support/sse.js";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { SettingsService } from "../gen/codexmanager/settings/v1/settings_pb.js";
@@ -87,26 +88,19 @@ describe.each(BACKENDS)("fan-out and history on the %s store", (backend) => {
     const res = await fetch(`${server.url}/api/sessions/${sessionId}/settings/events?fromRevision=0&includeSettings=true`, { signal: abort.signal });
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/text\/event-stream/);
-    const reader = res.body!.getReader();
-    let text = "";
-    const readUntil = async (pattern: RegExp) => {
-      while (!pattern.test(text)) {
-        const { value, done } = await reader.read();
-        if (done) throw new Error(`stream ended: ${text}`);
-        text += new TextDecoder().decode(value);
-      }
-    };
+    const sse = sseReader(res);
+    const readUntil = (pattern: RegExp) => sse.readUntil(pattern);
     await readUntil(/^retry: 2000\n\nevent: created\ndata: \{"revision":1\}\n\n/);
     await readUntil(/id: 1\n/);
     await c.settings.setSettings({ sessionId, update: { case: "entry", value: { key: "b", value: num(2) } } });
     await readUntil(/id: 2\nevent: change\ndata: .*\n\n/);
-    const events = text.split("\n\n").filter((e) => e.includes("event: change"));
+    const events = sse.text.split("\n\n").filter((e) => e.includes("event: change"));
     const data = events.map((e) => JSON.parse(e.split("\ndata: ")[1]!));
     expect(data.map((d) => d.revision)).toEqual([1, 2]);
     expect(data[1]).toMatchObject({ op: "set", actor: "user", source: "api", settings: { a: 1, b: 2 } });
     await c.sessions.deleteSession({ sessionId });
     await readUntil(/event: error\ndata: .*\n\n/);
-    expect(text).toContain('"status":"deleted"');
+    expect(sse.text).toContain('"status":"deleted"');
     abort.abort();
     const missing = await fetch(`${server.url}/api/sessions/${newId()}/settings/events`);
     expect(missing.status).toBe(404);

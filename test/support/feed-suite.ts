@@ -10,6 +10,7 @@ import { ErrorDetailSchema } from "../../gen/codexmanager/settings/v1/errors_pb.
 import { createSettingsSdk, type FeedChange, type SettingsSdk } from "../../src/client/index.js";
 import type { ScopeState } from "../../src/client/changes.js";
 import { makeTransport, type TestServer, type TransportName } from "./server.js";
+import { sseReader } from "./sse.js";
 import { until } from "./until.js";
 
 type Start = (env?: Record<string, string>) => Promise<TestServer>;
@@ -163,19 +164,11 @@ export function feedSuite(name: string, start: Start, transports: TransportName[
       const res = await fetch(`${server.url}/api/events?key=team&key=other`, { signal: abort.signal });
       expect(res.status).toBe(200);
       expect(res.headers.get("content-type")).toMatch(/text\/event-stream/);
-      const reader = res.body!.getReader();
-      let text = "";
-      const readUntil = async (pattern: RegExp) => {
-        while (!pattern.test(text)) {
-          const { value, done } = await reader.read();
-          if (done) throw new Error(`stream ended: ${text}`);
-          text += new TextDecoder().decode(value);
-        }
-      };
-      await readUntil(/event: created\ndata: \{"cursor":"[^"]+"\}\n\n/);
+      const sse = sseReader(res);
+      await sse.readUntil(/event: created\ndata: \{"cursor":"[^"]+"\}\n\n/);
       await sdk.session(id).settings.set("ignored", 1);
       await sdk.session(id).settings.set("team", { lead: "ana" }, { actor: "ana" });
-      await readUntil(/event: change\ndata: .*\n\n/);
+      const text = await sse.readUntil(/event: change\ndata: .*\n\n/);
       const [event] = text.split("\n\n").filter((e) => e.includes("event: change"));
       const lastId = /^id: (.+)$/m.exec(event!)![1]!;
       const data = JSON.parse(event!.split("\ndata: ")[1]!);
@@ -186,9 +179,7 @@ export function feedSuite(name: string, start: Start, transports: TransportName[
       await sdk.session(id).settings.set("other", 3);
       const again = new AbortController();
       const resumed = await fetch(`${server.url}/api/events?key=team&key=other`, { headers: { "last-event-id": lastId }, signal: again.signal });
-      const r2 = resumed.body!.getReader();
-      let t2 = "";
-      while (!/event: change/.test(t2)) t2 += new TextDecoder().decode((await r2.read()).value);
+      const t2 = await sseReader(resumed).readUntil(/event: change\ndata: .*\n/);
       again.abort();
       expect(JSON.parse(t2.split("event: change\ndata: ")[1]!.split("\n")[0]!)).toMatchObject({ sessionId: id, revision: 3 });
 
