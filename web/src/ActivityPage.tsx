@@ -5,6 +5,7 @@
 // follows again from the last change it showed, missing nothing.
 import { useEffect, useRef, useState } from "react";
 import { describeError, sdk, type FeedChange } from "./api.js";
+import { followLive, type LiveState } from "./follow.js";
 import { internalLink } from "./navigation.js";
 
 /** Changes kept on the page; older ones fall off the end. */
@@ -20,42 +21,35 @@ const KIND_TEXT: Record<FeedChange["kind"], string> = {
 
 export function ActivityPage() {
   const [changes, setChanges] = useState<FeedChange[]>([]);
-  const [live, setLive] = useState<"connecting" | "live" | "paused">("connecting");
+  const [live, setLive] = useState<LiveState>("connecting");
   const [error, setError] = useState<string>();
   const cursor = useRef<string | undefined>(undefined);
 
   useEffect(() => {
     const stop = new AbortController();
-    let retry: ReturnType<typeof setTimeout> | undefined;
-    const follow = async () => {
-      setLive("connecting");
-      try {
-        const feed = sdk.changes.watch({
-          after: cursor.current,
-          signal: stop.signal,
-          onCreated: ({ cursor: at }) => {
-            cursor.current ??= at;
-            setLive("live");
-            setError(undefined);
-          },
-          onHeartbeat: ({ cursor: at }) => (cursor.current = at),
-        });
-        for await (const change of feed) {
-          cursor.current = change.cursor;
-          setChanges((shown) => [change, ...shown].slice(0, KEEP));
-        }
-        if (!stop.signal.aborted) throw new Error("the watch ended");
-      } catch (err) {
-        if (stop.signal.aborted) return;
-        setError(describeError(err));
-        setLive("paused");
-        retry = setTimeout(() => void follow(), 2000);
+    const stopRetrying = followLive(async (established) => {
+      const feed = sdk.changes.watch({
+        after: cursor.current,
+        signal: stop.signal,
+        onCreated: ({ cursor: at }) => {
+          cursor.current ??= at;
+          setError(undefined);
+          established();
+        },
+        onHeartbeat: ({ cursor: at }) => (cursor.current = at),
+      });
+      for await (const change of feed) {
+        cursor.current = change.cursor;
+        setChanges((shown) => [change, ...shown].slice(0, KEEP));
       }
-    };
-    void follow();
+    }, {
+      signal: stop.signal,
+      setLive,
+      failed: (err) => (setError(describeError(err)), false),
+    });
     return () => {
       stop.abort();
-      clearTimeout(retry);
+      stopRetrying();
     };
   }, []);
 

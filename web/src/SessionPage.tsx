@@ -3,6 +3,7 @@
 import { useCallback, useEffect, useRef, useState, type ReactNode } from "react";
 import { describeError, reasonOf, sdk, type JsonObject, type Scope, type SettingsChange, type Tuple } from "./api.js";
 import { ControlsPanel } from "./ControlsPanel.js";
+import { followLive, type LiveState } from "./follow.js";
 import { HistoryPanel } from "./HistoryPanel.js";
 import { Loading } from "./Loading.js";
 import { SettingsPanel } from "./SettingsPanel.js";
@@ -30,7 +31,7 @@ export function SessionPage({ sessionId }: { sessionId: string }) {
   const [error, setError] = useState<string>();
   const [gone, setGone] = useState<{ reason: string; message: string }>();
   const [attempt, setAttempt] = useState(0);
-  const [live, setLive] = useState<"connecting" | "live" | "paused">("connecting");
+  const [live, setLive] = useState<LiveState>("connecting");
   const [lastChange, setLastChange] = useState<SettingsChange>();
   const revision = useRef(0n);
 
@@ -49,7 +50,7 @@ export function SessionPage({ sessionId }: { sessionId: string }) {
   // Load the scope's tuple and history, then follow its changes from that revision on.
   useEffect(() => {
     const stop = new AbortController();
-    let retry: ReturnType<typeof setTimeout> | undefined;
+    let stopRetrying: (() => void) | undefined;
     // Another scope's data must not show, nor be edited, under this scope's name.
     setTuple(undefined);
     setHistory(undefined);
@@ -65,42 +66,34 @@ export function SessionPage({ sessionId }: { sessionId: string }) {
         fail(err);
         return;
       }
-      const follow = async () => {
-        setLive("connecting");
-        try {
-          // "Live" only once the service says the watch is established, not when it is asked for.
-          const changes = session.settings.watch({
-            scope, fromRevision: revision.current, includeSettings: true, signal: stop.signal, onCreated: () => setLive("live"),
-          });
-          for await (const change of changes) {
-            revision.current = change.revision;
-            setTuple((t) => t && { ...t, settings: change.settings ?? t.settings, revision: change.revision });
-            setHistory((h) => [change, ...(h ?? [])].slice(0, 50));
-            setLastChange(change);
-            if (change.changes.some((c) => c.kind === "control")) {
-              const v2 = await loadView();
-              setTuple((t) => t && { ...(scope === "default" ? v2.defaults : v2.session), settings: t.settings, revision: t.revision });
-            }
+      stopRetrying = followLive(async (established) => {
+        const changes = session.settings.watch({
+          scope, fromRevision: revision.current, includeSettings: true, signal: stop.signal, onCreated: established,
+        });
+        for await (const change of changes) {
+          revision.current = change.revision;
+          setTuple((t) => t && { ...t, settings: change.settings ?? t.settings, revision: change.revision });
+          setHistory((h) => [change, ...(h ?? [])].slice(0, 50));
+          setLastChange(change);
+          if (change.changes.some((c) => c.kind === "control")) {
+            const v2 = await loadView();
+            setTuple((t) => t && { ...(scope === "default" ? v2.defaults : v2.session), settings: t.settings, revision: t.revision });
           }
-          // A stream that ends by itself (the server went away cleanly) is no longer live either.
-          if (!stop.signal.aborted) throw new Error("the watch ended");
-        } catch (err) {
-          if (stop.signal.aborted) return;
-          const reason = reasonOf(err);
-          if (reason === "SESSION_DELETED" || reason === "SESSION_NOT_FOUND") {
-            fail(err);
-            setLive("paused");
-            return;
-          }
-          setLive("paused");
-          retry = setTimeout(() => void follow(), 2000);
         }
-      };
-      void follow();
+      }, {
+        signal: stop.signal,
+        setLive,
+        failed: (err) => {
+          const reason = reasonOf(err);
+          const gone = reason === "SESSION_DELETED" || reason === "SESSION_NOT_FOUND";
+          if (gone) fail(err);
+          return gone;
+        },
+      });
     })();
     return () => {
       stop.abort();
-      clearTimeout(retry);
+      stopRetrying?.();
     };
   }, [sessionId, scope, attempt]);
 
