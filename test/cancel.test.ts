@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startRedis, type TestRedis } from "./support/redis.js";
 import { startTestServer, TRANSPORTS, type TestServer } from "./support/server.js";
 import { watch } from "./support/watch-suite.js";
+import { until } from "./support/until.js";
 
 let redis: TestRedis;
 let server: TestServer;
@@ -23,13 +24,6 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 const openWatches = async () => {
   const text = await (await fetch(`${server.url}/metrics`)).text();

@@ -13,19 +13,13 @@ import { startRedis, type TestRedis } from "./support/redis.js";
 import { restClient } from "./support/rest.js";
 import { makeClients, startTestServer, type Clients, type TestServer } from "./support/server.js";
 import { watch } from "./support/watch-suite.js";
+import { until } from "./support/until.js";
 
 const num = (n: number) => ({ kind: { case: "numberValue" as const, value: n } });
 const TIMEOUT_MS = 600;
 /** A call answers within the budget plus this, for scheduling on a loaded machine. */
 const SLACK_MS = 700;
 
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 interface Outcome {
   key: string;

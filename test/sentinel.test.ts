@@ -6,6 +6,7 @@ import { Code, type ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startSentinel, type TestSentinel } from "./support/sentinel.js";
 import { startTestServer, type TestServer } from "./support/server.js";
+import { until } from "./support/until.js";
 
 const num = (n: number) => ({ kind: { case: "numberValue" as const, value: n } });
 
@@ -23,13 +24,6 @@ afterAll(async () => {
   await sentinel?.stop();
 });
 
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 it("follows a failover: writers keep going, and every write acknowledged after it is kept", async () => {
   expect(server.store.kind).toBe("redis-sentinel");
@@ -58,12 +52,12 @@ it("follows a failover: writers keep going, and every write acknowledged after i
       }
     }
   }));
-  await until(() => acked.length >= 200, "200 writes before the failover");
+  await until(() => acked.length >= 200, "200 writes before the failover", 30_000);
   const before = sentinel.primaryPort;
   await sentinel.killPrimary();
-  await until(async () => (await sentinel.primaryNow()) !== before, "the sentinel to promote the replica");
+  await until(async () => (await sentinel.primaryNow()) !== before, "the sentinel to promote the replica", 30_000);
   failedOver = true;
-  await until(() => acked.filter((a) => a.afterFailover).length >= 200, "200 writes after the failover");
+  await until(() => acked.filter((a) => a.afterFailover).length >= 200, "200 writes after the failover", 30_000);
   stop = true;
   await writers;
 

@@ -6,6 +6,9 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { expect } from "vitest";
 import type { Clients } from "./server.js";
 import { num } from "./watch-suite.js";
+import { until } from "./until.js";
+
+export { until };
 
 export interface Outcome {
   sessionId: string;
@@ -15,14 +18,6 @@ export interface Outcome {
   code: "ok" | keyof typeof Code;
   message: string;
   at: number;
-}
-
-export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /**
