@@ -4,7 +4,7 @@
 // and follow a failover by itself.
 import { Cluster, Redis, type RedisOptions } from "ioredis";
 import type { Config } from "../../config.js";
-import { markLostAfterSend } from "./outcomes.js";
+import { markLostAfterSend } from "./call-budget.js";
 
 export type RedisConnectionConfig = Pick<
   Config,
@@ -15,7 +15,7 @@ export function createRedisClient(config: RedisConnectionConfig): Redis | Cluste
   const options: RedisOptions = {
     lazyConnect: true,
     connectTimeout: config.storeTimeoutMs,
-    // The store bounds each operation itself (./outcomes.ts), all its commands together.
+    // The store bounds each operation itself (./call-budget.ts), all its commands together.
     commandTimeout: undefined,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
@@ -33,7 +33,7 @@ export function createRedisClient(config: RedisConnectionConfig): Redis | Cluste
       enableOfflineQueue: false,
       enableAutoPipelining: true,
       // While a master is failed over, a command for its slots fails at once
-      // (./outcomes.ts says what it means) instead of being re-sent by ioredis
+      // (./call-budget.ts says what it means) instead of being re-sent by ioredis
       // on a timer of its own, after the caller was answered. Redirections
       // (MOVED, ASK: the command did not run) are still followed at once.
       retryDelayOnFailover: 0,

@@ -2,7 +2,7 @@
 // script, history in a stream, events over pub/sub (./subscriptions.ts).
 // Script reply codes turn into domain errors in one table (./script-codes.ts);
 // what a failed call means for the caller is decided in one place
-// (./outcomes.ts); the dataset identity guard (./dataset.ts) refuses to serve
+// (./call-budget.ts); the dataset identity guard (./dataset.ts) refuses to serve
 // a Redis that lost its data.
 import { Cluster, type Redis } from "ioredis";
 import type { Logger } from "../../observe/log.js";
@@ -57,7 +57,7 @@ import { DatasetIdentity } from "./dataset.js";
 import { RedisKeys, type TupleKeys } from "./keys.js";
 import { FeedShards } from "./feed-shards.js";
 import { feedArgs, mutationCall } from "./mutation-call.js";
-import { withinBudget, type CallBudget, type CallKind } from "./outcomes.js";
+import { withinBudget, type CallBudget, type CallKind } from "./call-budget.js";
 import { expectOk, type ReplyFacts } from "./script-codes.js";
 import { registerScripts, type ScriptCommands } from "./scripts.js";
 import { Subscriptions } from "./subscriptions.js";

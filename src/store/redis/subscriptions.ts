@@ -17,7 +17,7 @@ import type { FeedEvent, StoreEvent } from "../../domain/types.js";
 import { errors } from "../../domain/errors.js";
 import { deliver, type Unsubscribe } from "../store.js";
 import { quit } from "./connection.js";
-import { markLostAfterSend } from "./outcomes.js";
+import { markLostAfterSend } from "./call-budget.js";
 
 /** The name the subscriber connection carries in CLIENT LIST. */
 const SUBSCRIBER_NAME = "settings-subscriber";

@@ -1,4 +1,4 @@
-// What a Redis call's failure means for the caller, told honestly:
+// The Redis call budget, and what a call's failure means for the caller, told honestly:
 //   - STORE_UNAVAILABLE ("not applied, safe to retry") only when the command
 //     never reached a Redis node that could run it (no connection, a node
 //     being failed over, a slot moving) or Redis refused it (OOM, READONLY,
