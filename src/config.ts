@@ -1,6 +1,7 @@
 // The environment, read and validated once. A bad value stops start-up with
 // a message naming the variable.
 import { readFileSync } from "node:fs";
+import { DEFAULT_LIMITS, type Limits } from "./domain/limits.js";
 import {
   APPROVAL_POLICIES,
   FILESYSTEM_SANDBOXES,
@@ -8,15 +9,8 @@ import {
   type ControlFields,
 } from "./domain/types.js";
 
-export interface Limits {
-  maxKeyLength: number;
-  maxActorLength: number;
-  maxSourceLength: number;
-  maxDepth: number;
-  maxBodyBytes: number;
-  maxSettingsKeys: number;
-  maxSettingsBytes: number;
-}
+export type { Limits };
+export { DEFAULT_LIMITS };
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 
@@ -78,16 +72,6 @@ export interface Config {
 export function usesRedis(config: Pick<Config, "redisUrl" | "redisClusterNodes" | "redisSentinels">): boolean {
   return Boolean(config.redisUrl || config.redisClusterNodes || config.redisSentinels);
 }
-
-export const DEFAULT_LIMITS: Limits = {
-  maxKeyLength: 240,
-  maxActorLength: 120,
-  maxSourceLength: 64,
-  maxDepth: 32,
-  maxBodyBytes: 1024 * 1024,
-  maxSettingsKeys: 10_000,
-  maxSettingsBytes: 4 * 1024 * 1024,
-};
 
 export class ConfigError extends Error {}
 

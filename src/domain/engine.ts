@@ -10,7 +10,7 @@
 // order model, approvalPolicy, networkAccess, filesystemSandbox; then settings
 // keys ascending by Unicode code point (the byte order of their UTF-8, which
 // is what Lua compares). Each key appears at most once.
-import type { Limits } from "../config.js";
+import { limitErrors, type Limits } from "./limits.js";
 import { DomainError, errors } from "./errors.js";
 import { canonicalJson, compareKeys, utf8Length } from "./json.js";
 import { applyPath } from "./paths.js";
@@ -123,10 +123,10 @@ export function planWrite(state: ScopeState, mutation: Mutation, ctx: WriteConte
   const { staged, removed, valueKey } = stage(state, mutation);
   const { keyCount, bytes } = countAfter(state, staged);
   if (keyCount > ctx.limits.maxSettingsKeys && keyCount > state.keyCount) {
-    return { ok: false, error: errors.tooManyKeys(ctx.limits.maxSettingsKeys) };
+    return { ok: false, error: limitErrors.keys(ctx.limits.maxSettingsKeys) };
   }
   if (bytes > ctx.limits.maxSettingsBytes && bytes > state.bytes) {
-    return { ok: false, error: errors.tooManyBytes(ctx.limits.maxSettingsBytes) };
+    return { ok: false, error: limitErrors.bytes(ctx.limits.maxSettingsBytes) };
   }
 
   const changed = staged.length > 0;

@@ -88,9 +88,8 @@ export const errors = {
       `revision is ${currentRevision}, not ${expectedRevision}`,
       { sessionId, scope, expectedRevision, currentRevision },
     ),
+  /** A limit was passed (the limits and their errors: ./limits.ts). */
   tooLarge,
-  tooManyKeys: (limit: number) => tooLarge("settings map key count", limit),
-  tooManyBytes: (limit: number) => tooLarge("settings map size in bytes", limit),
   requestReused: (requestId: string) =>
     invalid([issue("requestId", `${JSON.stringify(requestId)} was already used for a different write`)]),
   historyTruncated: (sessionId: string, scope: Scope, oldest: bigint) =>

@@ -1,7 +1,7 @@
 // The domain's input rules (SPEC §2 and §4 limits), declared once and shared
 // by every transport. A Rules instance collects issues instead of throwing at
 // the first one, so that a caller learns everything wrong with a request.
-import type { Limits } from "../config.js";
+import type { Limits } from "./limits.js";
 import { errors, issue, type Issue, type IssueCode, type IssuePath } from "./errors.js";
 import { deeperThan, isObject, setOwn } from "./json.js";
 import {

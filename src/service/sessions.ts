@@ -2,13 +2,11 @@
 // at a time, and delete (leaving a tombstone).
 import { randomUUID } from "node:crypto";
 import { authorize, type Principal } from "../auth.js";
+import { MAX_CWD_LENGTH, PAGE_SIZE } from "../domain/limits.js";
 import { CONTROL_NAMES, type ControlFields } from "../domain/types.js";
 import type { Store } from "../store/store.js";
 import type { CreateSessionInput, RequestChecks } from "./requests.js";
 
-const MAX_CWD = 4096;
-const DEFAULT_PAGE = 50;
-const MAX_PAGE = 500;
 
 export function sessionOperations(store: Store, req: RequestChecks) {
   return {
@@ -17,7 +15,7 @@ export function sessionOperations(store: Store, req: RequestChecks) {
       const r = req.rules();
       const sessionId = input.sessionId === undefined ? randomUUID() : r.sessionId("sessionId", input.sessionId);
       const cwd = input.cwd ?? "";
-      if (cwd.length > MAX_CWD) r.fail("cwd", `must be at most ${MAX_CWD} characters`);
+      if (cwd.length > MAX_CWD_LENGTH) r.fail("cwd", `must be at most ${MAX_CWD_LENGTH} characters`);
       const overrides: Partial<ControlFields> = {};
       for (const name of CONTROL_NAMES) {
         const value = input.overrides[name];
@@ -68,5 +66,5 @@ export function sessionOperations(store: Store, req: RequestChecks) {
 /** A page size as asked (0 means the default), checked and capped. */
 export function pageLimit(r: ReturnType<RequestChecks["rules"]>, where: string, size: number): number {
   if (!Number.isInteger(size) || size < 0) r.fail(where, "must be a non-negative integer");
-  return Math.min(size || DEFAULT_PAGE, MAX_PAGE);
+  return Math.min(size || PAGE_SIZE.default, PAGE_SIZE.max);
 }

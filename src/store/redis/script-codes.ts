@@ -5,7 +5,7 @@
 // its script codes the same way). test/lua-codes.test.ts holds the names and
 // numbers here equal to codes.lua's.
 import { DomainError, errors } from "../../domain/errors.js";
-import type { Limits } from "../../config.js";
+import { limitErrors, type Limits } from "../../domain/limits.js";
 import type { Scope } from "../../domain/types.js";
 
 export interface ReplyFacts {
@@ -23,8 +23,8 @@ export const SCRIPT_CODES: Record<string, [code: number, toError: ToError]> = {
   DELETED: [-2, (r, f) => errors.deleted(f.sessionId, new Date(Number(r[1])))],
   SYSTEM_SESSION: [-3, (_, f) => errors.systemSession(f.sessionId)],
   CONFLICT: [-4, (r, f) => errors.conflict(f.sessionId, f.scope, f.ifRevision ?? 0n, BigInt(r[1] as string))],
-  TOO_MANY_KEYS: [-5, (_, f) => errors.tooManyKeys(f.limits.maxSettingsKeys)],
-  TOO_MANY_BYTES: [-6, (_, f) => errors.tooManyBytes(f.limits.maxSettingsBytes)],
+  TOO_MANY_KEYS: [-5, (_, f) => limitErrors.keys(f.limits.maxSettingsKeys)],
+  TOO_MANY_BYTES: [-6, (_, f) => limitErrors.bytes(f.limits.maxSettingsBytes)],
   EXISTS: [-8, (_, f) => errors.exists(f.sessionId)],
   REQUEST_REUSED: [-9, (_, f) => errors.requestReused(f.requestId ?? "")],
 };

@@ -1,7 +1,8 @@
 // Reads a REST request body: declared JSON, at most the configured bytes,
 // parsed, with every integer exactly representable.
-import { errors, issue, type Issue } from "../../domain/errors.js";
+import { issue, type Issue } from "../../domain/errors.js";
 import { inexactIntegers } from "../../domain/exact-integers.js";
+import { limitErrors } from "../../domain/limits.js";
 import type { JsonValue } from "../../domain/types.js";
 import type { Req } from "../http-json.js";
 import { drainRest } from "../unread-body.js";
@@ -33,7 +34,7 @@ export async function readJsonBody(req: Req, limit: number): Promise<BodyResult>
     drainRest(req);
     throw notJson(type);
   }
-  const tooLarge = () => errors.tooLarge("request body", limit);
+  const tooLarge = () => limitErrors.body(limit);
   if (Number(req.headers["content-length"]) > limit) {
     drainRest(req);
     throw tooLarge();

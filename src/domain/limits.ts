@@ -1,0 +1,41 @@
+// Every limit a request, a scope or a page is held to (SPEC §4 "Limits"),
+// with its default and the error that says it was passed, in one place:
+// config.ts fills the configurable ones from the environment; the rules, the
+// engine, the services, the stores and every transport read them from here.
+import { errors } from "./errors.js";
+
+export interface Limits {
+  /** Characters in a settings key, after trimming. */
+  maxKeyLength: number;
+  maxActorLength: number;
+  maxSourceLength: number;
+  /** Nesting of one top-level value (path segments count as levels). */
+  maxDepth: number;
+  /** One request's body: the message itself (an envelope's 5-byte prefix comes on top). */
+  maxBodyBytes: number;
+  maxSettingsKeys: number;
+  /** One scope's map: UTF-8 bytes of keys plus their JSON values. */
+  maxSettingsBytes: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  maxKeyLength: 240,
+  maxActorLength: 120,
+  maxSourceLength: 64,
+  maxDepth: 32,
+  maxBodyBytes: 1024 * 1024,
+  maxSettingsKeys: 10_000,
+  maxSettingsBytes: 4 * 1024 * 1024,
+};
+
+/** A session's working directory, in characters. */
+export const MAX_CWD_LENGTH = 4096;
+/** A page of sessions, history or scopes: the default size (asked as 0) and the largest. */
+export const PAGE_SIZE = { default: 50, max: 500 } as const;
+
+/** The errors that say a limit was passed (all PAYLOAD_TOO_LARGE, naming the limit). */
+export const limitErrors = {
+  body: (limit: number) => errors.tooLarge("request body", limit),
+  keys: (limit: number) => errors.tooLarge("settings map key count", limit),
+  bytes: (limit: number) => errors.tooLarge("settings map size in bytes", limit),
+};
