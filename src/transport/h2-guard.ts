@@ -18,6 +18,8 @@ import type { HttpLimits } from "../config.js";
 import type { AbuseLog } from "./abuse-log.js";
 
 const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
+
+function ignore(): void {}
 /** How long an idle connection's GOAWAY gets to leave before its socket is closed. */
 const GOAWAY_FLUSH_MS = 100;
 
@@ -105,7 +107,7 @@ export function guardHttp2(server: http2.Http2Server, limits: HttpLimits, raw?: 
     };
     guards.set(session, guard);
     guard.idleFor(limits.requestTimeoutMs);
-    session.on("error", () => {});
+    session.on("error", ignore);
     session.once("close", () => clearTimeout(guard.idleTimer));
   });
 
@@ -132,6 +134,10 @@ export function guardHttp2(server: http2.Http2Server, limits: HttpLimits, raw?: 
   const onCompat = compat[0] as (...args: unknown[]) => void;
   server.removeListener("stream", onCompat);
   server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => {
+    // A stream the client resets with an error code, or that breaks a rule of HTTP/2 (a
+    // content-length the DATA does not match, a WINDOW_UPDATE of 0), emits "error": unheard,
+    // it would end the process. Every stream is heard here, before any path takes it.
+    stream.on("error", ignore);
     const session = stream.session;
     const guard = session && guards.get(session);
     if (!session || !guard || session.destroyed) return;

@@ -66,7 +66,22 @@ function drainSession(session: http2.ServerHttp2Session): void {
   setTimeout(close, DRAIN_PING_MS).unref();
 }
 
-export async function listenOnePort(handler: Handler, host: string, port: number, options: OnePortOptions): Promise<OnePortServer> {
+function ignore(): void {}
+
+/**
+ * Every request and response object is heard for "error" before any path takes it: a client
+ * that goes away or breaks the protocol must cost its own request, never the process.
+ */
+function heard(handler: Handler): Handler {
+  return (req, res) => {
+    req.on("error", ignore);
+    res.on("error", ignore);
+    handler(req, res);
+  };
+}
+
+export async function listenOnePort(served: Handler, host: string, port: number, options: OnePortOptions): Promise<OnePortServer> {
+  const handler = heard(served);
   const limits = options.http;
   let draining = false;
   const inFlight = new WeakMap<net.Socket, number>();
@@ -125,7 +140,7 @@ export async function listenOnePort(handler: Handler, host: string, port: number
   };
 
   const server = net.createServer({ noDelay: true }, (socket) => {
-    socket.on("error", () => {});
+    socket.on("error", ignore);
     if (!makeRoom()) {
       abuse.note("connectionCap");
       return void socket.destroy();
@@ -170,6 +185,9 @@ export async function listenOnePort(handler: Handler, host: string, port: number
     server.once("error", reject);
     server.listen(port, host, () => resolve());
   });
+  // Once listening, a failed accept (out of file descriptors) is reported as "error": the
+  // connection is lost, the server is not.
+  server.on("error", (err) => options.log?.warn({ err }, "a connection could not be accepted"));
 
   return {
     port: (server.address() as net.AddressInfo).port,

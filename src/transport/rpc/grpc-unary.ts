@@ -19,7 +19,6 @@ const OK_TRAILERS = Object.freeze({ "grpc-status": "0" });
 /** Above this, copying an answer into one frame costs more than a second write. */
 const SHARED_ANSWER_BYTES = 64 * 1024;
 
-function ignore(): void {}
 function sendOkTrailers(this: http2.ServerHttp2Stream): void {
   this.sendTrailers(OK_TRAILERS);
 }
@@ -66,8 +65,6 @@ class GrpcUnaryCall implements Exchange {
 
   start(): void {
     const stream = this.stream;
-    // A reset with an error code is reported as "error"; unheard, it would end the process.
-    stream.on("error", ignore);
     const timeout = this.headers["grpc-timeout"];
     if (timeout !== undefined) {
       const t = parseTimeout(String(timeout), Number.MAX_SAFE_INTEGER);
