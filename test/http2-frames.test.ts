@@ -71,3 +71,50 @@ describe("one packet", () => {
     }
   });
 });
+
+describe("header blocks that expand", () => {
+  const health = { ":method": "GET", ":path": "/healthz", ":scheme": "http", ":authority": "127.0.0.1" };
+  /** 4 KB on the wire, about 400 KiB decoded: one 4,000-byte field, then 100 references to it. */
+  const bomb = () => frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, 1, expandingBlock(health, 4000, 100));
+  const answered = (c: RawH2, stream: number) => c.waitFor((f) => f.stream === stream && (f.type === FRAME.HEADERS || f.type === FRAME.RST_STREAM) || f.type === FRAME.GOAWAY);
+
+  it("answers a block within the bound (12 KiB decoded)", async () => {
+    const c = await RawH2.open(port);
+    try {
+      c.send(frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, 1, expandingBlock(health, 4000, 3)));
+      expect(statusOf((await answered(c, 1))!)).toBe(200);
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it("resets a stream whose block decodes past the bound, once the client has acknowledged SETTINGS, and serves the next", async () => {
+    const c = await RawH2.open(port);
+    try {
+      await c.waitFor((f) => f.type === FRAME.SETTINGS && (f.flags & FLAG.ACK) === 0);
+      c.send(frame(FRAME.SETTINGS, FLAG.ACK, 0));
+      await c.roundTrip();
+      c.send(bomb());
+      const first = (await answered(c, 1))!;
+      expect([first.type, first.payload.readUInt32BE(0)]).toEqual([FRAME.RST_STREAM, ERROR.ENHANCE_YOUR_CALM]);
+      c.send(frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, 3, block(health)));
+      expect(statusOf((await answered(c, 3))!)).toBe(200);
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it("closes a connection that sends such a block before acknowledging SETTINGS, as HTTP/1.1 closes after its 431", async () => {
+    const c = await RawH2.open(port);
+    try {
+      c.send(bomb());
+      const first = (await answered(c, 1))!;
+      expect(first.type === FRAME.HEADERS, "answered").toBe(false);
+      expect(await c.waitFor(() => false)).toBeUndefined();
+      expect(c.closed).toBe(true);
+    } finally {
+      c.destroy();
+    }
+    await alive();
+  });
+});

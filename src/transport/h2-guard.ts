@@ -9,7 +9,9 @@
 //     GOAWAY (ENHANCE_YOUR_CALM) and is closed, and past the total cap new
 //     HTTP/2 connections are refused for a second (the HTTP/2 "rapid reset"
 //     attack; cancelling answered streams, such as watches, is not counted);
-//   - the number of concurrent streams is a SETTINGS value (HTTP2_MAX_CONCURRENT_STREAMS).
+//   - the number of concurrent streams is a SETTINGS value (HTTP2_MAX_CONCURRENT_STREAMS);
+//   - a request's decoded header list is bounded like HTTP/1.1's headers (MAX_HEADER_LIST_BYTES):
+//     a small HPACK block can reference one big dynamic-table entry a hundred times.
 // Answers a client does not take are bounded where they are written
 // (HTTP_WRITE_STALL_MS, see stream-writer.ts and rpc/grpc-unary.ts).
 import http2 from "node:http2";
@@ -18,6 +20,11 @@ import type { HttpLimits } from "../config.js";
 import type { AbuseLog } from "./abuse-log.js";
 
 const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
+/**
+ * The decoded header list a request may carry: HTTP/1.1's bound (Node's 16 KiB of header
+ * bytes), plus the 32 bytes HTTP/2 counts per field (RFC 9113 §6.5.2) for Node's 128 fields.
+ */
+export const MAX_HEADER_LIST_BYTES = 16 * 1024 + 32 * 128;
 
 function ignore(): void {}
 /** How long an idle connection's GOAWAY gets to leave before its socket is closed. */
@@ -60,6 +67,21 @@ export interface H2Guard {
    * HTTP/1.1 (health checks, REST, Connect) and HTTP/2 connections already open are served.
    */
   refusing(): boolean;
+}
+
+/** The HTTP/2 server's settings: the bounds a conforming client is told of in SETTINGS. */
+export function http2Options(limits: HttpLimits): http2.ServerOptions {
+  return {
+    settings: { initialWindowSize: 4 * 1024 * 1024, maxConcurrentStreams: limits.maxConcurrentStreams, maxHeaderListSize: MAX_HEADER_LIST_BYTES },
+    maxSessionRejectedStreams: limits.maxConcurrentStreams,
+  };
+}
+
+/** A header list's size as HTTP/2 counts it: names, values and 32 bytes per field. */
+function headerListBytes(raw: string[]): number {
+  let bytes = 0;
+  for (let i = 0; i < raw.length; i++) bytes += raw[i]!.length;
+  return bytes + 16 * raw.length;
 }
 
 /**
@@ -144,6 +166,15 @@ export function guardHttp2(server: http2.Http2Server, limits: HttpLimits, raw?: 
     // Node announces streams a tick late: one the client already reset (rapid reset sends the
     // reset with the headers) is counted, and nothing is built for it.
     if (stream.aborted || stream.destroyed) return onReset(session, guard);
+    // nghttp2 enforces MAX_HEADER_LIST_BYTES (a stream reset) only once the client has acknowledged
+    // our SETTINGS; a block that arrives before is measured here, and, as HTTP/1.1 closes the
+    // connection after its 431, costs the client its connection.
+    if (session.pendingSettingsAck && headerListBytes(rest[1] as string[]) > MAX_HEADER_LIST_BYTES) {
+      abuse?.note("http2HeadersTooLarge");
+      stream.close(NGHTTP2_ENHANCE_YOUR_CALM);
+      session.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
+      return void session.destroy();
+    }
     track(stream, session, guard);
     if (!raw?.(stream, headers)) onCompat.call(server, stream, headers, ...rest);
   });

@@ -15,7 +15,7 @@ import net from "node:net";
 import type { HttpLimits } from "../config.js";
 import type { Logger } from "../observe/log.js";
 import { AbuseLog } from "./abuse-log.js";
-import { guardHttp2, type RawStreamHandler } from "./h2-guard.js";
+import { guardHttp2, http2Options, type RawStreamHandler } from "./h2-guard.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 /** On shutdown, how long an HTTP/1.1 connection must have been quiet before it is closed between requests. */
@@ -110,13 +110,7 @@ export async function listenOnePort(served: Handler, host: string, port: number,
   // h1 never listens itself; "listening" starts its connection tracking, which
   // enforces the timeouts above and lets closeIdleConnections() find keep-alive sockets.
   h1.emit("listening");
-  const h2 = http2.createServer(
-    {
-      settings: { initialWindowSize: 4 * 1024 * 1024, maxConcurrentStreams: limits.maxConcurrentStreams },
-      maxSessionRejectedStreams: limits.maxConcurrentStreams,
-    },
-    handler,
-  );
+  const h2 = http2.createServer(http2Options(limits), handler);
   const abuse = new AbuseLog(options.log);
   const guard = guardHttp2(h2, limits, options.rawStream, abuse);
   const connections = new Set<Connection>();
