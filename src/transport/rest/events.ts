@@ -9,7 +9,7 @@ import type { Logger } from "../../observe/log.js";
 import type { Operations } from "../../service/operations.js";
 import type { Watch, WatchItem } from "../../service/watch.js";
 import type { Res } from "../http-json.js";
-import { drained, endWithin, gone } from "../stream-writer.js";
+import { drained, finish, gone } from "../stream-writer.js";
 import { restError } from "./errors.js";
 import { historyEntryJson } from "./views.js";
 
@@ -39,7 +39,7 @@ function eventText(item: WatchItem): string {
 export async function streamEvents(
   res: Res,
   watch: Watch,
-  { ops, log, signal, writeStallMs }: { ops: Operations; log: Logger; signal: AbortSignal; writeStallMs: number },
+  { ops, log, signal }: { ops: Operations; log: Logger; signal: AbortSignal },
 ): Promise<void> {
   res.writeHead(200, {
     "content-type": "text/event-stream; charset=utf-8",
@@ -58,5 +58,5 @@ export async function streamEvents(
     const answer = await restError(err, ops, log, "GET /api/sessions/:sessionId/settings/events");
     last = `event: error\ndata: ${JSON.stringify({ httpStatus: answer.status, ...(answer.body as object) })}\n\n`;
   }
-  endWithin(res, writeStallMs, last);
+  finish(res, last);
 }

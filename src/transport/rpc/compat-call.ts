@@ -1,8 +1,8 @@
 // One fast-path call over Node's http / http2 compatibility API: unary
 // Connect (JSON or binary, HTTP/1.1 or 2), gRPC-Web, and every server stream
 // (gRPC, gRPC-Web, Connect). Streams write nothing past a full socket buffer
-// (they wait for it to drain, the watcher's backlog absorbing the rest), and a
-// call whose answer the client does not take is dropped after a bounded time.
+// (they wait for it to drain, the watcher's backlog absorbing the rest); an
+// answer the client does not take is dropped by the connection's guard.
 import { Code, ConnectError } from "@connectrpc/connect";
 import { streamInterrupt } from "../../service/watch.js";
 import type { Logger } from "../../observe/log.js";
@@ -12,7 +12,7 @@ import { parseTimeout as parseGrpcTimeout, setTrailerStatus } from "@connectrpc/
 import { trailerFlag, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import type { Req, Res } from "../http-json.js";
-import { drained, endWithin, gone } from "../stream-writer.js";
+import { drained, finish, gone } from "../stream-writer.js";
 import { drainRest } from "../unread-body.js";
 import { LeanContext, type Exchange } from "./context.js";
 import type { Method } from "./methods.js";
@@ -22,8 +22,6 @@ export interface RpcOptions {
   methods: Map<string, Method>;
   maxBodyBytes: number;
   log: Logger;
-  /** An answer the client does not take is dropped after this. */
-  writeStallMs: number;
   shutdown: AbortSignal;
 }
 
@@ -123,13 +121,13 @@ class CompatCall implements Exchange {
     this.finish();
     if (this.wire.protocol === "connect") {
       this.head(200, { "content-length": String(bytes.length) }, this.ctx.setTrailers);
-      endWithin(this.res, this.options.writeStallMs, bytes);
+      finish(this.res, bytes);
       return;
     }
     // gRPC-Web unary: one envelope, then the trailers envelope.
     this.head(200);
     this.res.write(envelope(bytes));
-    endWithin(this.res, this.options.writeStallMs, this.trailerFrame());
+    finish(this.res, this.trailerFrame());
   }
 
   private async stream(messages: AsyncIterable<MessageShape<DescMessage>>): Promise<void> {
@@ -160,7 +158,7 @@ class CompatCall implements Exchange {
     if (this.wire.protocol === "connect" && this.method.kind === "unary") {
       const body = errorToJsonBytes(error, {});
       this.res.writeHead(codeToHttpStatus(error.code), { "content-type": "application/json", ...headerRecord(error.metadata) });
-      endWithin(this.res, this.options.writeStallMs, body);
+      finish(this.res, body);
       return;
     }
     this.head(200);
@@ -174,13 +172,13 @@ class CompatCall implements Exchange {
         const trailers = new Headers(this.ctx.setTrailers);
         setTrailerStatus(trailers, error);
         this.res.addTrailers(headerRecord(trailers));
-        return endWithin(this.res, this.options.writeStallMs);
+        return finish(this.res);
       }
       case "grpc-web":
-        return endWithin(this.res, this.options.writeStallMs, this.trailerFrame(error));
+        return finish(this.res, this.trailerFrame(error));
       case "connect": {
         const json = endStreamToJson(this.ctx.setTrailers ?? new Headers(), error, {});
-        return endWithin(this.res, this.options.writeStallMs, envelope(Buffer.from(JSON.stringify(json)), endStreamFlag));
+        return finish(this.res, envelope(Buffer.from(JSON.stringify(json)), endStreamFlag));
       }
     }
   }

@@ -13,7 +13,7 @@ import { bodyTooLarge, decode, encodeAnswer, envelope, envelopePrefix, headerRec
 import type { RpcOptions } from "./compat-call.js";
 import { toConnectError } from "../connect-errors.js";
 
-const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL } = http2.constants;
+const { NGHTTP2_NO_ERROR } = http2.constants;
 const OK_HEADERS = Object.freeze({ ":status": 200, "content-type": "application/grpc", "grpc-accept-encoding": "identity" });
 const OK_TRAILERS = Object.freeze({ "grpc-status": "0" });
 /** Above this, copying an answer into one frame costs more than a second write. */
@@ -120,7 +120,6 @@ class GrpcUnaryCall implements Exchange {
       stream.write(envelopePrefix(bytes.length));
       stream.end(bytes);
     }
-    boundFlush(stream, this.options.writeStallMs);
   }
 
   /** An error before any answer: a trailers-only response. */
@@ -148,11 +147,5 @@ class GrpcUnaryCall implements Exchange {
     this.done = true;
     clearTimeout(this.timer);
   }
-}
-
-/** A stream whose answer the client does not take (no WINDOW_UPDATE) is reset after the write-stall bound. */
-function boundFlush(stream: http2.ServerHttp2Stream, ms: number): void {
-  const timer = setTimeout(() => stream.close(NGHTTP2_CANCEL), ms);
-  stream.once("close", () => clearTimeout(timer));
 }
 
