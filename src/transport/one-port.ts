@@ -180,7 +180,7 @@ export async function listenOnePort(served: Handler, host: string, port: number,
     connections.add(connection);
     lastActive.set(socket, Date.now());
     // A client that takes nothing of what is written to it (HTTP/1.1 answers, or HTTP/2 frames).
-    stalls.watch(socket, () => socket.destroy());
+    stalls.watch(socket, () => socket.destroy(), { socket: true });
     socket.once("close", () => connections.delete(connection));
     let seen = Buffer.alloc(0);
     // A connection that never says which protocol it speaks must not hold a socket.

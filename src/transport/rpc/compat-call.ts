@@ -16,7 +16,7 @@ import { drained, finish, gone } from "../stream-writer.js";
 import { drainRest } from "../unread-body.js";
 import { LeanContext, type Exchange } from "./context.js";
 import type { Method } from "./methods.js";
-import { bodyTooLarge, decode, encodeAnswer, envelope, envelopeOnce, headerRecord, requestMessage, wireOf, type Wire } from "./wire.js";
+import { bodyTooLarge, declaredTooLarge, decode, encodeAnswer, envelope, envelopeOnce, headerRecord, requestMessage, wireOf, type Wire } from "./wire.js";
 
 export interface RpcOptions {
   methods: Map<string, Method>;
@@ -79,6 +79,12 @@ class CompatCall implements Exchange {
       ? parseConnectTimeout(header(this.req, "connect-timeout-ms"), Number.MAX_SAFE_INTEGER)
       : parseGrpcTimeout(header(this.req, "grpc-timeout"), Number.MAX_SAFE_INTEGER);
     if (timeout.error) return this.fail(timeout.error);
+    // A body declared too large is refused at once, not waited for (the rest is drained, within bounds).
+    const declared = declaredTooLarge(this.req.headers, this.options.maxBodyBytes);
+    if (declared) {
+      drainRest(this.req);
+      return this.fail(declared);
+    }
     if (timeout.timeoutMs !== undefined) {
       this.deadline = Date.now() + timeout.timeoutMs;
       this.timer = setTimeout(() => this.fail(new ConnectError("the call timed out", Code.DeadlineExceeded)), timeout.timeoutMs);

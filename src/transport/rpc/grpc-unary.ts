@@ -9,7 +9,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { LeanContext, type Exchange } from "./context.js";
 import type { Method } from "./methods.js";
-import { bodyTooLarge, decode, encodeAnswer, envelope, envelopePrefix, headerRecord, requestMessage, wireOf } from "./wire.js";
+import { bodyTooLarge, declaredTooLarge, decode, encodeAnswer, envelope, envelopePrefix, headerRecord, requestMessage, wireOf } from "./wire.js";
 import type { RpcOptions } from "./compat-call.js";
 import { toConnectError } from "../connect-errors.js";
 
@@ -72,6 +72,8 @@ class GrpcUnaryCall implements Exchange {
       this.deadline = Date.now() + t.timeoutMs!;
       this.timer = setTimeout(() => this.fail(new ConnectError("the call timed out", Code.DeadlineExceeded)), t.timeoutMs!);
     }
+    const declared = declaredTooLarge(this.headers, this.options.maxBodyBytes);
+    if (declared) return this.fail(declared);
     // How long the body may take is bounded per stream by h2-guard.ts.
     stream.on("data", (chunk: Buffer) => this.onData(chunk));
     stream.once("end", () => this.onEnd());
