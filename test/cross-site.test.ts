@@ -114,7 +114,7 @@ describe("a write from a foreign origin", () => {
   it("is refused in each RPC protocol's permission_denied form, on the fast paths, the raw gRPC stream and connect-node", async () => {
     const sessionId = await session();
     const transports: [string, Transport][] = [
-      ...TRANSPORTS.map((t): [string, Transport] => [t, makeTransport(server.url, t, [withOrigin(EVIL)])]),
+      ...TRANSPORTS.map((t): [string, Transport] => [t, makeTransport(server.url, t, { interceptors: [withOrigin(EVIL)] })]),
       // Left to connect-node: gRPC with JSON messages, and compressed Connect JSON.
       ["grpc+json", createGrpcTransport({ baseUrl: server.url, useBinaryFormat: false, interceptors: [withOrigin(EVIL)] })],
       ["connect-json-gzip", createConnectTransport({ baseUrl: server.url, httpVersion: "1.1", useBinaryFormat: false, sendCompression: compressionGzip, compressMinBytes: 0, interceptors: [withOrigin(EVIL)] })],
@@ -153,7 +153,7 @@ describe("the server's own origin", () => {
     for (const origin of [`http://${own}`, `https://${own}`]) {
       const res = await rest("POST", `/api/sessions/${sessionId}/settings`, { key: "k", value: origin }, { headers: { origin } });
       expect(res.status, origin).toBe(200);
-      const call = createClient(SettingsService, makeTransport(server.url, "connect-json", [withOrigin(origin)]))
+      const call = createClient(SettingsService, makeTransport(server.url, "connect-json", { interceptors: [withOrigin(origin)] }))
         .setSettings({ sessionId, update: { case: "entry", value: { key: "rpc", value: { kind: { case: "stringValue", value: origin } } } } });
       await expect(call).resolves.toMatchObject({ changed: true });
     }
@@ -190,7 +190,7 @@ describe("CORS_ORIGINS", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("access-control-allow-origin")).toBe(APP);
     expect(res.headers.get("access-control-expose-headers")).toMatch(/grpc-status/i);
-    const call = createClient(SettingsService, makeTransport(allowing.url, "grpc-web", [withOrigin("https://other.test")]))
+    const call = createClient(SettingsService, makeTransport(allowing.url, "grpc-web", { interceptors: [withOrigin("https://other.test")] }))
       .setSettings({ sessionId, update: { case: "entry", value: { key: "k", value: { kind: { case: "numberValue", value: 2 } } } } });
     await expect(call).resolves.toMatchObject({ revision: 2n });
     expect((await on("POST", `/api/sessions/${sessionId}/settings`, { key: "k", value: 3 }, { headers: { origin: EVIL } })).status).toBe(403);

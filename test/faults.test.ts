@@ -223,12 +223,15 @@ describe("graceful shutdown under load", () => {
     await redis?.stop();
   });
 
-  /** How a call ended: answered, refused a connection (safe: nothing was sent), or anything else. */
+  /** How a call ended: refused in a way that says nothing was done (safe to retry), or anything else. */
   const ending = (err: unknown): string => {
     const cause = (err as { cause?: { code?: string } }).cause;
+    // A refused connection: nothing was sent.
     if (cause?.code === "ECONNREFUSED") return "refused";
     // HTTP/2's REFUSED_STREAM says the stream was not processed (connect reports it as internal).
     if (err instanceof ConnectError && /ECONNREFUSED|REFUSED_STREAM/.test(err.message)) return "refused";
+    // A connection accepted after shutdown began: 503 unavailable, not applied.
+    if ((err as Error).message === "status 503") return "refused";
     return `${(err as Error).message} ${cause?.code ?? ""}`.trim();
   };
 
@@ -237,16 +240,18 @@ describe("graceful shutdown under load", () => {
     const main = startMain({ REDIS_URL: redis.url, REDIS_PREFIX: prefix });
     const { address } = await main.line(/"msg":"listening"/);
     const rest = restClient(address);
-    const grpc = makeClients(address, "grpc");
+    // Each gRPC writer on its own HTTP/2 connection, each drained by itself.
+    const grpc = Array.from({ length: 8 }, () => makeClients(address, "grpc"));
     const sessionId = `sigterm-${randomUUID()}`;
     expect((await rest("POST", "/api/sessions", { sessionId })).status).toBe(200);
 
-    // 64 keep-alive HTTP/1.1 writers (fetch pools connections) and 8 gRPC writers on HTTP/2.
+    // 64 keep-alive HTTP/1.1 writers (fetch pools connections) and 8 gRPC writers, each on its own HTTP/2 connection.
     const acked: string[] = [];
+    const refused: string[] = [];
     const perWriter = new Array<number>(72).fill(0);
     const ends: string[] = [];
-    const write = async (key: string, i: number, viaGrpc: boolean) => {
-      if (viaGrpc) await grpc.settings.setSettings({ sessionId, update: { case: "entry", value: { key, value: num(i) } } });
+    const write = async (key: string, i: number, w: number) => {
+      if (w >= 64) await grpc[w - 64]!.settings.setSettings({ sessionId, update: { case: "entry", value: { key, value: num(i) } } });
       else {
         const res = await rest("POST", `/api/sessions/${sessionId}/settings`, { key, value: i });
         if (res.status !== 200) throw new Error(`status ${res.status}`);
@@ -256,30 +261,32 @@ describe("graceful shutdown under load", () => {
       for (let i = 0; ; i++) {
         const key = `w${w}-${i}`;
         try {
-          await write(key, i, w >= 64);
+          await write(key, i, w);
           acked.push(key);
           perWriter[w]! += 1;
         } catch (err) {
           ends.push(ending(err));
+          refused.push(key);
           return;
         }
       }
     });
-    // Every writer is under way on its own connection: a connection still in the kernel's accept
-    // queue when the listener closes is reset by the kernel, before the server could see it.
+    // Every writer is under way on its own connection.
     await until(() => perWriter.every((n) => n >= 10), "10 acknowledged writes from every writer");
     main.child.kill("SIGTERM");
     const [code] = await main.exited;
     await Promise.all(writers);
     expect(code).toBe(0);
     expect(main.output().stdout).toContain('"msg":"stopped"');
-    // Never a reset or a broken pipe under a request: each writer ends on a refused connection.
+    // Never a reset or a broken pipe under a request: each writer ends on a refusal that says
+    // nothing was done (a refused connection or stream, or 503 on a connection accepted meanwhile).
     expect(ends).toEqual(Array(72).fill("refused"));
 
     const again = await startTestServer({ backend: "redis", redisUrl: redis.url, env: { REDIS_PREFIX: prefix } });
     try {
       const stored = (await again.clients().settings.getSettings({ sessionId })).settings!;
       expect(acked.filter((k) => !(k in stored))).toEqual([]);
+      expect(refused.filter((k) => k in stored)).toEqual([]);
     } finally {
       await again.close();
     }

@@ -118,6 +118,8 @@ export const errors = {
     if (cause !== undefined) (e as { cause?: unknown }).cause = cause;
     return e;
   },
+  /** The server is going away (SIGTERM): nothing more is applied here; resume on another instance or after the restart. */
+  shuttingDown: () => new DomainError("STORE_UNAVAILABLE", "the server is shutting down"),
   /** A write was sent to the store and no answer came in time: it may have been applied. */
   outcomeUnknown: (requestId?: string) =>
     new DomainError(

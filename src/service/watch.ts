@@ -16,7 +16,7 @@
 // reading lets it grow; past the bound (events or bytes) the watch ends with
 // WATCH_BACKLOG, and the client resumes with fromRevision.
 import { createContextKey } from "@connectrpc/connect";
-import { errors, issue } from "../domain/errors.js";
+import { DomainError, errors, issue } from "../domain/errors.js";
 import { applyForward, rewindSettings } from "../domain/rewind.js";
 import type { HistoryEntry, JsonObject, ScopeRef, StoreEvent } from "../domain/types.js";
 import type { Store, Unsubscribe } from "../store/store.js";
@@ -32,7 +32,10 @@ export interface WatchOptions {
   includeSettings: boolean;
   heartbeatMs: number;
   backlog: { events: number; bytes: number };
-  /** Ends the stream cleanly (client gone, or server shutting down). */
+  /**
+   * Ends the stream: with its reason when that is a DomainError (the server shutting down
+   * answers `unavailable`, so the client resumes elsewhere), else cleanly (the client went away).
+   */
   signal: AbortSignal;
   /** Called once when the watch lets go of everything it held, however it ended. */
   onEnd?: () => void;
@@ -134,6 +137,7 @@ async function* stream(store: Store, ref: ScopeRef, options: WatchOptions, state
       }
       yield emit(entry);
     }
+    if (signal.reason instanceof DomainError) throw signal.reason;
   } finally {
     state.release();
   }

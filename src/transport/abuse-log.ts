@@ -7,6 +7,12 @@ export type AbuseKind =
   | "http2ResetFlood"
   /** A new HTTP/2 connection was refused while the global reset cap had tripped. */
   | "http2RefusedAfterResetFlood"
+  /** An HTTP/2 connection sent headers past MAX_HEADER_LIST_BYTES before it acknowledged the server's SETTINGS. */
+  | "http2HeadersTooLarge"
+  /** An HTTP/1.1 connection pipelined more requests than it may have in flight. */
+  | "http1PipelineFlood"
+  /** At HTTP_MAX_CONNECTIONS, the oldest idle connection was closed to make room for a new one. */
+  | "idleClosedAtCap"
   /** A new connection was refused at HTTP_MAX_CONNECTIONS, with none idle to make room. */
   | "connectionCap";
 

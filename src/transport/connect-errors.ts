@@ -83,8 +83,10 @@ export function callInterceptor(log: Logger, observe: CallObserver): Interceptor
       observe({ protocol, procedure, code, ms: performance.now() - started, actor });
     };
     const fail = (err: unknown) => {
-      // A client that went away mid-stream is a cancellation, not a fault of ours.
-      const gone = req.signal.aborted || (err as { code?: string })?.code === "ERR_STREAM_PREMATURE_CLOSE";
+      // A client that went away mid-stream is a cancellation, not a fault of ours. An error the call
+      // answered itself keeps its code, also once the signal is aborted (the server shutting down).
+      const answered = err instanceof DomainError || err instanceof ConnectError;
+      const gone = !answered && (req.signal.aborted || (err as { code?: string })?.code === "ERR_STREAM_PREMATURE_CLOSE");
       const ce = gone ? new ConnectError("the client went away", Code.Canceled) : toConnectError(err, log, procedure);
       done(codeToString(ce.code));
       return ce;

@@ -9,17 +9,34 @@
 //     GOAWAY (ENHANCE_YOUR_CALM) and is closed, and past the total cap new
 //     HTTP/2 connections are refused for a second (the HTTP/2 "rapid reset"
 //     attack; cancelling answered streams, such as watches, is not counted);
-//   - the number of concurrent streams is a SETTINGS value (HTTP2_MAX_CONCURRENT_STREAMS).
-// Answers a client does not take are bounded where they are written
-// (HTTP_WRITE_STALL_MS, see stream-writer.ts and rpc/grpc-unary.ts).
+//   - the number of concurrent streams is a SETTINGS value (HTTP2_MAX_CONCURRENT_STREAMS);
+//   - a request's decoded header list is bounded like HTTP/1.1's headers (MAX_HEADER_LIST_BYTES):
+//     a small HPACK block can reference one big dynamic-table entry a hundred times.
+//   - a stream whose answer the client does not take (its window kept shut) is reset after
+//     HTTP_WRITE_STALL_MS without progress (write-stall.ts), whichever path wrote it.
+// The server's own resets (these two) are not the client's: they never count toward its cap.
 import http2 from "node:http2";
 import type net from "node:net";
 import type { HttpLimits } from "../config.js";
 import type { AbuseLog } from "./abuse-log.js";
+import type { WriteStalls } from "./write-stall.js";
 
-const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_REFUSED_STREAM } = http2.constants;
+/**
+ * The decoded header list a request may carry: HTTP/1.1's bound (Node's 16 KiB of header
+ * bytes), plus the 32 bytes HTTP/2 counts per field (RFC 9113 §6.5.2) for Node's 128 fields.
+ */
+export const MAX_HEADER_LIST_BYTES = 16 * 1024 + 32 * 128;
+
+function ignore(): void {}
 /** How long an idle connection's GOAWAY gets to leave before its socket is closed. */
 const GOAWAY_FLUSH_MS = 100;
+/**
+ * How long a client gets to close its side after our last GOAWAY. Closing ours first, with its
+ * streams still arriving, would reset the connection, and a reset can discard the GOAWAY that
+ * tells the client which of its requests were never processed.
+ */
+const FIN_WAIT_MS = 1000;
 
 export type RawStreamHandler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
 
@@ -60,11 +77,36 @@ export interface H2Guard {
   refusing(): boolean;
 }
 
+/** The HTTP/2 server's settings: the bounds a conforming client is told of in SETTINGS. */
+export function http2Options(limits: HttpLimits): http2.ServerOptions {
+  return {
+    settings: { initialWindowSize: 4 * 1024 * 1024, maxConcurrentStreams: limits.maxConcurrentStreams, maxHeaderListSize: MAX_HEADER_LIST_BYTES },
+    maxSessionRejectedStreams: limits.maxConcurrentStreams,
+  };
+}
+
+/** A header list's size as HTTP/2 counts it: names, values and 32 bytes per field. */
+function headerListBytes(raw: string[]): number {
+  let bytes = 0;
+  for (let i = 0; i < raw.length; i++) bytes += raw[i]!.length;
+  return bytes + 16 * raw.length;
+}
+
 /**
  * Installs the guard on an HTTP/2 server made with a request handler:
  * streams go first to `raw` (the fast path), the rest to Node's compat layer.
  */
-export function guardHttp2(server: http2.Http2Server, limits: HttpLimits, raw?: RawStreamHandler, abuse?: AbuseLog): H2Guard {
+export function guardHttp2(
+  server: http2.Http2Server,
+  limits: HttpLimits,
+  { raw, abuse, stalls, refuses }: {
+    raw?: RawStreamHandler;
+    abuse?: AbuseLog;
+    stalls: WriteStalls;
+    /** Whether a session's streams are all refused (REFUSED_STREAM: not processed, safe to retry). */
+    refuses?: (session: http2.Http2Session) => boolean;
+  },
+): H2Guard {
   const total = new ResetWindow();
   /** Past the global reset cap, new HTTP/2 connections are refused for a second: see refusing(). */
   let refuseUntil = 0;
@@ -87,10 +129,11 @@ export function guardHttp2(server: http2.Http2Server, limits: HttpLimits, raw?: 
   server.prependListener("connection", (socket: net.Socket) => (socketOfNextSession = socket));
   server.on("session", (session) => {
     // A session closed gracefully (GOAWAY, then no stream left) only half-closes its socket and
-    // waits for the client's FIN, which a hostile client never sends: once our side is done, close it.
+    // waits for the client's FIN, which a hostile client never sends: once our side is done, the
+    // client gets FIN_WAIT_MS to close its own.
     const socket = socketOfNextSession;
     socketOfNextSession = undefined;
-    socket?.once("finish", () => setImmediate(() => socket.destroy()));
+    socket?.once("finish", () => setTimeout(() => socket.destroy(), FIN_WAIT_MS).unref());
     const guard: SessionGuard = {
       open: 0,
       resets: new ResetWindow(),
@@ -105,19 +148,25 @@ export function guardHttp2(server: http2.Http2Server, limits: HttpLimits, raw?: 
     };
     guards.set(session, guard);
     guard.idleFor(limits.requestTimeoutMs);
-    session.on("error", () => {});
+    session.on("error", ignore);
     session.once("close", () => clearTimeout(guard.idleTimer));
   });
 
-  /** Bounds one live stream's request time, counts its reset, and tracks the session's open streams. */
+  /** Bounds one live stream's request time and unsent answer, counts its reset, and tracks the session's open streams. */
   const track = (stream: http2.ServerHttp2Stream, session: http2.Http2Session, guard: SessionGuard) => {
     clearTimeout(guard.idleTimer);
     guard.open++;
+    let resetByUs = false;
+    const reset = () => {
+      resetByUs = true;
+      stream.close(NGHTTP2_CANCEL);
+    };
     // The request (headers are in, since this is a stream) must finish arriving in time.
-    const bodyTimer = stream.readableEnded ? undefined : setTimeout(() => stream.close(NGHTTP2_CANCEL), limits.requestTimeoutMs);
+    const bodyTimer = stream.readableEnded ? undefined : setTimeout(reset, limits.requestTimeoutMs);
     if (bodyTimer) stream.once("end", () => clearTimeout(bodyTimer));
+    stalls.watch(stream, reset);
     stream.once("aborted", () => {
-      if (!stream.headersSent) onReset(session, guard);
+      if (!stream.headersSent && !resetByUs) onReset(session, guard);
     });
     stream.once("close", () => {
       clearTimeout(bodyTimer);
@@ -132,12 +181,26 @@ export function guardHttp2(server: http2.Http2Server, limits: HttpLimits, raw?: 
   const onCompat = compat[0] as (...args: unknown[]) => void;
   server.removeListener("stream", onCompat);
   server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => {
+    // A stream the client resets with an error code, or that breaks a rule of HTTP/2 (a
+    // content-length the DATA does not match, a WINDOW_UPDATE of 0), emits "error": unheard,
+    // it would end the process. Every stream is heard here, before any path takes it.
+    stream.on("error", ignore);
     const session = stream.session;
     const guard = session && guards.get(session);
     if (!session || !guard || session.destroyed) return;
     // Node announces streams a tick late: one the client already reset (rapid reset sends the
     // reset with the headers) is counted, and nothing is built for it.
     if (stream.aborted || stream.destroyed) return onReset(session, guard);
+    // nghttp2 enforces MAX_HEADER_LIST_BYTES (a stream reset) only once the client has acknowledged
+    // our SETTINGS; a block that arrives before is measured here, and, as HTTP/1.1 closes the
+    // connection after its 431, costs the client its connection.
+    if (session.pendingSettingsAck && headerListBytes(rest[1] as string[]) > MAX_HEADER_LIST_BYTES) {
+      abuse?.note("http2HeadersTooLarge");
+      stream.close(NGHTTP2_ENHANCE_YOUR_CALM);
+      session.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
+      return void session.destroy();
+    }
+    if (refuses?.(session)) return void stream.close(NGHTTP2_REFUSED_STREAM);
     track(stream, session, guard);
     if (!raw?.(stream, headers)) onCompat.call(server, stream, headers, ...rest);
   });

@@ -1,17 +1,14 @@
 // Small helpers for the JSON answers outside Connect (health, REST).
 import type { ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
-import { endWithin } from "./stream-writer.js";
+import { finish } from "./stream-writer.js";
 
 // connect-node's own request/response types, which cover http and http2.
 type Fallback = NonNullable<ConnectNodeAdapterOptions["fallback"]>;
 export type Req = Parameters<Fallback>[0];
 export type Res = Parameters<Fallback>[1];
 
-/**
- * A JSON answer (`body` is JSON text already when `isText`); with
- * `writeStallMs`, a client that does not take it is dropped after that long.
- */
-export function sendJson(res: Res, status: number, body: unknown, headers: Record<string, string> = {}, writeStallMs?: number, isText = false): void {
+/** A JSON answer (`body` is JSON text already when `isText`). */
+export function sendJson(res: Res, status: number, body: unknown, headers: Record<string, string> = {}, isText = false): void {
   const text = isText ? (body as string) : JSON.stringify(body);
   res.writeHead(status, {
     ...headers,
@@ -19,6 +16,5 @@ export function sendJson(res: Res, status: number, body: unknown, headers: Recor
     "content-length": Buffer.byteLength(text),
     "cache-control": "no-store",
   });
-  if (writeStallMs === undefined) res.end(text);
-  else endWithin(res, writeStallMs, text);
+  finish(res, text);
 }

@@ -5,7 +5,8 @@
 //
 // It also owns the connections: their number is capped below the file
 // descriptor limit (the oldest idle one makes room), each protocol's time
-// limits apply (see h2-guard.ts for HTTP/2), and close() drains gracefully:
+// limits apply (see h2-guard.ts for HTTP/2), a connection that takes nothing
+// written to it is closed (write-stall.ts), and close() drains gracefully:
 // HTTP/1.1 answers carry Connection: close and idle keep-alive connections
 // are closed between requests; HTTP/2 sessions get GOAWAY and finish their
 // open streams.
@@ -15,15 +16,24 @@ import net from "node:net";
 import type { HttpLimits } from "../config.js";
 import type { Logger } from "../observe/log.js";
 import { AbuseLog } from "./abuse-log.js";
-import { guardHttp2, type RawStreamHandler } from "./h2-guard.js";
+import { sendJson } from "./http-json.js";
+import { guardHttp2, http2Options, type RawStreamHandler } from "./h2-guard.js";
+import { WriteStalls } from "./write-stall.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+/** HTTP/1.1 requests one connection may have in flight (pipelined); past it, the connection is closed. */
+const MAX_PIPELINED = 16;
+/**
+ * On shutdown, how many turns of the event loop (each polls for connections), and at least how
+ * long, must pass with no new connection before the listener closes. Counted in turns, not only
+ * time: a loop busy for a second has accepted nothing meanwhile, yet its queue may be full.
+ */
+const LISTEN_QUIET_TURNS = 10;
+const LISTEN_QUIET_MS = 200;
 /** On shutdown, how long an HTTP/1.1 connection must have been quiet before it is closed between requests. */
 const DRAIN_QUIET_MS = 2000;
 /** On shutdown, how long an HTTP/2 client gets to answer the PING after the first GOAWAY. */
 const DRAIN_PING_MS = 200;
-/** On shutdown, how long clients get to see idle connections close before answers say Connection: close. */
-const DRAIN_FIN_MS = 100;
 
 type Handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
 
@@ -66,9 +76,31 @@ function drainSession(session: http2.ServerHttp2Session): void {
   setTimeout(close, DRAIN_PING_MS).unref();
 }
 
-export async function listenOnePort(handler: Handler, host: string, port: number, options: OnePortOptions): Promise<OnePortServer> {
+function ignore(): void {}
+
+/**
+ * Every request and response object is heard for "error" before any path takes it: a client
+ * that goes away or breaks the protocol must cost its own request, never the process.
+ */
+function heard(handler: Handler): Handler {
+  return (req, res) => {
+    req.on("error", ignore);
+    res.on("error", ignore);
+    handler(req, res);
+  };
+}
+
+export async function listenOnePort(served: Handler, host: string, port: number, options: OnePortOptions): Promise<OnePortServer> {
+  const handler = heard(served);
   const limits = options.http;
-  let draining = false;
+  /**
+   * Set once close() has begun: HTTP/2 sessions get GOAWAY, every HTTP/1.1 answer says
+   * Connection: close, and connections accepted from then on are refused.
+   */
+  let closing = false;
+  /** Connections (their sockets and HTTP/2 sessions) accepted after close() began: every request is refused, retry-safe. */
+  const refused = new WeakSet<object>();
+  const abuse = new AbuseLog(options.log);
   const inFlight = new WeakMap<net.Socket, number>();
   /** When each connection was accepted or last finished an answer: a busy client sends its next request within moments. */
   const lastActive = new WeakMap<net.Socket, number>();
@@ -82,33 +114,37 @@ export async function listenOnePort(handler: Handler, host: string, port: number
     },
     (req, res) => {
       const socket = req.socket;
-      inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
+      if (refused.has(socket)) return refuse(res);
+      const pending = (inFlight.get(socket) ?? 0) + 1;
+      // Node parses every request of a chunk at once: a client that pipelines hundreds of reads of
+      // a big map in one packet would have them all answered (and held) at once.
+      if (pending > MAX_PIPELINED) {
+        if (!socket.destroyed) abuse.note("http1PipelineFlood");
+        return void socket.destroy();
+      }
+      inFlight.set(socket, pending);
       res.once("close", () => {
         inFlight.set(socket, (inFlight.get(socket) ?? 1) - 1);
         lastActive.set(socket, Date.now());
       });
-      // Once draining, every answer tells the client not to send another request on this connection.
-      if (draining) res.setHeader("connection", "close");
+      // Once closing, every answer tells the client not to send another request on this connection.
+      if (closing) res.setHeader("connection", "close");
       handler(req, res);
     },
   );
   // h1 never listens itself; "listening" starts its connection tracking, which
   // enforces the timeouts above and lets closeIdleConnections() find keep-alive sockets.
   h1.emit("listening");
-  const h2 = http2.createServer(
-    {
-      settings: { initialWindowSize: 4 * 1024 * 1024, maxConcurrentStreams: limits.maxConcurrentStreams },
-      maxSessionRejectedStreams: limits.maxConcurrentStreams,
-    },
-    handler,
-  );
-  const abuse = new AbuseLog(options.log);
-  const guard = guardHttp2(h2, limits, options.rawStream, abuse);
+  const h2 = http2.createServer(http2Options(limits), handler);
+  const stalls = new WriteStalls(limits.writeStallMs);
+  const guard = guardHttp2(h2, limits, { raw: options.rawStream, abuse, stalls, refuses: (session) => refused.has(session) });
   const connections = new Set<Connection>();
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (session) => {
+    // Also a connection accepted before close() whose preface comes after it began.
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
+    if (closing) drainSession(session);
   });
 
   /** At the cap: the oldest idle connection makes room; if none is idle, the new one is refused. */
@@ -116,6 +152,7 @@ export async function listenOnePort(handler: Handler, host: string, port: number
     if (connections.size < limits.maxConnections) return true;
     for (const c of connections) {
       if (c.idle()) {
+        abuse.note("idleClosedAtCap");
         c.socket.destroy();
         connections.delete(c);
         return true;
@@ -124,8 +161,11 @@ export async function listenOnePort(handler: Handler, host: string, port: number
     return false;
   };
 
+  let accepted = 0;
   const server = net.createServer({ noDelay: true }, (socket) => {
-    socket.on("error", () => {});
+    socket.on("error", ignore);
+    accepted++;
+    if (closing) refused.add(socket);
     if (!makeRoom()) {
       abuse.note("connectionCap");
       return void socket.destroy();
@@ -139,6 +179,8 @@ export async function listenOnePort(handler: Handler, host: string, port: number
     };
     connections.add(connection);
     lastActive.set(socket, Date.now());
+    // A client that takes nothing of what is written to it (HTTP/1.1 answers, or HTTP/2 frames).
+    stalls.watch(socket, () => socket.destroy(), { socket: true });
     socket.once("close", () => connections.delete(connection));
     let seen = Buffer.alloc(0);
     // A connection that never says which protocol it speaks must not hold a socket.
@@ -159,7 +201,12 @@ export async function listenOnePort(handler: Handler, host: string, port: number
       socket.pause();
       socket.unshift(seen);
       protocol = isH2 ? "h2" : "h1";
-      if (isH2) h2.once("session", (s: http2.ServerHttp2Session) => (session = s));
+      if (isH2) {
+        h2.once("session", (s: http2.ServerHttp2Session) => {
+          session = s;
+          if (refused.has(socket)) refused.add(s);
+        });
+      }
       (isH2 ? h2 : h1).emit("connection", socket);
       process.nextTick(() => socket.resume());
     };
@@ -170,39 +217,58 @@ export async function listenOnePort(handler: Handler, host: string, port: number
     server.once("error", reject);
     server.listen(port, host, () => resolve());
   });
+  // Once listening, a failed accept (out of file descriptors) is reported as "error": the
+  // connection is lost, the server is not.
+  server.on("error", (err) => options.log?.warn({ err }, "a connection could not be accepted"));
 
   return {
     port: (server.address() as net.AddressInfo).port,
     async close(graceMs: number) {
       const deadline = Date.now() + graceMs;
+      const quiet = (c: Connection) => c.idle() && (lastActive.get(c.socket) ?? 0) <= Date.now() - DRAIN_QUIET_MS;
       /** Closes connections with nothing in flight and quiet for DRAIN_QUIET_MS (HTTP/2 ones close themselves). */
       const closeQuiet = () => {
-        const quietSince = Date.now() - DRAIN_QUIET_MS;
         for (const c of connections) {
-          if (c.protocol() === "h2" || !c.idle() || (lastActive.get(c.socket) ?? 0) > quietSince) continue;
+          if (c.protocol() === "h2" || !quiet(c)) continue;
           if (c.protocol() === "h1") c.socket.end();
           else c.socket.destroy(); // accepted, and silent since
         }
       };
-      // 1. Closing the listener resets every connection still in the kernel's accept queue, whose
-      //    clients may have sent a request already: one more poll phase accepts them first (the
-      //    first immediate runs before this iteration's poll is done; the second after the next one).
-      for (let i = 0; i < 2; i++) await new Promise((r) => setImmediate(r));
-      server.close();
+      /**
+       * While a client is still being answered, it may pick any connection of its pool for its next
+       * request, a quiet spare one too: closing that one under it would reset the request. So quiet
+       * connections close only when every one is quiet; until then a request on one is answered,
+       * with Connection: close.
+       */
+      const allQuiet = () => [...connections].every((c) => c.protocol() === "h2" || quiet(c));
+      // HTTP/2 sessions are told to go away, HTTP/1.1 answers say Connection: close, and connections
+      // accepted from now on are refused with an answer that says nothing was done. The listener
+      // stays open until no connection has come for a while: closing it resets every connection
+      // still in the kernel's accept queue, whose clients may have sent a request already.
+      closing = true;
       for (const s of sessions) drainSession(s);
-      // 2. Keep-alive connections a client's pool holds spare are closed while nothing pushes the
-      //    client onto them, and it gets a moment to see their FIN ...
-      closeQuiet();
-      await new Promise((r) => setTimeout(r, DRAIN_FIN_MS));
-      // 3. ... before answers say Connection: close, which sends a client to another connection.
-      //    A client answered a moment ago is likely sending its next request right now: its
-      //    connection gets DRAIN_QUIET_MS to bring it, and that answer says Connection: close.
-      draining = true;
-      while (connections.size > 0 && Date.now() < deadline) {
-        closeQuiet();
+      let listening = true;
+      let seen = accepted;
+      let noneNew = { turns: 0, since: Date.now() };
+      while ((listening || connections.size > 0) && Date.now() < deadline) {
+        if (accepted !== seen) {
+          seen = accepted;
+          noneNew = { turns: 0, since: Date.now() };
+        } else if (listening && ++noneNew.turns >= LISTEN_QUIET_TURNS && Date.now() - noneNew.since >= LISTEN_QUIET_MS) {
+          server.close();
+          listening = false;
+        }
+        if (allQuiet()) closeQuiet();
         await new Promise((r) => setTimeout(r, 20));
       }
+      if (listening) server.close();
       for (const c of connections) c.socket.destroy();
+      stalls.stop();
     },
   };
+}
+
+/** The answer to a request on a connection accepted during shutdown: not applied, retry elsewhere. */
+function refuse(res: http.ServerResponse): void {
+  sendJson(res, 503, { status: "error", code: "unavailable", message: "the server is shutting down" }, { connection: "close", "retry-after": "1" });
 }

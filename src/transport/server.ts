@@ -14,6 +14,7 @@ import { ChangesService } from "../../gen/codexmanager/settings/v1/changes_pb.js
 import { REFLECTION_SERVICES, reflectionServices } from "../service/reflection.js";
 import { createOperations, type Operations } from "../service/operations.js";
 import type { Store } from "../store/store.js";
+import { errors } from "../domain/errors.js";
 import { authInterceptor, callInterceptor } from "./connect-errors.js";
 import { callObserver, type CallObserver } from "../observe/calls.js";
 import { instrumentStore } from "../observe/instrumented-store.js";
@@ -59,8 +60,6 @@ export interface RouteContext {
   shutdown: AbortSignal;
   auth?: Authenticator;
   observe: CallObserver;
-  /** An answer the client does not take is dropped after this. */
-  writeStallMs: number;
 }
 
 export const PROTOCOLS = ["grpc (h2c)", "connect (json, binary; http/1.1, h2c)", "grpc-web"];
@@ -87,7 +86,7 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
   const shutdown = new AbortController();
   // Every call in flight and every open stream listens for shutdown.
   setMaxListeners(0, shutdown.signal);
-  const extra = routes?.({ ops, log, shutdown: shutdown.signal, auth, observe, writeStallMs: config.http.writeStallMs });
+  const extra = routes?.({ ops, log, shutdown: shutdown.signal, auth, observe });
 
   const fallback = async (req: Req, res: Res) => {
     const path = (req.url ?? "/").split("?")[0];
@@ -120,7 +119,6 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
     methods: methodTable(services as [DescService, Record<string, unknown>][], interceptors),
     maxBodyBytes: config.limits.maxBodyBytes,
     log,
-    writeStallMs: config.http.writeStallMs,
     shutdown: shutdown.signal,
   };
   const connect = connectNodeAdapter({
@@ -165,7 +163,8 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
     port: server.port,
     url,
     async close() {
-      shutdown.abort();
+      // Every call and stream still open ends with this: `unavailable`, resume elsewhere.
+      shutdown.abort(errors.shuttingDown());
       await server.close(SHUTDOWN_GRACE_MS);
     },
   };

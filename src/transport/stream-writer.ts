@@ -1,9 +1,8 @@
 // Writing a long-lived stream (a watch) to a client that may read slowly or
 // not at all. Nothing is written past a full socket buffer: the writer waits
 // for it to drain, so unsent changes stay in the watcher's bounded backlog.
-// When the stream must end while the client is not reading, the last bytes
-// get a bounded time to leave; then the connection (HTTP/1.1) or the stream
-// (HTTP/2) is dropped.
+// An answer, or its last bytes, that the client does not take is dropped by
+// the connection's guard (write-stall.ts), whichever path wrote it.
 import type { Res } from "./http-json.js";
 
 /**
@@ -40,15 +39,9 @@ export function drained(res: Res, ...stops: (AbortSignal | undefined)[]): Promis
   });
 }
 
-/**
- * Ends the response, and drops it if the client has not taken the rest within
- * `ms` (the connection for HTTP/1.1, the stream for HTTP/2).
- */
-export function endWithin(res: Res, ms: number, last?: Uint8Array | string): void {
+/** Ends the response with its last bytes, unless the client is gone. */
+export function finish(res: Res, last?: Uint8Array | string): void {
   if (gone(res)) return;
-  const timer = setTimeout(() => res.destroy(), ms);
-  res.once("finish", () => clearTimeout(timer));
-  res.once("close", () => clearTimeout(timer));
   if (last === undefined) res.end();
   else res.end(last);
 }

@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import type http2 from "node:http2";
+import { compressionGzip, createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { SessionService } from "../../gen/codexmanager/settings/v1/session_pb.js";
 import { SettingsService } from "../../gen/codexmanager/settings/v1/settings_pb.js";
 import { loadConfig } from "../../src/config.js";
@@ -21,8 +22,11 @@ export type Backend = "memory" | "sqlite" | "redis" | "redis-cluster";
 export const LOCAL_BACKENDS: Backend[] = ["memory", "sqlite"];
 /** One of each kind of store that a single test file can start by itself. */
 export const BACKENDS: Backend[] = ["memory", "sqlite", "redis"];
-export type TransportName = "grpc" | "connect-json" | "connect-binary-h2" | "grpc-web";
+export type TransportName = "grpc" | "connect-json" | "connect-binary-h2" | "grpc-web" | FallbackTransportName;
 export const TRANSPORTS: TransportName[] = ["grpc", "connect-json", "connect-binary-h2", "grpc-web"];
+/** Wires the fast path leaves to connect-node: gRPC with JSON, and compressed gRPC and Connect. */
+export type FallbackTransportName = "grpc-json" | "grpc-gzip" | "connect-gzip-h2";
+export const FALLBACK_TRANSPORTS: FallbackTransportName[] = ["grpc-json", "grpc-gzip", "connect-gzip-h2"];
 
 export interface TestServer {
   url: string;
@@ -45,22 +49,33 @@ export function tempDataDir(): string {
   return dir;
 }
 
-export function makeTransport(url: string, name: TransportName, interceptors: Interceptor[] = []): Transport {
+/** A generated client's transport; HTTP/2 ones may be given their connection's options, any may have interceptors. */
+export function makeTransport(url: string, name: TransportName, options: { nodeOptions?: http2.ClientSessionOptions; interceptors?: Interceptor[] } = {}): Transport {
+  const base = { baseUrl: url, nodeOptions: options.nodeOptions, interceptors: options.interceptors };
+  // HTTP/1.1 transports take Node's request options, not an HTTP/2 session's.
+  const h1 = { baseUrl: url, interceptors: options.interceptors };
+  const gzip = { sendCompression: compressionGzip, acceptCompression: [compressionGzip], compressMinBytes: 0 };
   switch (name) {
     case "grpc":
-      return createGrpcTransport({ baseUrl: url, interceptors });
+      return createGrpcTransport(base);
+    case "grpc-json":
+      return createGrpcTransport({ ...base, useBinaryFormat: false });
+    case "grpc-gzip":
+      return createGrpcTransport({ ...base, ...gzip });
+    case "connect-gzip-h2":
+      return createConnectTransport({ ...base, httpVersion: "2", ...gzip });
     case "connect-json":
-      return createConnectTransport({ baseUrl: url, httpVersion: "1.1", useBinaryFormat: false, interceptors });
+      return createConnectTransport({ ...h1, httpVersion: "1.1", useBinaryFormat: false });
     case "connect-binary-h2":
-      return createConnectTransport({ baseUrl: url, httpVersion: "2", useBinaryFormat: true, interceptors });
+      return createConnectTransport({ ...base, httpVersion: "2", useBinaryFormat: true });
     case "grpc-web":
-      return createGrpcWebTransport({ baseUrl: url, httpVersion: "1.1", interceptors });
+      return createGrpcWebTransport({ ...h1, httpVersion: "1.1" });
   }
 }
 
-/** Generated clients for one server and transport. */
-export function makeClients(url: string, name: TransportName): Clients {
-  const transport = makeTransport(url, name);
+/** Generated clients for one server and transport (HTTP/2 ones may be given their connection). */
+export function makeClients(url: string, name: TransportName, nodeOptions?: http2.ClientSessionOptions): Clients {
+  const transport = makeTransport(url, name, { nodeOptions });
   return { settings: createClient(SettingsService, transport), sessions: createClient(SessionService, transport) };
 }
 

@@ -35,7 +35,7 @@ export const listSettings: Handler = async ({ query, ops, caller }) => {
   return ok({ items: page.items.map(listedTupleJson), nextPageToken: page.nextPageToken || null, cursor: page.cursor });
 };
 
-export const getChanges: Handler = async ({ query, req, res, ops, log, signal, caller, writeStallMs }) => {
+export const getChanges: Handler = async ({ query, req, res, ops, log, signal, caller }) => {
   const q = changesQuery.safeParse({ ...Object.fromEntries(query), key: query.has("key") ? query.getAll("key") : undefined });
   if (!q.success) throw errors.invalid(toIssues(q.error));
   const lastEventId = req.headers["last-event-id"];
@@ -47,6 +47,6 @@ export const getChanges: Handler = async ({ query, req, res, ops, log, signal, c
     caller,
     protocol: "rest",
   });
-  await streamSse(res, watch, eventText, watch.overflow, { ops, log, signal, writeStallMs }, "GET /api/events");
+  await streamSse(res, watch, eventText, watch.overflow, { ops, log, signal }, "GET /api/events");
   return undefined;
 };

@@ -9,7 +9,7 @@ import type { Logger } from "../../observe/log.js";
 import type { Operations } from "../../service/operations.js";
 import type { Watch, WatchItem } from "../../service/watch.js";
 import type { Res } from "../http-json.js";
-import { drained, endWithin, gone } from "../stream-writer.js";
+import { drained, finish, gone } from "../stream-writer.js";
 import { restError } from "./errors.js";
 import { historyEntryJson } from "./views.js";
 
@@ -40,7 +40,6 @@ export interface SseDeps {
   ops: Operations;
   log: Logger;
   signal: AbortSignal;
-  writeStallMs: number;
 }
 
 /** Streams WatchSettings as Server-Sent Events. */
@@ -72,5 +71,5 @@ export async function streamSse<T>(res: Res, items: AsyncIterable<T>, text: (ite
     const answer = await restError(err, deps.ops, deps.log, route);
     last = `event: error\ndata: ${JSON.stringify({ httpStatus: answer.status, ...(answer.body as object) })}\n\n`;
   }
-  endWithin(res, deps.writeStallMs, last);
+  finish(res, last);
 }

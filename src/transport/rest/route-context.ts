@@ -19,8 +19,6 @@ export interface Ctx {
   ops: Operations;
   /** The actor the request declared, once read, for the call's log line. */
   declaredActor?: string;
-  /** An answer the client does not take is dropped after this. */
-  writeStallMs: number;
 }
 
 /** Answers JSON, or undefined when the handler wrote the response itself (SSE). */

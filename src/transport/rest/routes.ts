@@ -195,7 +195,7 @@ const getHistory: Handler = async ({ params: [sessionId], query, ops, caller }) 
   });
 };
 
-const getEvents: Handler = async ({ params: [sessionId], query, req, res, ops, log, signal, caller, writeStallMs }) => {
+const getEvents: Handler = async ({ params: [sessionId], query, req, res, ops, log, signal, caller }) => {
   const q = eventsQuery.safeParse(Object.fromEntries(query));
   if (!q.success) throw errors.invalid(toIssues(q.error));
   const scope = q.data.scope ?? "session";
@@ -205,7 +205,7 @@ const getEvents: Handler = async ({ params: [sessionId], query, req, res, ops, l
     { sessionId: sessionId!, scope },
     { fromRevision: toRevision(from), includeSettings: q.data.includeSettings === "true", signal, caller, protocol: "rest" },
   );
-  await streamEvents(res, watch, { ops, log, signal, writeStallMs });
+  await streamEvents(res, watch, { ops, log, signal });
   return undefined;
 };
 
@@ -252,7 +252,7 @@ function clientOrServerGone(res: Res, shutdown: AbortSignal): AbortSignal {
   return AbortSignal.any([gone.signal, shutdown]);
 }
 
-export function restRoutes({ ops, log, shutdown, auth, observe, writeStallMs }: RouteContext): RouteHandler {
+export function restRoutes({ ops, log, shutdown, auth, observe }: RouteContext): RouteHandler {
   return async (req: Req, res: Res) => {
     const url = req.url ?? "/";
     const q = url.indexOf("?");
@@ -269,7 +269,7 @@ export function restRoutes({ ops, log, shutdown, auth, observe, writeStallMs }: 
     const query = new URLSearchParams(q === -1 ? "" : url.slice(q + 1));
     let signal: AbortSignal | undefined;
     const ctx: Ctx = {
-      req, res, log, params: [], query, ops, declaredActor: query.get("actor") || undefined, writeStallMs,
+      req, res, log, params: [], query, ops, declaredActor: query.get("actor") || undefined,
       // Made only for a route that asks (the event stream): most calls never need it.
       get signal() {
         return (signal ??= clientOrServerGone(res, shutdown));
@@ -284,7 +284,7 @@ export function restRoutes({ ops, log, shutdown, auth, observe, writeStallMs }: 
     }
     const actor = ctx.caller?.actor ?? (ctx.declaredActor || undefined);
     observe({ protocol: "rest", procedure: route.procedure, code: answer?.code ?? "ok", ms: performance.now() - started, actor });
-    if (answer !== undefined) sendJson(res, answer.status, answer.raw ?? answer.body, answer.headers, writeStallMs, answer.raw !== undefined);
+    if (answer !== undefined) sendJson(res, answer.status, answer.raw ?? answer.body, answer.headers, answer.raw !== undefined);
     return true;
   };
 }

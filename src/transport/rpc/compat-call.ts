@@ -1,8 +1,8 @@
 // One fast-path call over Node's http / http2 compatibility API: unary
 // Connect (JSON or binary, HTTP/1.1 or 2), gRPC-Web, and every server stream
 // (gRPC, gRPC-Web, Connect). Streams write nothing past a full socket buffer
-// (they wait for it to drain, the watcher's backlog absorbing the rest), and a
-// call whose answer the client does not take is dropped after a bounded time.
+// (they wait for it to drain, the watcher's backlog absorbing the rest); an
+// answer the client does not take is dropped by the connection's guard.
 import { Code, ConnectError } from "@connectrpc/connect";
 import { streamInterrupt } from "../../service/watch.js";
 import type { Logger } from "../../observe/log.js";
@@ -12,18 +12,16 @@ import { parseTimeout as parseGrpcTimeout, setTrailerStatus } from "@connectrpc/
 import { trailerFlag, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import type { Req, Res } from "../http-json.js";
-import { drained, endWithin, gone } from "../stream-writer.js";
+import { drained, finish, gone } from "../stream-writer.js";
 import { drainRest } from "../unread-body.js";
 import { LeanContext, type Exchange } from "./context.js";
 import type { Method } from "./methods.js";
-import { bodyTooLarge, decode, encodeAnswer, envelope, envelopeOnce, headerRecord, requestMessage, wireOf, type Wire } from "./wire.js";
+import { bodyTooLarge, declaredTooLarge, decode, encodeAnswer, envelope, envelopeOnce, headerRecord, requestMessage, wireOf, type Wire } from "./wire.js";
 
 export interface RpcOptions {
   methods: Map<string, Method>;
   maxBodyBytes: number;
   log: Logger;
-  /** An answer the client does not take is dropped after this. */
-  writeStallMs: number;
   shutdown: AbortSignal;
 }
 
@@ -81,6 +79,12 @@ class CompatCall implements Exchange {
       ? parseConnectTimeout(header(this.req, "connect-timeout-ms"), Number.MAX_SAFE_INTEGER)
       : parseGrpcTimeout(header(this.req, "grpc-timeout"), Number.MAX_SAFE_INTEGER);
     if (timeout.error) return this.fail(timeout.error);
+    // A body declared too large is refused at once, not waited for (the rest is drained, within bounds).
+    const declared = declaredTooLarge(this.req.headers, this.options.maxBodyBytes);
+    if (declared) {
+      drainRest(this.req);
+      return this.fail(declared);
+    }
     if (timeout.timeoutMs !== undefined) {
       this.deadline = Date.now() + timeout.timeoutMs;
       this.timer = setTimeout(() => this.fail(new ConnectError("the call timed out", Code.DeadlineExceeded)), timeout.timeoutMs);
@@ -123,13 +127,13 @@ class CompatCall implements Exchange {
     this.finish();
     if (this.wire.protocol === "connect") {
       this.head(200, { "content-length": String(bytes.length) }, this.ctx.setTrailers);
-      endWithin(this.res, this.options.writeStallMs, bytes);
+      finish(this.res, bytes);
       return;
     }
     // gRPC-Web unary: one envelope, then the trailers envelope.
     this.head(200);
     this.res.write(envelope(bytes));
-    endWithin(this.res, this.options.writeStallMs, this.trailerFrame());
+    finish(this.res, this.trailerFrame());
   }
 
   private async stream(messages: AsyncIterable<MessageShape<DescMessage>>): Promise<void> {
@@ -160,7 +164,7 @@ class CompatCall implements Exchange {
     if (this.wire.protocol === "connect" && this.method.kind === "unary") {
       const body = errorToJsonBytes(error, {});
       this.res.writeHead(codeToHttpStatus(error.code), { "content-type": "application/json", ...headerRecord(error.metadata) });
-      endWithin(this.res, this.options.writeStallMs, body);
+      finish(this.res, body);
       return;
     }
     this.head(200);
@@ -174,13 +178,13 @@ class CompatCall implements Exchange {
         const trailers = new Headers(this.ctx.setTrailers);
         setTrailerStatus(trailers, error);
         this.res.addTrailers(headerRecord(trailers));
-        return endWithin(this.res, this.options.writeStallMs);
+        return finish(this.res);
       }
       case "grpc-web":
-        return endWithin(this.res, this.options.writeStallMs, this.trailerFrame(error));
+        return finish(this.res, this.trailerFrame(error));
       case "connect": {
         const json = endStreamToJson(this.ctx.setTrailers ?? new Headers(), error, {});
-        return endWithin(this.res, this.options.writeStallMs, envelope(Buffer.from(JSON.stringify(json)), endStreamFlag));
+        return finish(this.res, envelope(Buffer.from(JSON.stringify(json)), endStreamFlag));
       }
     }
   }

@@ -59,7 +59,7 @@ export class LeanContext implements HandlerContext {
         controller.abort(new ConnectError("the client went away", Code.Canceled));
       } else if (exchange.shutdown.aborted) controller.abort(exchange.shutdown.reason);
       else {
-        const onShutdown = () => this.abort(new ConnectError("the server is shutting down", Code.Unavailable));
+        const onShutdown = () => this.abort(exchange.shutdown.reason);
         exchange.shutdown.addEventListener("abort", onShutdown, { once: true });
         controller.signal.addEventListener("abort", () => exchange.shutdown.removeEventListener("abort", onShutdown), { once: true });
       }

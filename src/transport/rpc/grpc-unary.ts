@@ -9,17 +9,16 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { LeanContext, type Exchange } from "./context.js";
 import type { Method } from "./methods.js";
-import { bodyTooLarge, decode, encodeAnswer, envelope, envelopePrefix, headerRecord, requestMessage, wireOf } from "./wire.js";
+import { bodyTooLarge, declaredTooLarge, decode, encodeAnswer, envelope, envelopePrefix, headerRecord, requestMessage, wireOf } from "./wire.js";
 import type { RpcOptions } from "./compat-call.js";
 import { toConnectError } from "../connect-errors.js";
 
-const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL } = http2.constants;
+const { NGHTTP2_NO_ERROR } = http2.constants;
 const OK_HEADERS = Object.freeze({ ":status": 200, "content-type": "application/grpc", "grpc-accept-encoding": "identity" });
 const OK_TRAILERS = Object.freeze({ "grpc-status": "0" });
 /** Above this, copying an answer into one frame costs more than a second write. */
 const SHARED_ANSWER_BYTES = 64 * 1024;
 
-function ignore(): void {}
 function sendOkTrailers(this: http2.ServerHttp2Stream): void {
   this.sendTrailers(OK_TRAILERS);
 }
@@ -66,8 +65,6 @@ class GrpcUnaryCall implements Exchange {
 
   start(): void {
     const stream = this.stream;
-    // A reset with an error code is reported as "error"; unheard, it would end the process.
-    stream.on("error", ignore);
     const timeout = this.headers["grpc-timeout"];
     if (timeout !== undefined) {
       const t = parseTimeout(String(timeout), Number.MAX_SAFE_INTEGER);
@@ -75,6 +72,8 @@ class GrpcUnaryCall implements Exchange {
       this.deadline = Date.now() + t.timeoutMs!;
       this.timer = setTimeout(() => this.fail(new ConnectError("the call timed out", Code.DeadlineExceeded)), t.timeoutMs!);
     }
+    const declared = declaredTooLarge(this.headers, this.options.maxBodyBytes);
+    if (declared) return this.fail(declared);
     // How long the body may take is bounded per stream by h2-guard.ts.
     stream.on("data", (chunk: Buffer) => this.onData(chunk));
     stream.once("end", () => this.onEnd());
@@ -123,7 +122,6 @@ class GrpcUnaryCall implements Exchange {
       stream.write(envelopePrefix(bytes.length));
       stream.end(bytes);
     }
-    boundFlush(stream, this.options.writeStallMs);
   }
 
   /** An error before any answer: a trailers-only response. */
@@ -151,11 +149,5 @@ class GrpcUnaryCall implements Exchange {
     this.done = true;
     clearTimeout(this.timer);
   }
-}
-
-/** A stream whose answer the client does not take (no WINDOW_UPDATE) is reset after the write-stall bound. */
-function boundFlush(stream: http2.ServerHttp2Stream, ms: number): void {
-  const timer = setTimeout(() => stream.close(NGHTTP2_CANCEL), ms);
-  stream.once("close", () => clearTimeout(timer));
 }
 

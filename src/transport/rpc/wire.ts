@@ -120,6 +120,12 @@ export function bodyTooLarge(size: number, maxBodyBytes: number): ConnectError |
   return new ConnectError(`the request is larger than ${maxBodyBytes} bytes`, Code.ResourceExhausted);
 }
 
+/** A body whose declared length (content-length) is past the limit: refused before a byte of it is read. */
+export function declaredTooLarge(headers: IncomingHttpHeaders, maxBodyBytes: number): ConnectError | undefined {
+  const declared = Number(headers["content-length"]);
+  return Number.isFinite(declared) ? bodyTooLarge(declared, maxBodyBytes) : undefined;
+}
+
 /** Fetch Headers as a plain object, for Node's response and trailer APIs. */
 export function headerRecord(h: Headers): Record<string, string> {
   const out: Record<string, string> = {};
