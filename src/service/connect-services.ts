@@ -7,7 +7,7 @@ import { create } from "@bufbuild/protobuf";
 import type { Protocol } from "../observe/calls.js";
 import type { HistoryEntry } from "../domain/types.js";
 import { streamInterrupt } from "./watch.js";
-import { preEncoded } from "./encodings.js";
+import { preEncoded } from "./encoded-answer.js";
 import { SettingsSnapshot } from "./settings-snapshot.js";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { SessionService } from "../../gen/codexmanager/settings/v1/session_pb.js";

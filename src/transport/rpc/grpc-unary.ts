@@ -7,10 +7,10 @@ import http2 from "node:http2";
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import { LeanContext, type Exchange } from "./context.js";
+import { LeanContext, type Exchange } from "./call-context.js";
 import type { Method } from "./methods.js";
 import { bodyTooLarge, declaredTooLarge, decode, encodeAnswer, envelope, envelopePrefix, headerRecord, requestMessage, wireOf } from "./wire.js";
-import type { RpcOptions } from "./compat-call.js";
+import type { RpcOptions } from "./response-call.js";
 import { toConnectError } from "../connect-errors.js";
 
 const { NGHTTP2_NO_ERROR } = http2.constants;

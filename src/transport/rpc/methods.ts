@@ -11,7 +11,7 @@
 // and everything else still goes to connect-node.
 import { create, type DescMessage, type DescMethod, type DescService, type MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type Interceptor, type StreamRequest, type StreamResponse, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
-import type { LeanContext } from "./context.js";
+import type { LeanContext } from "./call-context.js";
 
 export type Kind = "unary" | "server_streaming";
 

@@ -9,8 +9,8 @@ import type { IncomingHttpHeaders } from "node:http";
 import { fromBinary, fromJsonString, toBinary, toJsonString, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { requireExactIntegers } from "../../domain/exact-integers.js";
-import { preEncoded } from "../../service/encodings.js";
-import type { ProtocolName } from "./context.js";
+import { preEncoded } from "../../service/encoded-answer.js";
+import type { ProtocolName } from "./call-context.js";
 import type { Kind } from "./methods.js";
 
 export type Codec = "proto" | "json";

@@ -14,7 +14,7 @@ import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import type { Req, Res } from "../http-json.js";
 import { drained, finish, gone } from "../stream-writer.js";
 import { drainRest } from "../unread-body.js";
-import { LeanContext, type Exchange } from "./context.js";
+import { LeanContext, type Exchange } from "./call-context.js";
 import type { Method } from "./methods.js";
 import { bodyTooLarge, declaredTooLarge, decode, encodeAnswer, envelope, envelopeOnce, headerRecord, requestMessage, wireOf, type Wire } from "./wire.js";
 
