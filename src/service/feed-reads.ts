@@ -11,8 +11,7 @@ import type { ScopeRef, Tuple } from "../domain/types.js";
 import type { Protocol } from "../observe/calls.js";
 import type { ListedTuple, Store } from "../store/store.js";
 import { openChangesWatch, type ChangeFilter } from "./changes.js";
-import type { OperationHooks } from "./reads.js";
-import type { OperationsConfig, RequestChecks } from "./requests.js";
+import type { OperationHooks, OperationsConfig, RequestChecks } from "./requests.js";
 import { pageLimit } from "./sessions.js";
 
 export interface SettingsListing {

@@ -12,7 +12,8 @@ import type { IncomingHttpHeaders } from "node:http";
 import { Code, ConnectError, cors as connectCors } from "@connectrpc/connect";
 import { codeToHttpStatus, endStreamFlag, endStreamToJson, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import { sendJson, type Req, type Res } from "./http-json.js";
+import { sendJson } from "./http-json.js";
+import type { Req, Res } from "./http-types.js";
 import { envelope, headerRecord } from "./rpc/wire.js";
 import { drainRest } from "./unread-body.js";
 

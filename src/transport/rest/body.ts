@@ -4,7 +4,7 @@ import { issue, type Issue } from "../../domain/errors.js";
 import { inexactIntegers } from "../../domain/exact-integers.js";
 import { limitErrors } from "../../domain/limits.js";
 import type { JsonValue } from "../../domain/types.js";
-import type { Req } from "../http-json.js";
+import type { Req } from "../http-types.js";
 import { drainRest } from "../unread-body.js";
 import { RestRefusal } from "./errors.js";
 

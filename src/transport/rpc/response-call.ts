@@ -11,7 +11,7 @@ import { codeToHttpStatus, endStreamFlag, endStreamToJson, errorToJsonBytes, par
 import { parseTimeout as parseGrpcTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { trailerFlag, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
-import type { Req, Res } from "../http-json.js";
+import type { Req, Res } from "../http-types.js";
 import { drained, finish, gone } from "../stream-writer.js";
 import { drainRest } from "../unread-body.js";
 import { LeanContext, type Exchange } from "./call-context.js";
