@@ -2,7 +2,7 @@
 // with its default and the error that says it was passed, in one place:
 // config.ts fills the configurable ones from the environment; the rules, the
 // engine, the services, the stores and every transport read them from here.
-import { errors } from "./errors.js";
+import { DomainError, errors } from "./errors.js";
 
 export interface Limits {
   /** Characters in a settings key, after trimming. */
@@ -35,7 +35,8 @@ export const PAGE_SIZE = { default: 50, max: 500 } as const;
 
 /** The errors that say a limit was passed (all PAYLOAD_TOO_LARGE, naming the limit). */
 export const limitErrors = {
-  body: (limit: number) => errors.tooLarge("request body", limit),
+  /** A request's message past Limits.maxBodyBytes, on every protocol (transport/request-body.ts). */
+  body: (limit: number) => new DomainError("PAYLOAD_TOO_LARGE", `the request is larger than ${limit} bytes`, { limit }),
   keys: (limit: number) => errors.tooLarge("settings map key count", limit),
   bytes: (limit: number) => errors.tooLarge("settings map size in bytes", limit),
 };

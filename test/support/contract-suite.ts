@@ -599,9 +599,10 @@ export function contractSuite(label: string, start: StartServer, transports: Tra
         await path(sessionId, "p.a.b", PathOp.SET, nest(30));
       });
 
-      it("refuses a request body over 1 MiB", async () => {
+      it("refuses a request body over 1 MiB with PAYLOAD_TOO_LARGE naming the limit", async () => {
         const sessionId = await session();
-        await expectFailure(entry(sessionId, "big", "x".repeat(1024 * 1024 + 10)), Code.ResourceExhausted);
+        const detail = await expectFailure(entry(sessionId, "big", "x".repeat(1024 * 1024 + 10)), Code.ResourceExhausted, "PAYLOAD_TOO_LARGE");
+        expect(detail?.limit).toBe(BigInt(1024 * 1024));
       });
     });
 
