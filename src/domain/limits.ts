@@ -28,10 +28,18 @@ export const DEFAULT_LIMITS: Limits = {
   maxSettingsBytes: 4 * 1024 * 1024,
 };
 
+/** A session id, and an idempotency key (request id), in characters. */
+export const MAX_ID_LENGTH = 128;
 /** A session's working directory, in characters. */
 export const MAX_CWD_LENGTH = 4096;
 /** A page of sessions, history or scopes: the default size (asked as 0) and the largest. */
 export const PAGE_SIZE = { default: 50, max: 500 } as const;
+/** A page of codex-manager's GET /api/sessions (its `limit`): the default and the largest. */
+export const SESSION_LIST_PAGE = { default: 100, max: 200 } as const;
+/** A change-feed cursor or a page token, in characters. */
+export const MAX_CURSOR_LENGTH = 4096;
+/** Top-level keys one change-feed filter may name. */
+export const MAX_FILTER_KEYS = 100;
 
 /** The errors that say a limit was passed (all PAYLOAD_TOO_LARGE, naming the limit). */
 export const limitErrors = {

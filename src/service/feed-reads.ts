@@ -65,8 +65,7 @@ export function feedReads(store: Store, config: OperationsConfig, req: RequestCh
       authorize(options.caller, "read", "watch changes");
       const r = req.rules();
       const keys = (options.filter.keys ?? []).map((k, i) => r.key(["keys", i], k));
-      const prefix = options.filter.sessionIdPrefix;
-      if (prefix && !/^[A-Za-z0-9._:-]{0,128}$/.test(prefix)) r.fail("sessionIdPrefix", "must be characters a session id may hold", "invalid_format");
+      r.sessionIdPrefix("sessionIdPrefix", options.filter.sessionIdPrefix);
       r.throwIfInvalid();
       const after = options.after === undefined || options.after === "" ? undefined : decodeCursor(options.after);
       let closed: (() => void) | undefined;
