@@ -11,7 +11,7 @@ export interface Limits {
   maxSourceLength: number;
   /** Nesting of one top-level value (path segments count as levels). */
   maxDepth: number;
-  /** One request's body: the message itself (an envelope's 5-byte prefix comes on top). */
+  /** One request's message, as sent and once decompressed (an envelope's 5-byte prefix does not count): transport/request-body.ts. */
   maxBodyBytes: number;
   maxSettingsKeys: number;
   /** One scope's map: UTF-8 bytes of keys plus their JSON values. */
