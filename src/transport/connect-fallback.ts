@@ -55,7 +55,16 @@ export function connectFallback({ services, interceptors, limits, log, shutdown 
     procedures: new Set(handlers.keys()),
     serve(req, res) {
       const handler = handlers.get((req.url ?? "").split("?", 1)[0]!)!;
-      const request = universalRequestFromNodeRequest(req, res, undefined, undefined);
+      // HTTP/1.0 may leave out Host, and connect-node throws (out of the request listener: the
+      // process would end) when it cannot name the request's URL; the fast path says localhost.
+      if (req.httpVersionMajor === 1 && req.headers.host === undefined) req.headers.host = "localhost";
+      let request: ReturnType<typeof universalRequestFromNodeRequest>;
+      try {
+        request = universalRequestFromNodeRequest(req, res, undefined, undefined);
+      } catch (err) {
+        drainRest(req);
+        return refuseCall(req, res, ConnectError.from(err));
+      }
       const kind = handler.method.methodKind;
       if (kind === "unary" || kind === "server_streaming") {
         const framing = framingOfType(req.headers["content-type"]);

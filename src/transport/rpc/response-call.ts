@@ -13,7 +13,7 @@ import { drainRest } from "../unread-body.js";
 import { RpcCall } from "./call.js";
 import { connectEndStream, connectUnaryError, grpcStatus, grpcWebTrailers } from "./connect-protocol.js";
 import type { Message, Method, RpcOptions, Wire } from "./types.js";
-import { envelope, envelopeOnce, framingOf, wireOf } from "./wire.js";
+import { copyHeaders, envelope, envelopeOnce, framingOf, wireOf } from "./wire.js";
 
 /** Serves the call if the fast path speaks its wire; answers false to leave it to connect-node. */
 export function serveOnResponse(req: Req, res: Res, path: string, options: RpcOptions): boolean {
@@ -130,8 +130,8 @@ class ResponseCall extends RpcCall {
   private head(status: number, extra: Record<string, string> = {}, unaryTrailers?: Headers): void {
     const out: Record<string, string> = { ...extra, "content-type": this.wire.contentType };
     if (this.wire.protocol !== "connect") out["grpc-accept-encoding"] = "identity";
-    this.ctx.setHeaders?.forEach((v, k) => (out[k] = v));
-    unaryTrailers?.forEach((v, k) => (out[`trailer-${k}`] = v));
+    copyHeaders(out, this.ctx.setHeaders);
+    copyHeaders(out, unaryTrailers, "trailer-");
     this.res.writeHead(status, out);
   }
 }

@@ -112,7 +112,11 @@ export function requestMessage(body: Buffer, framing: Framing): Uint8Array {
 
 /** Fetch Headers as a plain object, for Node's response and trailer APIs. */
 export function headerRecord(h: Headers): Record<string, string> {
-  const out: Record<string, string> = {};
-  h.forEach((v, k) => (out[k] = v));
-  return out;
+  return copyHeaders({}, h);
+}
+
+/** Adds `h` (if any) to a plain header object, each name after `prefix`. */
+export function copyHeaders(into: Record<string, string>, h: Headers | undefined, prefix = ""): Record<string, string> {
+  h?.forEach((v, k) => (into[prefix + k] = v));
+  return into;
 }
