@@ -10,7 +10,7 @@ import { loadConfig } from "../dist/src/config.js";
 import { createLogger } from "../dist/src/observe/log.js";
 import { openStore } from "../dist/src/store/open-store.js";
 import { restRoutes } from "../dist/src/transport/rest/routes.js";
-import { startServer } from "../dist/src/transport/server.js";
+import { startServer } from "../dist/src/app.js";
 import { announce } from "./child.mjs";
 
 const config = loadConfig(process.env);

@@ -3,7 +3,8 @@ import { Authenticator } from "./auth.js";
 import { ConfigError, loadConfig, usesRedis } from "./config.js";
 import { createLogger } from "./observe/log.js";
 import { openStore } from "./store/open-store.js";
-import { PROTOCOLS, startServer } from "./transport/server.js";
+import { startServer } from "./app.js";
+import { PROTOCOLS } from "./transport/server.js";
 import { restRoutes } from "./transport/rest/routes.js";
 
 async function main(): Promise<void> {

@@ -1,4 +1,6 @@
 // The real `cm` binary against a live server, through the shared profile file.
+// One file (~320 lines): every command against the same two servers and the
+// one profile file that names them, which a second file would set up again.
 import { execFile, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";

@@ -2,7 +2,9 @@
 // plain HTTP JSON and buf curl all reach the same handlers and data.
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import net from "node:net";
 import { promisify } from "node:util";
+import { gzipSync } from "node:zlib";
 import { Code } from "@connectrpc/connect";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -131,6 +133,23 @@ describe("one port for every protocol", () => {
     expect(res.status).toBe(500);
     expect(res.body).toEqual({ code: "internal", message: "internal server error" });
     await expectFailure(server.clients("grpc").settings.getSettings({ sessionId }), Code.Internal);
+  });
+});
+
+describe("connect-node, for the wires the fast path leaves", () => {
+  it("answers an HTTP/1.0 call without Host (a gzip body), and the server lives on", async () => {
+    const body = gzipSync(JSON.stringify({ sessionId: `s-${randomUUID()}` }));
+    const head = `POST /${SETTINGS}/GetSettings HTTP/1.0\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\ncontent-length: ${body.length}\r\n\r\n`;
+    const answer = await new Promise<string>((resolve) => {
+      const socket = net.connect(server.port, "127.0.0.1", () => socket.write(Buffer.concat([Buffer.from(head), body])));
+      let text = "";
+      socket.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")));
+      socket.on("close", () => resolve(text));
+      socket.on("error", () => {});
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 404 /);
+    expect(answer).toContain('"reason":"SESSION_NOT_FOUND"');
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   });
 });
 

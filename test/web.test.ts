@@ -3,6 +3,8 @@
 // the UI and check them over REST, see REST changes arrive live, the lock,
 // a two-tab conflict, a deleted session and a phone-sized layout; and that a
 // page on another origin cannot write.
+// One file (~380 lines) on purpose: every section shares one Chromium, whose
+// start costs seconds, and a second file would start a second one beside it.
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";

@@ -1,7 +1,7 @@
 // The domain's input rules (SPEC §2 and §4 limits), declared once and shared
 // by every transport. A Rules instance collects issues instead of throwing at
 // the first one, so that a caller learns everything wrong with a request.
-import type { Limits } from "./limits.js";
+import { MAX_ID_LENGTH, type Limits } from "./limits.js";
 import { errors, issue, type Issue, type IssueCode, type IssuePath } from "./errors.js";
 import { deeperThan, isObject, setOwn } from "./json.js";
 import {
@@ -13,8 +13,9 @@ import {
   type JsonValue,
 } from "./types.js";
 
-const SESSION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+const SESSION_ID = new RegExp(`^[A-Za-z0-9._:-]{1,${MAX_ID_LENGTH}}$`);
+const SESSION_ID_PREFIX = new RegExp(`^[A-Za-z0-9._:-]{0,${MAX_ID_LENGTH}}$`);
+const REQUEST_ID = new RegExp(`^[\\x21-\\x7e]{1,${MAX_ID_LENGTH}}$`);
 // C0, DEL and C1 control characters.
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
 
@@ -46,9 +47,16 @@ export class Rules {
 
   sessionId(where: Where, id: string): string | undefined {
     if (!isValidSessionId(id)) {
-      return this.fail(where, "must be 1-128 characters from A-Z a-z 0-9 . _ : -", "invalid_format");
+      return this.fail(where, `must be 1-${MAX_ID_LENGTH} characters from A-Z a-z 0-9 . _ : -`, "invalid_format");
     }
     return id;
+  }
+
+  /** The start of a session id (a change-feed filter): absent, or characters a session id may hold. */
+  sessionIdPrefix(where: Where, raw: string | undefined): string | undefined {
+    if (!raw) return undefined;
+    if (!SESSION_ID_PREFIX.test(raw)) return this.fail(where, "must be characters a session id may hold", "invalid_format");
+    return raw;
   }
 
   /** A settings key: trimmed, 1..maxKeyLength characters, no control characters. */
@@ -88,10 +96,10 @@ export class Rules {
     return this.label(where, raw, this.limits.maxSourceLength, fallback);
   }
 
-  /** An idempotency key: absent, or 1-128 visible ASCII characters. */
+  /** An idempotency key: absent, or 1-MAX_ID_LENGTH visible ASCII characters. */
   requestId(where: Where, raw: string | undefined): string | undefined {
     if (raw === undefined) return undefined;
-    if (!REQUEST_ID.test(raw)) return this.fail(where, "must be 1-128 visible ASCII characters", "invalid_format");
+    if (!REQUEST_ID.test(raw)) return this.fail(where, `must be 1-${MAX_ID_LENGTH} visible ASCII characters`, "invalid_format");
     return raw;
   }
 

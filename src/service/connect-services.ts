@@ -7,7 +7,7 @@ import { create } from "@bufbuild/protobuf";
 import type { Protocol } from "../observe/calls.js";
 import type { HistoryEntry } from "../domain/types.js";
 import { streamInterrupt } from "./watch.js";
-import { preEncoded } from "./encodings.js";
+import { withEncoders } from "./encoded-answer.js";
 import { SettingsSnapshot } from "./settings-snapshot.js";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { SessionService } from "../../gen/codexmanager/settings/v1/session_pb.js";
@@ -74,17 +74,17 @@ function updateFromPb(update: SetSettingsRequest["update"]): SettingsUpdate {
 }
 
 // One answer per map snapshot, shared by every reader of that revision. Its
-// settings are parsed only if a generic encoder asks; the fast path takes its
-// bytes from the snapshot (./encodings.ts), built once, in slices.
+// settings are parsed only if a generic encoder asks; the fast path writes
+// the bytes it carries (./encoded-answer.ts), built once, in slices.
 const snapshotMessages = new WeakMap<SettingsSnapshot, GetSettingsResponse>();
 function snapshotMessage(snapshot: SettingsSnapshot): GetSettingsResponse {
   let message = snapshotMessages.get(snapshot);
   if (!message) {
-    message = Object.defineProperty(create(GetSettingsResponseSchema, { revision: snapshot.revision }), "settings", {
+    const lazy = Object.defineProperty(create(GetSettingsResponseSchema, { revision: snapshot.revision }), "settings", {
       get: () => snapshot.settings,
       enumerable: true,
     });
-    preEncoded.set(message, { proto: () => snapshot.responseProto(), json: () => snapshot.responseJson() });
+    message = withEncoders(lazy, { proto: () => snapshot.responseProto(), json: () => snapshot.responseJson() });
     snapshotMessages.set(snapshot, message);
   }
   return message;

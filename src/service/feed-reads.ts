@@ -11,8 +11,7 @@ import type { ScopeRef, Tuple } from "../domain/types.js";
 import type { Protocol } from "../observe/calls.js";
 import type { ListedTuple, Store } from "../store/store.js";
 import { openChangesWatch, type ChangeFilter } from "./changes.js";
-import type { OperationHooks } from "./reads.js";
-import type { OperationsConfig, RequestChecks } from "./requests.js";
+import type { OperationHooks, OperationsConfig, RequestChecks } from "./requests.js";
 import { pageLimit } from "./sessions.js";
 
 export interface SettingsListing {
@@ -66,8 +65,7 @@ export function feedReads(store: Store, config: OperationsConfig, req: RequestCh
       authorize(options.caller, "read", "watch changes");
       const r = req.rules();
       const keys = (options.filter.keys ?? []).map((k, i) => r.key(["keys", i], k));
-      const prefix = options.filter.sessionIdPrefix;
-      if (prefix && !/^[A-Za-z0-9._:-]{0,128}$/.test(prefix)) r.fail("sessionIdPrefix", "must be characters a session id may hold", "invalid_format");
+      r.sessionIdPrefix("sessionIdPrefix", options.filter.sessionIdPrefix);
       r.throwIfInvalid();
       const after = options.after === undefined || options.after === "" ? undefined : decodeCursor(options.after);
       let closed: (() => void) | undefined;

@@ -3,13 +3,13 @@
 // follows SPEC §4's order of checks (./requests.ts): identifiers, session
 // state, payload, lock, revision, apply.
 import type { Store } from "../store/store.js";
-import { readOperations, type OperationHooks } from "./reads.js";
-import { requestChecks, type OperationsConfig } from "./requests.js";
+import { readOperations } from "./reads.js";
+import { requestChecks, type OperationHooks, type OperationsConfig } from "./requests.js";
 import { sessionOperations } from "./sessions.js";
 import { settingsWrites } from "./settings-writes.js";
 
-export type { ControlsView, OperationHooks } from "./reads.js";
-export type { CreateSessionInput, OperationsConfig, SettingsUpdate, WriteInput } from "./requests.js";
+export type { ControlsView } from "./reads.js";
+export type { CreateSessionInput, OperationHooks, OperationsConfig, SettingsUpdate, WriteInput } from "./requests.js";
 export { summarize } from "./settings-writes.js";
 
 export function createOperations(store: Store, config: OperationsConfig, hooks: OperationHooks = {}) {

@@ -7,7 +7,7 @@ import { canonicalJson } from "../domain/json.js";
 import type { ScopeRef, Tuple } from "../domain/types.js";
 import type { Protocol } from "../observe/calls.js";
 import type { SettingsRead, Store } from "../store/store.js";
-import type { OperationsConfig, RequestChecks } from "./requests.js";
+import type { OperationHooks, OperationsConfig, RequestChecks } from "./requests.js";
 import { pageLimit } from "./sessions.js";
 import { SettingsSnapshot, SnapshotCache } from "./settings-snapshot.js";
 import { SharedReads } from "./shared-reads.js";
@@ -19,15 +19,6 @@ export interface ControlsView {
   defaults: Tuple;
   defaultsEditable: boolean;
   defaultLockReason: string | null;
-}
-
-export interface OperationHooks {
-  /** A watch stream started on `protocol`; the answer is called when it ends. */
-  watchOpened?(protocol: Protocol): () => void;
-  /** A whole map was read: from the snapshot cache (nothing but the revision came from the store), or not. */
-  mapRead?(cached: boolean): void;
-  /** A watcher fell too far behind and its stream is being ended (WATCH_BACKLOG). */
-  watchCutOff?(ref: ScopeRef, protocol: Protocol): void;
 }
 
 export function readOperations(store: Store, config: OperationsConfig, req: RequestChecks, hooks: OperationHooks) {

@@ -9,9 +9,20 @@ import { errors } from "../domain/errors.js";
 import { isObject } from "../domain/json.js";
 import { Rules } from "../domain/rules.js";
 import type { ControlFields, JsonValue, Mutation, PathOp, Scope, ScopeRef } from "../domain/types.js";
+import type { Protocol } from "../observe/calls.js";
 import type { Store } from "../store/store.js";
 
 export type OperationsConfig = Pick<Config, "limits" | "defaultsLocked" | "watchHeartbeatMs" | "watchBacklog" | "settingsCacheBytes">;
+
+/** What the operations tell whoever wires them (metrics, logs). */
+export interface OperationHooks {
+  /** A watch stream started on `protocol`; the answer is called when it ends. */
+  watchOpened?(protocol: Protocol): () => void;
+  /** A whole map was read: from the snapshot cache (nothing but the revision came from the store), or not. */
+  mapRead?(cached: boolean): void;
+  /** A watcher fell too far behind and its stream is being ended (WATCH_BACKLOG). */
+  watchCutOff?(ref: ScopeRef, protocol: Protocol): void;
+}
 
 /** A settings update as a transport received it, before validation. */
 export type SettingsUpdate =

@@ -2,13 +2,10 @@
 // ErrorDetail carrying the reason so clients can tell 404 from 410.
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorDetailSchema } from "../../gen/codexmanager/settings/v1/errors_pb.js";
 import { DomainError, type ErrorReason } from "../domain/errors.js";
 import type { Logger } from "../observe/log.js";
-import { protocolOf, type CallObserver, type Protocol } from "../observe/calls.js";
-import { codeToString } from "@connectrpc/connect/protocol-connect";
-import { principalKey, type Authenticator } from "../auth.js";
 import { scopeToPb } from "../service/convert.js";
 
 export const CONNECT_CODES: Record<ErrorReason, Code> = {
@@ -61,56 +58,4 @@ export function toConnectError(err: unknown, log: Logger, procedure: string): Co
   if (err instanceof ConnectError) return err;
   log.error({ procedure, err }, "unexpected error");
   return new ConnectError("internal server error", Code.Internal);
-}
-
-/** Authenticates every call and leaves the caller in the context values for the handlers. */
-export function authInterceptor(auth: Authenticator): Interceptor {
-  return (next) => async (req) => {
-    req.contextValues.set(principalKey, auth.authenticate(req.header.get("authorization")));
-    return next(req);
-  };
-}
-
-/** Maps the errors of unary and streaming calls, and records each call's outcome. */
-export function callInterceptor(log: Logger, observe: CallObserver): Interceptor {
-  return (next) => async (req) => {
-    const started = performance.now();
-    const procedure = req.method.name;
-    const protocol = (req as { protocolName?: Protocol }).protocolName ?? protocolOf(req.header.get("content-type"));
-    const done = (code: string) => {
-      const declared = req.stream ? undefined : (req.message as { actor?: string }).actor;
-      const actor = req.contextValues.get(principalKey)?.actor ?? (declared || undefined);
-      observe({ protocol, procedure, code, ms: performance.now() - started, actor });
-    };
-    const fail = (err: unknown) => {
-      // A client that went away mid-stream is a cancellation, not a fault of ours. An error the call
-      // answered itself keeps its code, also once the signal is aborted (the server shutting down).
-      const answered = err instanceof DomainError || err instanceof ConnectError;
-      const gone = !answered && (req.signal.aborted || (err as { code?: string })?.code === "ERR_STREAM_PREMATURE_CLOSE");
-      const ce = gone ? new ConnectError("the client went away", Code.Canceled) : toConnectError(err, log, procedure);
-      done(codeToString(ce.code));
-      return ce;
-    };
-    try {
-      const res = await next(req);
-      if (!res.stream) {
-        done("ok");
-        return res;
-      }
-      const messages = res.message;
-      return {
-        ...res,
-        message: (async function* () {
-          try {
-            yield* messages;
-            done("ok");
-          } catch (err) {
-            throw fail(err);
-          }
-        })(),
-      };
-    } catch (err) {
-      throw fail(err);
-    }
-  };
 }

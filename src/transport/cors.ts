@@ -10,10 +10,9 @@
 // writes carry this server's own origin: scheme and Host as the browser saw them.
 import type { IncomingHttpHeaders } from "node:http";
 import { Code, ConnectError, cors as connectCors } from "@connectrpc/connect";
-import { codeToHttpStatus, endStreamFlag, endStreamToJson, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
-import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import { sendJson, type Req, type Res } from "./http-json.js";
-import { envelope, headerRecord } from "./rpc/wire.js";
+import { sendJson } from "./http-json.js";
+import type { Req, Res } from "./http-types.js";
+import { refuseCall } from "./rpc/connect-protocol.js";
 import { drainRest } from "./unread-body.js";
 
 const READS = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -72,19 +71,4 @@ export function refuseForeignWrite(origins: string[], req: Req, res: Res, isProc
   if (isProcedure) refuseCall(req, res, new ConnectError(message, Code.PermissionDenied));
   else sendJson(res, 403, { status: "error", code: "origin_not_allowed", message });
   return true;
-}
-
-/** A call refused before it started: gRPC and gRPC-Web trailers-only, a Connect stream's end message, or Connect unary's error JSON. */
-function refuseCall(req: Req, res: Res, error: ConnectError): void {
-  const type = (req.headers["content-type"] ?? "").split(";", 1)[0]!.trim();
-  if (type.startsWith("application/grpc")) {
-    res.writeHead(200, { "content-type": type, ...headerRecord(setTrailerStatus(new Headers(), error)) });
-    res.end();
-  } else if (type.startsWith("application/connect+")) {
-    res.writeHead(200, { "content-type": type });
-    res.end(envelope(Buffer.from(JSON.stringify(endStreamToJson(new Headers(), error, {}))), endStreamFlag));
-  } else {
-    res.writeHead(codeToHttpStatus(error.code), { "content-type": "application/json" });
-    res.end(errorToJsonBytes(error, {}));
-  }
 }

@@ -1,11 +1,6 @@
 // Small helpers for the JSON answers outside Connect (health, REST).
-import type { ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
+import type { Res } from "./http-types.js";
 import { finish } from "./stream-writer.js";
-
-// connect-node's own request/response types, which cover http and http2.
-type Fallback = NonNullable<ConnectNodeAdapterOptions["fallback"]>;
-export type Req = Parameters<Fallback>[0];
-export type Res = Parameters<Fallback>[1];
 
 /** A JSON answer (`body` is JSON text already when `isText`). */
 export function sendJson(res: Res, status: number, body: unknown, headers: Record<string, string> = {}, isText = false): void {

@@ -4,7 +4,7 @@
 import { createReadStream, existsSync, statSync } from "node:fs";
 import { extname, join, normalize, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Req, Res } from "./http-json.js";
+import type { Req, Res } from "./http-types.js";
 
 // The built panel is dist/web: beside this file's dist/src/ when it runs compiled, or in the
 // repository's dist/ when it runs from source (tests, tsx).

@@ -3,7 +3,7 @@
 // for it to drain, so unsent changes stay in the watcher's bounded backlog.
 // An answer, or its last bytes, that the client does not take is dropped by
 // the connection's guard (write-stall.ts), whichever path wrote it.
-import type { Res } from "./http-json.js";
+import type { Res } from "./http-types.js";
 
 /**
  * Whether the client is gone: the connection (HTTP/1.1) or the stream (HTTP/2)

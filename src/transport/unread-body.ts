@@ -5,7 +5,7 @@
 // and the HTTP/1.1 connection then serves the next request. Past the bound
 // (bytes or time) the connection is closed, so a client cannot stream into
 // the server forever.
-import type { Req, Res } from "./http-json.js";
+import type { Req, Res } from "./http-types.js";
 
 export const DRAIN_MAX_BYTES = 64 * 1024 * 1024;
 export const DRAIN_MAX_MS = 10_000;

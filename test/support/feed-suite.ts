@@ -2,7 +2,8 @@
 // first, every change in feed order with its cursor, resume, filters, a
 // truncated cursor), ListSettings (pages with one cursor), list-then-watch
 // under concurrent writers ending exactly at the server's state, and reads at
-// a past revision.
+// a past revision. One suite (~320 lines) so that a store runs all of it
+// with one call, as the contract suite does.
 import { randomUUID } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

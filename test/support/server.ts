@@ -15,7 +15,7 @@ import { createLogger, type Logger } from "../../src/observe/log.js";
 import { openStore } from "../../src/store/open-store.js";
 import type { Store } from "../../src/store/store.js";
 import { restRoutes } from "../../src/transport/rest/routes.js";
-import { startServer, type RunningServer } from "../../src/transport/server.js";
+import { startServer, type RunningServer } from "../../src/app.js";
 
 export type Backend = "memory" | "sqlite" | "redis" | "redis-cluster";
 /** The in-process stores, which run the write engine. */

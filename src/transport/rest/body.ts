@@ -1,10 +1,10 @@
-// Reads a REST request body: declared JSON, at most the configured bytes,
-// parsed, with every integer exactly representable.
+// Reads a REST request body: declared JSON, within the one body limit
+// (../request-body.ts), parsed, with every integer exactly representable.
 import { issue, type Issue } from "../../domain/errors.js";
 import { inexactIntegers } from "../../domain/exact-integers.js";
-import { limitErrors } from "../../domain/limits.js";
 import type { JsonValue } from "../../domain/types.js";
-import type { Req } from "../http-json.js";
+import type { Req } from "../http-types.js";
+import { BARE, readBody } from "../request-body.js";
 import { drainRest } from "../unread-body.js";
 import { RestRefusal } from "./errors.js";
 
@@ -24,9 +24,8 @@ const isJson = (type: string) => type.split(";", 1)[0]!.trim().toLowerCase() ===
 
 /**
  * Throws 415 for a body not declared JSON, and PAYLOAD_TOO_LARGE past
- * `limit` (the rest of the body is drained so the client can read the
- * answer); a body that is not JSON, or holds an integer a double cannot hold
- * exactly, is reported, not thrown.
+ * `limit` (../request-body.ts); a body that is not JSON, or holds an integer
+ * a double cannot hold exactly, is reported, not thrown.
  */
 export async function readJsonBody(req: Req, limit: number): Promise<BodyResult> {
   const type = req.headers["content-type"];
@@ -34,30 +33,8 @@ export async function readJsonBody(req: Req, limit: number): Promise<BodyResult>
     drainRest(req);
     throw notJson(type);
   }
-  const tooLarge = () => limitErrors.body(limit);
-  if (Number(req.headers["content-length"]) > limit) {
-    drainRest(req);
-    throw tooLarge();
-  }
-  // Plain listeners, not `for await`: leaving an async iterator early destroys
-  // the request, and with it the connection the 413 has to travel on.
-  const body = await new Promise<Buffer | undefined>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= limit) return void chunks.push(chunk);
-      req.off("data", onData);
-      req.off("end", onEnd);
-      drainRest(req, size);
-      reject(tooLarge());
-    };
-    const onEnd = () => resolve(size === 0 ? undefined : Buffer.concat(chunks, size));
-    req.on("data", onData);
-    req.once("end", onEnd);
-    req.once("error", reject);
-  });
-  if (body === undefined) return { ok: true, value: undefined };
+  const body = await readBody(req, limit, BARE);
+  if (body.length === 0) return { ok: true, value: undefined };
   if (type === undefined) throw notJson(type);
   let value: JsonValue;
   try {

@@ -1,7 +1,7 @@
 // The one mapping from domain errors to REST statuses and bodies (SPEC §4).
 import { DomainError } from "../../domain/errors.js";
 import type { Logger } from "../../observe/log.js";
-import { codeToString } from "@connectrpc/connect/protocol-connect";
+import { codeName } from "../rpc/connect-protocol.js";
 import { CONNECT_CODES } from "../connect-errors.js";
 import type { Operations } from "../../service/operations.js";
 import { controlsViewJson } from "./views.js";
@@ -41,7 +41,7 @@ export async function restError(err: unknown, ops: Operations, log: Logger, rout
     log.error({ route, err }, "unexpected error");
     return INTERNAL;
   }
-  return { ...(await restAnswerOf(err, ops)), code: codeToString(CONNECT_CODES[err.reason]) };
+  return { ...(await restAnswerOf(err, ops)), code: codeName(CONNECT_CODES[err.reason]) };
 }
 
 async function restAnswerOf(err: DomainError, ops: Operations): Promise<RestAnswer> {

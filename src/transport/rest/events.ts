@@ -8,7 +8,7 @@ import type { HistoryEntry } from "../../domain/types.js";
 import type { Logger } from "../../observe/log.js";
 import type { Operations } from "../../service/operations.js";
 import type { Watch, WatchItem } from "../../service/watch.js";
-import type { Res } from "../http-json.js";
+import type { Res } from "../http-types.js";
 import { drained, finish, gone } from "../stream-writer.js";
 import { restError } from "./errors.js";
 import { historyEntryJson } from "./views.js";

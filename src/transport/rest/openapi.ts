@@ -3,6 +3,7 @@
 // describe answers (./responses.ts), never written by hand.
 import { z } from "zod";
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiResponsesObject } from "zod-openapi";
+import { MAX_ID_LENGTH } from "../../domain/limits.js";
 import * as R from "./responses.js";
 import {
   atRevisionQuery,
@@ -52,7 +53,7 @@ const write: ZodOpenApiResponsesObject = {
   "423": json(R.locked, "The default scope is locked (SESSION_DEFAULTS_LOCKED)."),
 };
 
-const sessionId = z.object({ sessionId: z.string().meta({ description: "1-128 characters from A-Z a-z 0-9 . _ : -" }) });
+const sessionId = z.object({ sessionId: z.string().meta({ description: `1-${MAX_ID_LENGTH} characters from A-Z a-z 0-9 . _ : -` }) });
 const op = (summary: string, responses: ZodOpenApiResponsesObject, extra: Partial<ZodOpenApiOperationObject> = {}): ZodOpenApiOperationObject => ({
   summary,
   responses,

@@ -2,7 +2,7 @@
 import type { Principal } from "../../auth.js";
 import type { Logger } from "../../observe/log.js";
 import type { Operations } from "../../service/operations.js";
-import type { Req, Res } from "../http-json.js";
+import type { Req, Res } from "../http-types.js";
 import type { RestAnswer } from "./errors.js";
 
 export interface Ctx {

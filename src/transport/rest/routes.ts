@@ -4,10 +4,12 @@
 import type { z } from "zod";
 import { errors, issue } from "../../domain/errors.js";
 import { isObject } from "../../domain/json.js";
+import { SESSION_LIST_PAGE } from "../../domain/limits.js";
 import type { JsonObject, JsonValue, Scope } from "../../domain/types.js";
 import type { Logger } from "../../observe/log.js";
 import type { SettingsUpdate } from "../../service/operations.js";
-import { sendJson, type Req, type Res } from "../http-json.js";
+import { sendJson } from "../http-json.js";
+import type { Req, Res } from "../http-types.js";
 import type { RouteContext, RouteHandler } from "../server.js";
 import { readJsonBody } from "./body.js";
 import { openApiDocument } from "./openapi.js";
@@ -93,7 +95,7 @@ const listSessions: Handler = async ({ query, ops, caller }) => {
   const q = listSessionsQuery.safeParse(Object.fromEntries(query));
   if (!q.success) throw errors.invalid(toIssues(q.error));
   if (q.data.archived === "true") return ok(sessionListJson([], null, true));
-  const page = await ops.listSessions(q.data.limit ?? 100, q.data.cursor ?? "", caller);
+  const page = await ops.listSessions(q.data.limit ?? SESSION_LIST_PAGE.default, q.data.cursor ?? "", caller);
   return ok(sessionListJson(page.sessions, page.nextPageToken || null, false));
 };
 

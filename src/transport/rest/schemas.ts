@@ -4,6 +4,7 @@
 import { z } from "zod";
 import type { Issue, IssueCode, IssuePath } from "../../domain/errors.js";
 import { isObject } from "../../domain/json.js";
+import { MAX_CURSOR_LENGTH, MAX_FILTER_KEYS, MAX_ID_LENGTH, SESSION_LIST_PAGE } from "../../domain/limits.js";
 import type { JsonObject, JsonValue } from "../../domain/types.js";
 
 // Objects pass through untouched (not rebuilt), so a "__proto__" key stays data.
@@ -89,7 +90,7 @@ const bool = z.enum(["true", "false"], { message: 'must be "true" or "false"' })
 export const listSessionsQuery = z.object({
   archived: bool.optional(),
   cursor: z.string().min(1).optional(),
-  limit: z.coerce.number().int().min(1).max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(SESSION_LIST_PAGE.max).optional(),
   includeSystemOwned: bool.optional(),
 });
 
@@ -104,16 +105,16 @@ export const atRevisionQuery = z.object({ atRevision: revisionText.optional() })
 
 /** GET /api/events: the change feed as Server-Sent Events. `key` may repeat. */
 export const changesQuery = z.object({
-  after: z.string().min(1).max(4096).optional(),
+  after: z.string().min(1).max(MAX_CURSOR_LENGTH).optional(),
   scope: z.enum(["sessions", "session", "default"], { message: 'must be "sessions" or "default"' }).optional(),
-  key: z.array(z.string()).max(100).optional(),
-  sessionIdPrefix: z.string().max(128).optional(),
+  key: z.array(z.string()).max(MAX_FILTER_KEYS).optional(),
+  sessionIdPrefix: z.string().max(MAX_ID_LENGTH).optional(),
 });
 
 /** GET /api/settings: every scope, a page at a time. */
 export const listSettingsQuery = z.object({
   pageSize: z.string().regex(/^\d{1,4}$/, "must be a number from 0 to 9999").optional(),
-  pageToken: z.string().max(4096).optional(),
+  pageToken: z.string().max(MAX_CURSOR_LENGTH).optional(),
 });
 
 export const eventsQuery = z.object({

@@ -1,19 +1,18 @@
-// Unary gRPC on the raw HTTP/2 stream: the hottest path, so no compat
+// Unary gRPC on the raw HTTP/2 stream: the hottest path, so no
 // request/response objects, no Headers unless asked for, one frozen header
 // object, one DATA frame and the trailers (or a trailers-only answer on
-// error, built by connect's own setTrailerStatus so clients decode it
-// exactly as from connect).
+// error, built as connect builds it, so clients decode it exactly as from
+// connect). The call's life is ./call.ts's; this is only its framing.
 import http2 from "node:http2";
-import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
-import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import { LeanContext, type Exchange } from "./context.js";
-import type { Method } from "./methods.js";
-import { bodyTooLarge, declaredTooLarge, decode, encodeAnswer, envelope, envelopePrefix, headerRecord, requestMessage, wireOf } from "./wire.js";
-import type { RpcOptions } from "./compat-call.js";
-import { toConnectError } from "../connect-errors.js";
+import type { ConnectError } from "@connectrpc/connect";
+import { RpcCall } from "./call.js";
+import { grpcStatus } from "./connect-protocol.js";
+import type { Method, RpcOptions, Wire } from "./types.js";
+import { envelope, envelopePrefix, headerRecord, wireOf } from "./wire.js";
+import { ENVELOPED } from "../request-body.js";
 
 const { NGHTTP2_NO_ERROR } = http2.constants;
+const GRPC: Wire = Object.freeze({ protocol: "grpc", codec: "proto", contentType: "application/grpc" });
 const OK_HEADERS = Object.freeze({ ":status": 200, "content-type": "application/grpc", "grpc-accept-encoding": "identity" });
 const OK_TRAILERS = Object.freeze({ "grpc-status": "0" });
 /** Above this, copying an answer into one frame costs more than a second write. */
@@ -33,27 +32,22 @@ export function serveGrpcUnary(stream: http2.ServerHttp2Stream, headers: http2.I
   return true;
 }
 
-class GrpcUnaryCall implements Exchange {
-  readonly protocolName = "grpc";
-  readonly ctx = new LeanContext(this);
-  deadline?: number;
-  done = false;
-  private chunks: Buffer[] = [];
-  private size = 0;
-  private timer?: NodeJS.Timeout;
-
+class GrpcUnaryCall extends RpcCall {
   constructor(
     private readonly stream: http2.ServerHttp2Stream,
     readonly headers: http2.IncomingHttpHeaders,
-    readonly method: Method,
-    private readonly options: RpcOptions,
-  ) {}
+    method: Method,
+    options: RpcOptions,
+  ) {
+    super(method, GRPC, ENVELOPED, options);
+  }
 
   get url(): string {
     return `http://${this.headers[":authority"] ?? "localhost"}${this.headers[":path"] ?? ""}`;
   }
-  get shutdown() {
-    return this.options.shutdown;
+
+  start(): void {
+    this.begin(this.stream);
   }
 
   /** `aborted` fires only when the client resets the stream or drops the connection, never on a normal call. */
@@ -63,53 +57,18 @@ class GrpcUnaryCall implements Exchange {
     return true;
   }
 
-  start(): void {
+  /** A reset stream ends too; it must cost nothing more (and count as a reset in h2-guard.ts). */
+  protected abandoned(): boolean {
+    return this.stream.aborted;
+  }
+
+  /** Whatever the client still sends is read and dropped, so that the stream can close. */
+  protected dropBody(): void {
     const stream = this.stream;
-    const timeout = this.headers["grpc-timeout"];
-    if (timeout !== undefined) {
-      const t = parseTimeout(String(timeout), Number.MAX_SAFE_INTEGER);
-      if (t.error) return this.fail(t.error);
-      this.deadline = Date.now() + t.timeoutMs!;
-      this.timer = setTimeout(() => this.fail(new ConnectError("the call timed out", Code.DeadlineExceeded)), t.timeoutMs!);
-    }
-    const declared = declaredTooLarge(this.headers, this.options.maxBodyBytes);
-    if (declared) return this.fail(declared);
-    // How long the body may take is bounded per stream by h2-guard.ts.
-    stream.on("data", (chunk: Buffer) => this.onData(chunk));
-    stream.once("end", () => this.onEnd());
+    if (!stream.destroyed && !stream.readableEnded) stream.resume();
   }
 
-  private onData(chunk: Buffer): void {
-    if (this.done) return;
-    this.size += chunk.length;
-    const tooLarge = bodyTooLarge(this.size, this.options.maxBodyBytes);
-    if (tooLarge) return this.fail(tooLarge);
-    this.chunks.push(chunk);
-  }
-
-  private onEnd(): void {
-    // A reset stream ends too; it must cost nothing more (and count as a reset in h2-guard.ts).
-    if (this.done || this.stream.aborted) return;
-    let input: MessageShape<DescMessage>;
-    try {
-      const body = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
-      this.chunks = [];
-      input = decode(this.method.input, "proto", requestMessage({ protocol: "grpc", codec: "proto", contentType: "" }, "unary", body));
-    } catch (err) {
-      return this.fail(toConnectError(err, this.options.log, this.method.method.name));
-    }
-    this.method
-      .call(input, this.ctx)
-      .then((out) => {
-        const encoded = encodeAnswer(this.method.output, "proto", out as MessageShape<DescMessage>);
-        return encoded instanceof Promise ? encoded.then((bytes) => this.reply(bytes)) : this.reply(encoded);
-      })
-      .catch((err: unknown) => this.fail(toConnectError(err, this.options.log, this.method.method.name)));
-  }
-
-  private reply(bytes: Uint8Array): void {
-    if (this.done) return;
-    this.finish();
+  protected reply(bytes: Uint8Array): void {
     const stream = this.stream;
     if (stream.destroyed) return;
     const { setHeaders, setTrailers } = this.ctx;
@@ -125,29 +84,11 @@ class GrpcUnaryCall implements Exchange {
   }
 
   /** An error before any answer: a trailers-only response. */
-  fail(error: ConnectError): void {
-    if (this.done) return;
-    this.finish();
-    this.ctx.abort(error);
+  protected sendError(error: ConnectError): void {
     const stream = this.stream;
     if (stream.destroyed) return;
-    this.sendError(error);
-    // Whatever the client still sends is read and dropped, so that the stream can close.
-    this.chunks = [];
-    if (!stream.readableEnded) stream.resume();
-  }
-
-  private sendError(error: ConnectError): void {
-    const stream = this.stream;
     if (stream.headersSent) return void stream.close(NGHTTP2_NO_ERROR);
     const { setHeaders, setTrailers } = this.ctx;
-    const status = setTrailerStatus(new Headers(setTrailers), error);
-    stream.respond({ ":status": 200, "content-type": "application/grpc", ...(setHeaders && headerRecord(setHeaders)), ...headerRecord(status) }, { endStream: true });
-  }
-
-  private finish(): void {
-    this.done = true;
-    clearTimeout(this.timer);
+    stream.respond({ ":status": 200, "content-type": "application/grpc", ...(setHeaders && headerRecord(setHeaders)), ...grpcStatus(error, setTrailers) }, { endStream: true });
   }
 }
-

@@ -9,21 +9,9 @@
 // can remove it. So the common calls (unary gRPC, unary Connect, and server
 // streams) are served here, on the same implementations and interceptors,
 // and everything else still goes to connect-node.
-import { create, type DescMessage, type DescMethod, type DescService, type MessageShape } from "@bufbuild/protobuf";
+import { create, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type Interceptor, type StreamRequest, type StreamResponse, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
-import type { LeanContext } from "./context.js";
-
-export type Kind = "unary" | "server_streaming";
-
-export interface Method {
-  kind: Kind;
-  method: DescMethod;
-  service: DescService;
-  input: DescMessage;
-  output: DescMessage;
-  /** The implementation behind the interceptors: a message, or an iterable of them. */
-  call(request: MessageShape<DescMessage>, ctx: LeanContext): Promise<MessageShape<DescMessage> | AsyncIterable<MessageShape<DescMessage>>>;
-}
+import type { Message, Method } from "./types.js";
 
 type Impl = Record<string, unknown>;
 
@@ -51,19 +39,19 @@ export function methodTable(services: [DescService, Impl][], interceptors: Inter
 type ImplFn = (req: unknown, ctx: HandlerContext) => unknown;
 
 /** The implementation's answer as a message of the output type (connect accepts init objects). */
-function normalize(output: DescMessage, out: unknown): MessageShape<DescMessage> {
+function normalize(output: DescMessage, out: unknown): Message {
   const typed = out !== null && typeof out === "object" && (out as { $typeName?: string }).$typeName === output.typeName;
-  return typed ? (out as MessageShape<DescMessage>) : create(output, out as never);
+  return typed ? (out as Message) : create(output, out as never);
 }
 
-async function* normalizeAll(output: DescMessage, out: AsyncIterable<unknown>): AsyncGenerator<MessageShape<DescMessage>> {
+async function* normalizeAll(output: DescMessage, out: AsyncIterable<unknown>): AsyncGenerator<Message> {
   for await (const message of out) yield normalize(output, message);
 }
 
 function chain(fn: ImplFn, method: DescMethod, service: DescService, interceptors: Interceptor[]): Method["call"] {
   const output = method.output;
   const streaming = method.methodKind === "server_streaming";
-  const invoke = (message: unknown, ctx: LeanContext) => {
+  const invoke = (message: unknown, ctx: HandlerContext) => {
     const out = fn(message, ctx);
     if (!streaming) return Promise.resolve(out).then((o) => normalize(output, o));
     if (out === null || typeof out !== "object" || !(Symbol.asyncIterator in out)) {
@@ -76,7 +64,7 @@ function chain(fn: ImplFn, method: DescMethod, service: DescService, interceptor
   // connect's request and response shapes, with lazy getters so that building
   // them costs nothing the interceptors do not read.
   const inner = async (req: UnaryRequest | StreamRequest): Promise<UnaryResponse | StreamResponse> => {
-    const ctx = (req as unknown as Record<typeof ctxKey, LeanContext>)[ctxKey];
+    const ctx = (req as unknown as Record<typeof ctxKey, HandlerContext>)[ctxKey];
     const input = req.stream ? await first(req.message) : req.message;
     const message = await invoke(input, ctx);
     return {
@@ -121,11 +109,11 @@ function chain(fn: ImplFn, method: DescMethod, service: DescService, interceptor
       },
     };
     const res = await next(req as never);
-    return res.message as MessageShape<DescMessage> | AsyncIterable<MessageShape<DescMessage>>;
+    return res.message as Message | AsyncIterable<Message>;
   };
 }
 
-const ctxKey = Symbol("lean context");
+const ctxKey = Symbol("call context");
 
 async function* once<T>(message: T): AsyncGenerator<T> {
   yield message;

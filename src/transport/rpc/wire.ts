@@ -6,21 +6,12 @@
 // Anything else (compression, grpc+json, GET requests, unknown types) is
 // left to connect-node, which speaks every variant.
 import type { IncomingHttpHeaders } from "node:http";
-import { fromBinary, fromJsonString, toBinary, toJsonString, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import { fromBinary, fromJsonString, toBinary, toJsonString, type DescMessage } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { requireExactIntegers } from "../../domain/exact-integers.js";
-import { preEncoded } from "../../service/encodings.js";
-import type { ProtocolName } from "./context.js";
-import type { Kind } from "./methods.js";
-
-export type Codec = "proto" | "json";
-
-export interface Wire {
-  protocol: ProtocolName;
-  codec: Codec;
-  /** The response content type. */
-  contentType: string;
-}
+import { ownEncoding } from "../../service/encoded-answer.js";
+import { BARE, ENVELOPED, type Framing } from "../request-body.js";
+import type { Codec, Kind, Message, Wire } from "./types.js";
 
 const IDENTITY = new Set([undefined, "", "identity"]);
 
@@ -54,7 +45,7 @@ export function wireOf(headers: IncomingHttpHeaders, kind: Kind): Wire | undefin
 // connect reads JSON with unknown fields ignored; so does the fast path.
 const READ_JSON = { ignoreUnknownFields: true };
 
-export function decode(schema: DescMessage, codec: Codec, bytes: Uint8Array): MessageShape<DescMessage> {
+export function decode(schema: DescMessage, codec: Codec, bytes: Uint8Array): Message {
   if (codec === "json") requireExactIntegers(bytes);
   try {
     return codec === "proto" ? fromBinary(schema, bytes) : fromJsonString(schema, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8"), READ_JSON);
@@ -63,14 +54,13 @@ export function decode(schema: DescMessage, codec: Codec, bytes: Uint8Array): Me
   }
 }
 
-export function encode(schema: DescMessage, codec: Codec, message: MessageShape<DescMessage>): Uint8Array {
+export function encode(schema: DescMessage, codec: Codec, message: Message): Uint8Array {
   return codec === "proto" ? toBinary(schema, message) : Buffer.from(toJsonString(schema, message));
 }
 
-/** A unary answer's bytes: built by the service when it knows better (a big map, see service/encodings.ts), else encoded here. */
-export function encodeAnswer(schema: DescMessage, codec: Codec, message: MessageShape<DescMessage>): Uint8Array | Promise<Uint8Array> {
-  const pre = preEncoded.get(message)?.[codec];
-  return pre ? pre() : encode(schema, codec, message);
+/** A unary answer's bytes: the ones it carries (a big map's, see service/encoded-answer.ts), else encoded here. */
+export function encodeAnswer(schema: DescMessage, codec: Codec, message: Message): Uint8Array | Promise<Uint8Array> {
+  return ownEncoding(message, codec) ?? encode(schema, codec, message);
 }
 
 /** flags(1) length(4, big-endian) payload: one message of a stream. */
@@ -93,19 +83,25 @@ export function envelopePrefix(length: number, flags = 0): Buffer {
 // A message object shared by many streams (a change sent to every watcher) is enveloped once per codec.
 const shared = new WeakMap<object, Partial<Record<Codec, Buffer>>>();
 
-export function envelopeOnce(schema: DescMessage, codec: Codec, message: MessageShape<DescMessage>): Buffer {
+export function envelopeOnce(schema: DescMessage, codec: Codec, message: Message): Buffer {
   let cached = shared.get(message);
   if (!cached) shared.set(message, (cached = {}));
   return (cached[codec] ??= envelope(encode(schema, codec, message)));
 }
 
-/**
- * The one request message of a unary or server-streaming call. Enveloped
- * protocols carry it in exactly one uncompressed envelope; Connect unary
- * sends it bare.
- */
-export function requestMessage(wire: Wire, kind: Kind, body: Buffer): Uint8Array {
-  if (wire.protocol === "connect" && kind === "unary") return body;
+/** How a request's one message is framed: Connect unary sends it bare, every other wire in one envelope. */
+export function framingOf(wire: Wire, kind: Kind): Framing {
+  return wire.protocol === "connect" && kind === "unary" ? BARE : ENVELOPED;
+}
+
+/** The same from the content type alone, for any wire (also those left to connect-node). */
+export function framingOfType(contentType: string | undefined): Framing {
+  return contentType?.startsWith("application/grpc") || contentType?.startsWith("application/connect+") ? ENVELOPED : BARE;
+}
+
+/** The one request message of a unary or server-streaming call: the bare body, or its one uncompressed envelope's payload. */
+export function requestMessage(body: Buffer, framing: Framing): Uint8Array {
+  if (framing === BARE) return body;
   if (body.length < 5) throw new ConnectError("protocol error: missing input message", Code.InvalidArgument);
   if (body[0]! & 0b1) throw new ConnectError("compressed messages are not supported here", Code.Unimplemented);
   const length = body.readUInt32BE(1);
@@ -114,21 +110,13 @@ export function requestMessage(wire: Wire, kind: Kind, body: Buffer): Uint8Array
   return body.subarray(5);
 }
 
-/** Refuses a request body past the limit: `maxBodyBytes` of message, plus an envelope's 5-byte prefix. */
-export function bodyTooLarge(size: number, maxBodyBytes: number): ConnectError | undefined {
-  if (size <= maxBodyBytes + 5) return undefined;
-  return new ConnectError(`the request is larger than ${maxBodyBytes} bytes`, Code.ResourceExhausted);
-}
-
-/** A body whose declared length (content-length) is past the limit: refused before a byte of it is read. */
-export function declaredTooLarge(headers: IncomingHttpHeaders, maxBodyBytes: number): ConnectError | undefined {
-  const declared = Number(headers["content-length"]);
-  return Number.isFinite(declared) ? bodyTooLarge(declared, maxBodyBytes) : undefined;
-}
-
 /** Fetch Headers as a plain object, for Node's response and trailer APIs. */
 export function headerRecord(h: Headers): Record<string, string> {
-  const out: Record<string, string> = {};
-  h.forEach((v, k) => (out[k] = v));
-  return out;
+  return copyHeaders({}, h);
+}
+
+/** Adds `h` (if any) to a plain header object, each name after `prefix`. */
+export function copyHeaders(into: Record<string, string>, h: Headers | undefined, prefix = ""): Record<string, string> {
+  h?.forEach((v, k) => (into[prefix + k] = v));
+  return into;
 }

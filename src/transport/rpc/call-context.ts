@@ -1,31 +1,9 @@
-// connect's HandlerContext for the fast path, built lazily: a call that never
-// reads its signal, headers or values allocates none of them.
-import type { IncomingHttpHeaders } from "node:http";
+// connect's HandlerContext for one fast-path call, built lazily: a call that
+// never reads its signal, headers or values allocates none of them.
 import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
-import type { Method } from "./methods.js";
+import type { Exchange } from "./types.js";
 
-export type ProtocolName = "grpc" | "grpc-web" | "connect";
-
-/** What a context needs from the call it belongs to. */
-export interface Exchange {
-  readonly method: Method;
-  readonly protocolName: ProtocolName;
-  /** Node's incoming header object. */
-  readonly headers: IncomingHttpHeaders;
-  readonly url: string;
-  /** When the call times out (ms since the epoch), from grpc-timeout or connect-timeout-ms. */
-  readonly deadline?: number;
-  /** Aborted when the server shuts down. */
-  readonly shutdown: AbortSignal;
-  /** Whether the call has already answered. */
-  readonly done: boolean;
-  /** Registers `gone` to run once if the client goes away; answers false if it already has. */
-  watchClient(gone: () => void): boolean;
-  /** Set by the server for every call (the authenticated caller, ...). */
-  readonly values?: () => ContextValues;
-}
-
-export class LeanContext implements HandlerContext {
+export class CallContext implements HandlerContext {
   readonly requestMethod = "POST";
   private controller?: AbortController;
   private rqh?: Headers;

@@ -3,7 +3,7 @@
 // reason), without the stores knowing about metrics.
 import type { Histogram } from "prom-client";
 import { DomainError } from "../domain/errors.js";
-import type { Store } from "../store/store.js";
+import type { Store } from "./store.js";
 
 const TIMED = new Set<string | symbol>([
   "requireActiveSession", "createSession", "getSession", "listSessions", "deleteSession",
