@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { healthz } from "./support/abuse/probe.js";
-import { ERROR, ERROR_CODES, FLAG, FRAME, RawH2, block, expandingBlock, frame, rstStream, statusOf, windowUpdate } from "./support/h2-frames.js";
+import { ERROR, ERROR_CODES, FLAG, FRAME, RawH2, block, expandingBlock, frame, rstStream, statusOf, u32, windowUpdate } from "./support/h2-frames.js";
 import { startMain } from "./support/process.js";
 
 const GET_SETTINGS = "/codexmanager.settings.v1.SettingsService/GetSettings";
@@ -70,6 +70,31 @@ describe("one packet", () => {
       });
     }
   });
+});
+
+describe("a GOAWAY with an error code, while requests are still arriving", () => {
+  // Found by h2-fuzz.test.ts: Node destroyed the session inside its receive loop, and aborted the
+  // process (current_nghttp2_memory_ == 0) when the session was collected, seconds later.
+  it("costs the connection and never the process, however often", async () => {
+    const waiting = frame(FRAME.HEADERS, FLAG.END_HEADERS, 1, request(PATHS["gRPC (fast path)"]!));
+    const contradicted = frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, 5, request(PATHS["GET /healthz"]!, { "content-length": "14" }));
+    const goaway = frame(FRAME.GOAWAY, 0, 0, Buffer.concat([u32(2), u32(3)]));
+    for (let round = 0; round < 150; round++) {
+      await Promise.all(Array.from({ length: 8 }, async () => {
+        const c = await RawH2.open(port);
+        try {
+          c.send(waiting);
+          await c.roundTrip();
+          c.send(contradicted, goaway);
+          await c.waitFor(() => false, 1000);
+        } finally {
+          c.destroy();
+        }
+      }));
+      if (main.child.exitCode !== null) break;
+    }
+    await alive();
+  }, 120_000);
 });
 
 describe("header blocks that expand", () => {

@@ -21,7 +21,7 @@ import type { HttpLimits } from "../config.js";
 import type { AbuseLog } from "./abuse-log.js";
 import type { WriteStalls } from "./write-stall.js";
 
-const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_REFUSED_STREAM } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 /**
  * The decoded header list a request may carry: HTTP/1.1's bound (Node's 16 KiB of header
  * bytes), plus the 32 bytes HTTP/2 counts per field (RFC 9113 §6.5.2) for Node's 128 fields.
@@ -29,6 +29,41 @@ const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_REFUSED_STREAM } = ht
 export const MAX_HEADER_LIST_BYTES = 16 * 1024 + 32 * 128;
 
 function ignore(): void {}
+
+/**
+ * Ends an abusive session with GOAWAY (ENHANCE_YOUR_CALM), after the current turn of the event
+ * loop: stream events can run inside nghttp2's loop over the bytes just received, and a session
+ * destroyed there aborts the process (nghttp2's assertion `iframe->state == NGHTTP2_IB_IGN_ALL`,
+ * nghttp2/nghttp2#2509; Node's `onread->IsFunction()`, nodejs/node#64850). Found by h2-fuzz.test.ts.
+ */
+function endSession(session: http2.Http2Session): void {
+  ending.add(session);
+  setImmediate(() => {
+    if (session.destroyed) return;
+    session.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
+    session.destroy();
+  });
+}
+const ending = new WeakSet<http2.Http2Session>();
+
+/**
+ * Node destroys a session that receives GOAWAY with an error code at once, from inside that same
+ * loop; with a request still arriving in those bytes (one whose content-length its END_STREAM
+ * contradicts) the process aborts later, when the session is collected (`current_nghttp2_memory_
+ * == 0` in ~Http2Session, Node 20.20). That one destroy waits a turn of the event loop.
+ */
+function deferDestroyOnGoaway(session: http2.Http2Session): void {
+  const destroy = session.destroy;
+  let deferred = false;
+  session.on("goaway", (code: number) => (deferred = code !== NGHTTP2_NO_ERROR));
+  session.destroy = function (this: http2.Http2Session, ...args: Parameters<typeof destroy>) {
+    if (!deferred) return destroy.apply(this, args);
+    deferred = false;
+    setImmediate(() => destroy.apply(this, args));
+  };
+}
+/** A session destroyed, or about to be: nothing more is done for it. */
+const ended = (session: http2.Http2Session) => session.destroyed || ending.has(session);
 /** How long an idle connection's GOAWAY gets to leave before its socket is closed. */
 const GOAWAY_FLUSH_MS = 100;
 /**
@@ -114,13 +149,12 @@ export function guardHttp2(
 
   /** Counts one stream the client reset before it was answered; past a cap, ends the session. */
   const onReset = (session: http2.Http2Session, guard: SessionGuard) => {
-    if (session.destroyed) return;
+    if (ended(session)) return;
     const overTotal = total.add(limits.maxResetsPerSecondTotal);
     if (overTotal) refuseUntil = Date.now() + 1000;
     if (guard.resets.add(limits.maxResetsPerSecond) || overTotal) {
       abuse?.note("http2ResetFlood");
-      session.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
-      session.destroy();
+      endSession(session);
     }
   };
 
@@ -149,6 +183,7 @@ export function guardHttp2(
     guards.set(session, guard);
     guard.idleFor(limits.requestTimeoutMs);
     session.on("error", ignore);
+    deferDestroyOnGoaway(session);
     session.once("close", () => clearTimeout(guard.idleTimer));
   });
 
@@ -187,7 +222,7 @@ export function guardHttp2(
     stream.on("error", ignore);
     const session = stream.session;
     const guard = session && guards.get(session);
-    if (!session || !guard || session.destroyed) return;
+    if (!session || !guard || ended(session)) return;
     // Node announces streams a tick late: one the client already reset (rapid reset sends the
     // reset with the headers) is counted, and nothing is built for it.
     if (stream.aborted || stream.destroyed) return onReset(session, guard);
@@ -197,8 +232,7 @@ export function guardHttp2(
     if (session.pendingSettingsAck && headerListBytes(rest[1] as string[]) > MAX_HEADER_LIST_BYTES) {
       abuse?.note("http2HeadersTooLarge");
       stream.close(NGHTTP2_ENHANCE_YOUR_CALM);
-      session.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
-      return void session.destroy();
+      return endSession(session);
     }
     if (refuses?.(session)) return void stream.close(NGHTTP2_REFUSED_STREAM);
     track(stream, session, guard);
