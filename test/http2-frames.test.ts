@@ -129,6 +129,23 @@ describe("header blocks that expand", () => {
     }
   });
 
+  it("closes such a connection without aborting the process while more of its frames are being read", async () => {
+    // Found by h2-fuzz.test.ts: the session was destroyed inside nghttp2's loop over these bytes,
+    // which then met a connection error (a GOAWAY on a stream) and aborted the process.
+    for (let round = 0; round < 50 && main.child.exitCode === null; round++) {
+      await Promise.all(Array.from({ length: 8 }, async () => {
+        const c = await RawH2.open(port);
+        try {
+          c.send(bomb(), frame(FRAME.GOAWAY, 0, 7, Buffer.alloc(5)));
+          await c.waitFor(() => false, 2000);
+        } finally {
+          c.destroy();
+        }
+      }));
+    }
+    await alive();
+  });
+
   it("closes a connection that sends such a block before acknowledging SETTINGS, as HTTP/1.1 closes after its 431", async () => {
     const c = await RawH2.open(port);
     try {
