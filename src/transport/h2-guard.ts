@@ -21,7 +21,7 @@ import type { HttpLimits } from "../config.js";
 import type { AbuseLog } from "./abuse-log.js";
 import type { WriteStalls } from "./write-stall.js";
 
-const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_REFUSED_STREAM } = http2.constants;
 /**
  * The decoded header list a request may carry: HTTP/1.1's bound (Node's 16 KiB of header
  * bytes), plus the 32 bytes HTTP/2 counts per field (RFC 9113 §6.5.2) for Node's 128 fields.
@@ -45,25 +45,25 @@ function endSession(session: http2.Http2Session): void {
   });
 }
 const ending = new WeakSet<http2.Http2Session>();
-
-/**
- * Node destroys a session that receives GOAWAY with an error code at once, from inside that same
- * loop; with a request still arriving in those bytes (one whose content-length its END_STREAM
- * contradicts) the process aborts later, when the session is collected (`current_nghttp2_memory_
- * == 0` in ~Http2Session, Node 20.20). That one destroy waits a turn of the event loop.
- */
-function deferDestroyOnGoaway(session: http2.Http2Session): void {
-  const destroy = session.destroy;
-  let deferred = false;
-  session.on("goaway", (code: number) => (deferred = code !== NGHTTP2_NO_ERROR));
-  session.destroy = function (this: http2.Http2Session, ...args: Parameters<typeof destroy>) {
-    if (!deferred) return destroy.apply(this, args);
-    deferred = false;
-    setImmediate(() => destroy.apply(this, args));
-  };
-}
 /** A session destroyed, or about to be: nothing more is done for it. */
 const ended = (session: http2.Http2Session) => session.destroyed || ending.has(session);
+
+/**
+ * Node itself destroys sessions from inside that loop too: on a GOAWAY from the client, and when
+ * the last stream of a closing session closes. Either aborts the process, with a connection
+ * error later in the same bytes (the assertion above) or with a request whose content-length
+ * its END_STREAM contradicts (`current_nghttp2_memory_ == 0` in ~Http2Session, when the session
+ * is collected; Node 20.20). So every destroy of a session waits a turn of the event loop.
+ */
+function deferDestroy(session: http2.Http2Session): void {
+  const destroy = session.destroy;
+  session.destroy = function (this: http2.Http2Session, ...args: Parameters<typeof destroy>) {
+    setImmediate(() => {
+      if (!this.destroyed) destroy.apply(this, args);
+    });
+  };
+}
+
 /** How long an idle connection's GOAWAY gets to leave before its socket is closed. */
 const GOAWAY_FLUSH_MS = 100;
 /**
@@ -183,7 +183,7 @@ export function guardHttp2(
     guards.set(session, guard);
     guard.idleFor(limits.requestTimeoutMs);
     session.on("error", ignore);
-    deferDestroyOnGoaway(session);
+    deferDestroy(session);
     session.once("close", () => clearTimeout(guard.idleTimer));
   });
 
