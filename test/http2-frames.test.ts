@@ -97,6 +97,38 @@ describe("a GOAWAY with an error code, while requests are still arriving", () =>
   }, 120_000);
 });
 
+describe("rapid reset", () => {
+  const restRead = request({ ":method": "GET", ":path": "/api/sessions/rapid/settings" });
+  /** Sends `pairs` of HEADERS and RST_STREAM(CANCEL) in batches of 50; answers the GOAWAY's code, if any. */
+  const resetStorm = async (c: RawH2, pairs: number, headersFlags: number) => {
+    for (let id = 1; id < 2 * pairs && !c.closed; ) {
+      const batch: Buffer[] = [];
+      for (let i = 0; i < 50; i++, id += 2) batch.push(frame(FRAME.HEADERS, headersFlags, id, restRead), rstStream(id, ERROR.CANCEL));
+      c.send(...batch);
+      await c.roundTrip();
+    }
+    return (await c.waitFor((f) => f.type === FRAME.GOAWAY, 1000))?.payload.readUInt32BE(4);
+  };
+
+  it("is counted on a path that answers at once (REST): the client's request was never finished", async () => {
+    const c = await RawH2.open(port);
+    try {
+      expect(await resetStorm(c, 400, FLAG.END_HEADERS)).toBe(ERROR.ENHANCE_YOUR_CALM);
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it("is not counted for calls the client finished asking and then cancelled (a watch, a read)", async () => {
+    const c = await RawH2.open(port);
+    try {
+      expect(await resetStorm(c, 400, FLAG.END_HEADERS | FLAG.END_STREAM)).toBeUndefined();
+    } finally {
+      c.destroy();
+    }
+  });
+});
+
 describe("header blocks that expand", () => {
   const health = { ":method": "GET", ":path": "/healthz", ":scheme": "http", ":authority": "127.0.0.1" };
   /** 4 KB on the wire, about 400 KiB decoded: one 4,000-byte field, then 100 references to it. */
