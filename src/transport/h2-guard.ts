@@ -20,6 +20,7 @@ import http2 from "node:http2";
 import type net from "node:net";
 import type { HttpLimits } from "../config.js";
 import type { AbuseLog } from "./abuse-log.js";
+import { deferDestroy, ended, endSession } from "./h2-session-end.js";
 import type { WriteStalls } from "./write-stall.js";
 
 const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
@@ -30,40 +31,6 @@ const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_NO_ERROR, NGHTTP2_REF
 export const MAX_HEADER_LIST_BYTES = 16 * 1024 + 32 * 128;
 
 function ignore(): void {}
-
-/**
- * Ends an abusive session with GOAWAY (ENHANCE_YOUR_CALM), after the current turn of the event
- * loop: stream events can run inside nghttp2's loop over the bytes just received, and a session
- * destroyed there aborts the process (nghttp2's assertion `iframe->state == NGHTTP2_IB_IGN_ALL`,
- * nghttp2/nghttp2#2509; Node's `onread->IsFunction()`, nodejs/node#64850). Found by h2-fuzz.test.ts.
- */
-function endSession(session: http2.Http2Session): void {
-  ending.add(session);
-  setImmediate(() => {
-    if (session.destroyed) return;
-    session.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
-    session.destroy();
-  });
-}
-const ending = new WeakSet<http2.Http2Session>();
-/** A session destroyed, or about to be: nothing more is done for it. */
-const ended = (session: http2.Http2Session) => session.destroyed || ending.has(session);
-
-/**
- * Node itself destroys sessions from inside that loop too: on a GOAWAY from the client, and when
- * the last stream of a closing session closes. Either aborts the process, with a connection
- * error later in the same bytes (the assertion above) or with a request whose content-length
- * its END_STREAM contradicts (`current_nghttp2_memory_ == 0` in ~Http2Session, when the session
- * is collected; Node 20.20). So every destroy of a session waits a turn of the event loop.
- */
-function deferDestroy(session: http2.Http2Session): void {
-  const destroy = session.destroy;
-  session.destroy = function (this: http2.Http2Session, ...args: Parameters<typeof destroy>) {
-    setImmediate(() => {
-      if (!this.destroyed) destroy.apply(this, args);
-    });
-  };
-}
 
 /** How long an idle connection's GOAWAY gets to leave before its socket is closed. */
 const GOAWAY_FLUSH_MS = 100;
