@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { healthz } from "./support/abuse/probe.js";
-import { ERROR, ERROR_CODES, FLAG, FRAME, RawH2, block, expandingBlock, frame, rstStream, statusOf, windowUpdate } from "./support/h2-frames.js";
+import { ERROR, ERROR_CODES, FLAG, FRAME, RawH2, block, expandingBlock, frame, rstStream, statusOf, u32, windowUpdate } from "./support/h2-frames.js";
 import { startMain } from "./support/process.js";
 
 const GET_SETTINGS = "/codexmanager.settings.v1.SettingsService/GetSettings";
@@ -72,6 +72,63 @@ describe("one packet", () => {
   });
 });
 
+describe("a GOAWAY with an error code, while requests are still arriving", () => {
+  // Found by h2-fuzz.test.ts: Node destroyed the session inside its receive loop, and aborted the
+  // process (current_nghttp2_memory_ == 0) when the session was collected, seconds later.
+  it("costs the connection and never the process, however often", async () => {
+    const waiting = frame(FRAME.HEADERS, FLAG.END_HEADERS, 1, request(PATHS["gRPC (fast path)"]!));
+    const contradicted = frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, 5, request(PATHS["GET /healthz"]!, { "content-length": "14" }));
+    const goaway = frame(FRAME.GOAWAY, 0, 0, Buffer.concat([u32(2), u32(3)]));
+    for (let round = 0; round < 150; round++) {
+      await Promise.all(Array.from({ length: 8 }, async () => {
+        const c = await RawH2.open(port);
+        try {
+          c.send(waiting);
+          await c.roundTrip();
+          c.send(contradicted, goaway);
+          await c.waitFor(() => false, 1000);
+        } finally {
+          c.destroy();
+        }
+      }));
+      if (main.child.exitCode !== null) break;
+    }
+    await alive();
+  }, 120_000);
+});
+
+describe("rapid reset", () => {
+  const restRead = request({ ":method": "GET", ":path": "/api/sessions/rapid/settings" });
+  /** Sends `pairs` of HEADERS and RST_STREAM(CANCEL) in batches of 50; answers the GOAWAY's code, if any. */
+  const resetStorm = async (c: RawH2, pairs: number, headersFlags: number) => {
+    for (let id = 1; id < 2 * pairs && !c.closed; ) {
+      const batch: Buffer[] = [];
+      for (let i = 0; i < 50; i++, id += 2) batch.push(frame(FRAME.HEADERS, headersFlags, id, restRead), rstStream(id, ERROR.CANCEL));
+      c.send(...batch);
+      await c.roundTrip();
+    }
+    return (await c.waitFor((f) => f.type === FRAME.GOAWAY, 1000))?.payload.readUInt32BE(4);
+  };
+
+  it("is counted on a path that answers at once (REST): the client's request was never finished", async () => {
+    const c = await RawH2.open(port);
+    try {
+      expect(await resetStorm(c, 400, FLAG.END_HEADERS)).toBe(ERROR.ENHANCE_YOUR_CALM);
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it("is not counted for calls the client finished asking and then cancelled (a watch, a read)", async () => {
+    const c = await RawH2.open(port);
+    try {
+      expect(await resetStorm(c, 400, FLAG.END_HEADERS | FLAG.END_STREAM)).toBeUndefined();
+    } finally {
+      c.destroy();
+    }
+  });
+});
+
 describe("header blocks that expand", () => {
   const health = { ":method": "GET", ":path": "/healthz", ":scheme": "http", ":authority": "127.0.0.1" };
   /** 4 KB on the wire, about 400 KiB decoded: one 4,000-byte field, then 100 references to it. */
@@ -102,6 +159,23 @@ describe("header blocks that expand", () => {
     } finally {
       c.destroy();
     }
+  });
+
+  it("closes such a connection without aborting the process while more of its frames are being read", async () => {
+    // Found by h2-fuzz.test.ts: the session was destroyed inside nghttp2's loop over these bytes,
+    // which then met a connection error (a GOAWAY on a stream) and aborted the process.
+    for (let round = 0; round < 50 && main.child.exitCode === null; round++) {
+      await Promise.all(Array.from({ length: 8 }, async () => {
+        const c = await RawH2.open(port);
+        try {
+          c.send(bomb(), frame(FRAME.GOAWAY, 0, 7, Buffer.alloc(5)));
+          await c.waitFor(() => false, 2000);
+        } finally {
+          c.destroy();
+        }
+      }));
+    }
+    await alive();
   });
 
   it("closes a connection that sends such a block before acknowledging SETTINGS, as HTTP/1.1 closes after its 431", async () => {

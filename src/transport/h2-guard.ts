@@ -4,11 +4,12 @@
 //     and a new one must open its first stream within HTTP_REQUEST_TIMEOUT_MS
 //     (which also ends headers dripped a byte at a time: they never make a stream);
 //   - a stream's request must have arrived whole within HTTP_REQUEST_TIMEOUT_MS;
-//   - streams the client resets before they were answered are counted per
-//     connection and in total, per second; past either cap the connection gets
-//     GOAWAY (ENHANCE_YOUR_CALM) and is closed, and past the total cap new
-//     HTTP/2 connections are refused for a second (the HTTP/2 "rapid reset"
-//     attack; cancelling answered streams, such as watches, is not counted);
+//   - streams the client resets before they were answered, or before it
+//     finished sending their request, are counted per connection and in total,
+//     per second; past either cap the connection gets GOAWAY (ENHANCE_YOUR_CALM)
+//     and is closed, and past the total cap new HTTP/2 connections are refused
+//     for a second (the HTTP/2 "rapid reset" attack; cancelling an answered
+//     call, such as a watch, is not counted);
 //   - the number of concurrent streams is a SETTINGS value (HTTP2_MAX_CONCURRENT_STREAMS);
 //   - a request's decoded header list is bounded like HTTP/1.1's headers (MAX_HEADER_LIST_BYTES):
 //     a small HPACK block can reference one big dynamic-table entry a hundred times.
@@ -19,9 +20,10 @@ import http2 from "node:http2";
 import type net from "node:net";
 import type { HttpLimits } from "../config.js";
 import type { AbuseLog } from "./abuse-log.js";
+import { deferDestroy, ended, endSession } from "./h2-session-end.js";
 import type { WriteStalls } from "./write-stall.js";
 
-const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_REFUSED_STREAM } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 /**
  * The decoded header list a request may carry: HTTP/1.1's bound (Node's 16 KiB of header
  * bytes), plus the 32 bytes HTTP/2 counts per field (RFC 9113 §6.5.2) for Node's 128 fields.
@@ -29,6 +31,7 @@ const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_REFUSED_STREAM } = ht
 export const MAX_HEADER_LIST_BYTES = 16 * 1024 + 32 * 128;
 
 function ignore(): void {}
+
 /** How long an idle connection's GOAWAY gets to leave before its socket is closed. */
 const GOAWAY_FLUSH_MS = 100;
 /**
@@ -60,6 +63,8 @@ interface SessionGuard {
   /** Streams open now: an idle session (none) may be closed. */
   open: number;
   resets: ResetWindow;
+  /** The client has reset a stream: its new streams are taken a turn later (see admit). */
+  suspect: boolean;
   idleTimer?: NodeJS.Timeout;
   /** Closes the session if no stream opens within `ms`. */
   idleFor(ms: number): void;
@@ -114,13 +119,13 @@ export function guardHttp2(
 
   /** Counts one stream the client reset before it was answered; past a cap, ends the session. */
   const onReset = (session: http2.Http2Session, guard: SessionGuard) => {
-    if (session.destroyed) return;
+    if (ended(session)) return;
+    guard.suspect = true;
     const overTotal = total.add(limits.maxResetsPerSecondTotal);
     if (overTotal) refuseUntil = Date.now() + 1000;
     if (guard.resets.add(limits.maxResetsPerSecond) || overTotal) {
       abuse?.note("http2ResetFlood");
-      session.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
-      session.destroy();
+      endSession(session);
     }
   };
 
@@ -130,13 +135,17 @@ export function guardHttp2(
   server.on("session", (session) => {
     // A session closed gracefully (GOAWAY, then no stream left) only half-closes its socket and
     // waits for the client's FIN, which a hostile client never sends: once our side is done, the
-    // client gets FIN_WAIT_MS to close its own.
+    // client gets FIN_WAIT_MS to close its own. A session destroyed (an abusive client) goes at once.
     const socket = socketOfNextSession;
     socketOfNextSession = undefined;
-    socket?.once("finish", () => setTimeout(() => socket.destroy(), FIN_WAIT_MS).unref());
+    socket?.once("finish", () => {
+      if (session.closed) setTimeout(() => socket.destroy(), FIN_WAIT_MS).unref();
+      else setImmediate(() => socket.destroy());
+    });
     const guard: SessionGuard = {
       open: 0,
       resets: new ResetWindow(),
+      suspect: false,
       idleFor(ms) {
         clearTimeout(this.idleTimer);
         this.idleTimer = setTimeout(() => {
@@ -149,6 +158,7 @@ export function guardHttp2(
     guards.set(session, guard);
     guard.idleFor(limits.requestTimeoutMs);
     session.on("error", ignore);
+    deferDestroy(session);
     session.once("close", () => clearTimeout(guard.idleTimer));
   });
 
@@ -162,14 +172,23 @@ export function guardHttp2(
       stream.close(NGHTTP2_CANCEL);
     };
     // The request (headers are in, since this is a stream) must finish arriving in time.
-    const bodyTimer = stream.readableEnded ? undefined : setTimeout(reset, limits.requestTimeoutMs);
-    if (bodyTimer) stream.once("end", () => clearTimeout(bodyTimer));
-    stalls.watch(stream, reset);
-    stream.once("aborted", () => {
-      if (!stream.headersSent && !resetByUs) onReset(session, guard);
+    let requestDone = stream.endAfterHeaders;
+    const bodyTimer = requestDone ? undefined : setTimeout(reset, limits.requestTimeoutMs);
+    stream.once("end", () => {
+      requestDone = true;
+      clearTimeout(bodyTimer);
     });
+    stalls.watch(stream, reset);
+    // A stream the client resets before its answer began is counted; so is one it resets before
+    // it finished sending its request (a rapid-reset attacker sends no END_STREAM), answered or
+    // not: a path that answers at once (REST, health) would answer the attacker's every stream.
+    // A client that cancels a call it finished asking (a watch) is not counted.
+    let unanswered = false;
+    stream.once("aborted", () => (unanswered = !stream.headersSent));
     stream.once("close", () => {
       clearTimeout(bodyTimer);
+      const unfinished = !requestDone && stream.rstCode !== NGHTTP2_NO_ERROR;
+      if (!resetByUs && (unanswered || unfinished)) onReset(session, guard);
       if (--guard.open === 0 && !session.destroyed) guard.idleFor(limits.idleTimeoutMs);
     });
   };
@@ -187,9 +206,18 @@ export function guardHttp2(
     stream.on("error", ignore);
     const session = stream.session;
     const guard = session && guards.get(session);
-    if (!session || !guard || session.destroyed) return;
-    // Node announces streams a tick late: one the client already reset (rapid reset sends the
-    // reset with the headers) is counted, and nothing is built for it.
+    if (!session || !guard || ended(session)) return;
+    // Node announces a stream from inside its loop over the bytes received, before it has read a
+    // reset sent with it (rapid reset sends them together). A client that has reset streams gets
+    // its new ones a turn later, when such a reset has been read: a path's objects are built for
+    // a stream the client already dropped only once.
+    if (guard.suspect) setImmediate(() => admit(stream, headers, rest, session, guard));
+    else admit(stream, headers, rest, session, guard);
+  });
+
+  /** Counts a stream already reset (nothing is built for it), checks its headers, and gives it to its path. */
+  const admit = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, rest: unknown[], session: http2.Http2Session, guard: SessionGuard) => {
+    if (ended(session)) return;
     if (stream.aborted || stream.destroyed) return onReset(session, guard);
     // nghttp2 enforces MAX_HEADER_LIST_BYTES (a stream reset) only once the client has acknowledged
     // our SETTINGS; a block that arrives before is measured here, and, as HTTP/1.1 closes the
@@ -197,13 +225,12 @@ export function guardHttp2(
     if (session.pendingSettingsAck && headerListBytes(rest[1] as string[]) > MAX_HEADER_LIST_BYTES) {
       abuse?.note("http2HeadersTooLarge");
       stream.close(NGHTTP2_ENHANCE_YOUR_CALM);
-      session.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
-      return void session.destroy();
+      return endSession(session);
     }
     if (refuses?.(session)) return void stream.close(NGHTTP2_REFUSED_STREAM);
     track(stream, session, guard);
     if (!raw?.(stream, headers)) onCompat.call(server, stream, headers, ...rest);
-  });
+  };
 
   return { idle: (session) => (guards.get(session)?.open ?? 0) === 0, refusing: () => Date.now() < refuseUntil };
 }

@@ -9,7 +9,9 @@
 // written to it is closed (write-stall.ts), and close() drains gracefully:
 // HTTP/1.1 answers carry Connection: close and idle keep-alive connections
 // are closed between requests; HTTP/2 sessions get GOAWAY and finish their
-// open streams.
+// open streams; connections accepted meanwhile are refused in a way that says
+// nothing was done (503, REFUSED_STREAM), and the listener closes once no more
+// come.
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";

