@@ -12,6 +12,9 @@ import { sessionService, settingsService } from "../service/connect-services.js"
 import { changesService } from "../service/changes-service.js";
 import { ChangesService } from "../../gen/codexmanager/settings/v1/changes_pb.js";
 import { REFLECTION_SERVICES, reflectionServices } from "../service/reflection.js";
+import { Health } from "../../gen/grpc/health/v1/health_pb.js";
+import { healthService } from "../service/health.js";
+import { createReadiness, type Readiness } from "../service/readiness.js";
 import { createOperations, type Operations } from "../service/operations.js";
 import type { Store } from "../store/store.js";
 import { errors } from "../domain/errors.js";
@@ -71,6 +74,8 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
   const store = instrumentStore(bareStore, metrics.storeSeconds);
   bareStore.observe?.({ batch: (writes) => metrics.batchWrites.observe(writes) });
   const observe = callObserver(log, metrics);
+  // GET /readyz and grpc.health.v1.Health read this one state.
+  const readiness = createReadiness(() => store.ping());
   const ops = createOperations(store, config, {
     watchOpened: (protocol) => {
       metrics.watchStreams.inc({ protocol });
@@ -91,7 +96,7 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
   const fallback = async (req: Req, res: Res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (req.method === "GET" && path === "/healthz") return sendJson(res, 200, { status: "ok" });
-    if (req.method === "GET" && path === "/readyz") return readiness(store, res);
+    if (req.method === "GET" && path === "/readyz") return sendReadiness(readiness, store, res);
     if (req.method === "GET" && path === "/metrics") return sendMetrics(metrics, res);
     if (extra && (await extra(req, res))) return;
     if (!path!.startsWith("/api/") && serveWebApp(req, res)) return;
@@ -124,7 +129,9 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
   const connect = connectNodeAdapter({
     routes: (router) => {
       for (const [service, impl] of services) router.service(service, impl as never);
-      const reflection = reflectionServices(services.map(([service]) => service));
+      // Health stays open with authentication on (probes carry no token), like /readyz.
+      router.service(Health, healthService(readiness, services.map(([service]) => service.typeName)), { interceptors: [callInterceptor(log, observe)] });
+      const reflection = reflectionServices([...services.map(([service]) => service), Health]);
       router.service(REFLECTION_SERVICES[0], reflection.v1);
       router.service(REFLECTION_SERVICES[1], reflection.v1alpha);
       procedures = new Set(router.handlers.map((h) => h.requestPath));
@@ -163,7 +170,9 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
     port: server.port,
     url,
     async close() {
-      // Every call and stream still open ends with this: `unavailable`, resume elsewhere.
+      // Not ready from now on (health watchers hear it first); every call and stream still open
+      // ends with this: `unavailable`, resume elsewhere.
+      readiness.drain();
       shutdown.abort(errors.shuttingDown());
       await server.close(SHUTDOWN_GRACE_MS);
     },
@@ -176,11 +185,7 @@ async function sendMetrics(metrics: Metrics, res: Res): Promise<void> {
   res.end(text);
 }
 
-async function readiness(store: Store, res: Res): Promise<void> {
-  try {
-    await store.ping();
-    sendJson(res, 200, { status: "ok", store: store.kind });
-  } catch {
-    sendJson(res, 503, { status: "error", code: "unavailable", message: "settings store is unavailable" });
-  }
+async function sendReadiness(readiness: Readiness, store: Store, res: Res): Promise<void> {
+  if (await readiness.check()) sendJson(res, 200, { status: "ok", store: store.kind });
+  else sendJson(res, 503, { status: "error", code: "unavailable", message: "settings store is unavailable, or the server is shutting down" });
 }
