@@ -1,7 +1,7 @@
 // The one mapping from domain errors to Connect/gRPC codes, with an
 // ErrorDetail carrying the reason so clients can tell 404 from 410.
 import { create } from "@bufbuild/protobuf";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { ErrorDetailSchema } from "../../gen/codexmanager/settings/v1/errors_pb.js";
 import { DomainError, type ErrorReason } from "../domain/errors.js";
@@ -9,6 +9,7 @@ import type { Logger } from "../observe/log.js";
 import { protocolOf, type CallObserver, type Protocol } from "../observe/calls.js";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
 import { principalKey, type Authenticator } from "../auth.js";
+import { peerKey } from "./peer.js";
 import { scopeToPb } from "../service/convert.js";
 
 export const CONNECT_CODES: Record<ErrorReason, Code> = {
@@ -26,6 +27,7 @@ export const CONNECT_CODES: Record<ErrorReason, Code> = {
   OUTCOME_UNKNOWN: Code.DeadlineExceeded,
   UNAUTHENTICATED: Code.Unauthenticated,
   PERMISSION_DENIED: Code.PermissionDenied,
+  RATE_LIMITED: Code.ResourceExhausted,
 };
 
 export function domainToConnect(err: DomainError): ConnectError {
@@ -39,6 +41,7 @@ export function domainToConnect(err: DomainError): ConnectError {
     currentRevision: f.currentRevision,
     limit: f.limit === undefined ? undefined : BigInt(f.limit),
     oldestCursor: f.cursor ?? "",
+    retryAfter: f.retryAfterMs === undefined ? undefined : durationFromMs(f.retryAfterMs),
     issues: (f.issues ?? []).map((i) => ({
       path: i.path.join("."),
       pathSegments: i.path.map(String),
@@ -66,7 +69,7 @@ export function toConnectError(err: unknown, log: Logger, procedure: string): Co
 /** Authenticates every call and leaves the caller in the context values for the handlers. */
 export function authInterceptor(auth: Authenticator): Interceptor {
   return (next) => async (req) => {
-    req.contextValues.set(principalKey, auth.authenticate(req.header.get("authorization")));
+    req.contextValues.set(principalKey, auth.authenticate(req.header.get("authorization"), req.contextValues.get(peerKey)));
     return next(req);
   };
 }

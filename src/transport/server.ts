@@ -33,6 +33,10 @@ import { serveGrpcUnary } from "./rpc/grpc-unary.js";
 import { methodTable } from "./rpc/methods.js";
 import { serveWebApp } from "./static-files.js";
 import { useFastTextEncoding } from "./text-encoding.js";
+import { RateLimiter } from "../service/rate-limits.js";
+import { peerValues } from "./peer.js";
+import { rateLimitInterceptor } from "./rate-limit.js";
+import { TlsTerminator } from "./tls.js";
 
 /** Answers a request outside Connect; returns false when the path is not its own. */
 export type RouteHandler = (req: Req, res: Res) => Promise<boolean>;
@@ -40,6 +44,8 @@ export type RouteHandler = (req: Req, res: Res) => Promise<boolean>;
 export interface RunningServer {
   port: number;
   url: string;
+  /** Reads the TLS certificate files again for new connections (SIGHUP); false without TLS or when they are bad. */
+  reloadTls(): boolean;
   close(): Promise<void>;
 }
 
@@ -62,10 +68,13 @@ export interface RouteContext {
   /** Aborted when the server shuts down. */
   shutdown: AbortSignal;
   auth?: Authenticator;
+  /** Per-caller rate limits; undefined when nothing is limited. */
+  limiter?: RateLimiter;
   observe: CallObserver;
 }
 
 export const PROTOCOLS = ["grpc (h2c)", "connect (json, binary; http/1.1, h2c)", "grpc-web"];
+export const TLS_PROTOCOLS = ["grpc (h2)", "connect (json, binary; http/1.1, h2)", "grpc-web"];
 const SHUTDOWN_GRACE_MS = 10_000;
 
 export async function startServer({ config, store: bareStore, log, auth, routes, extraServices }: ServerDeps): Promise<RunningServer> {
@@ -91,7 +100,10 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
   const shutdown = new AbortController();
   // Every call in flight and every open stream listens for shutdown.
   setMaxListeners(0, shutdown.signal);
-  const extra = routes?.({ ops, log, shutdown: shutdown.signal, auth, observe });
+  const limiter = RateLimiter.needed(config.rateLimits, auth?.limitsActors ?? false)
+    ? new RateLimiter(config.rateLimits, (kind, actor) => metrics.rateLimited.inc({ kind, actor }))
+    : undefined;
+  const extra = routes?.({ ops, log, shutdown: shutdown.signal, auth, limiter, observe });
 
   const fallback = async (req: Req, res: Res) => {
     const path = (req.url ?? "/").split("?")[0];
@@ -119,8 +131,11 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
     [ChangesService, changesService(ops)],
     ...(extraServices ?? []),
   ];
-  const interceptors = auth ? [callInterceptor(log, observe), authInterceptor(auth)] : [callInterceptor(log, observe)];
+  const interceptors = [callInterceptor(log, observe), ...(auth ? [authInterceptor(auth)] : []), ...(limiter ? [rateLimitInterceptor(limiter)] : [])];
+  // The connection's peer (address, client certificate), for authentication by certificate and rate limits.
+  const contextValues = limiter || config.tls?.caFile ? peerValues : undefined;
   const rpc: RpcOptions = {
+    contextValues,
     methods: methodTable(services as [DescService, Record<string, unknown>][], interceptors),
     maxBodyBytes: config.limits.maxBodyBytes,
     log,
@@ -137,6 +152,7 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
       procedures = new Set(router.handlers.map((h) => h.requestPath));
     },
     interceptors,
+    contextValues: contextValues && ((req) => contextValues(req.socket)),
     jsonOptions: exactJsonOptions,
     readMaxBytes: config.limits.maxBodyBytes,
     shutdownSignal: shutdown.signal,
@@ -159,22 +175,27 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
     connect(req, res);
   };
 
+  const tls = config.tls && new TlsTerminator(config.tls, config.http.requestTimeoutMs, log);
+  tls?.watch();
   const server = await listenOnePort(handler, config.host, config.port, {
     http: config.http,
     log,
+    tls,
     // A write from a foreign origin goes the long way, to be refused in `handler`.
     rawStream: (stream, headers) => !foreignWriteOrigin(config.corsOrigins, headers[":method"], headers) && serveGrpcUnary(stream, headers, rpc),
   });
-  const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${server.port}`;
+  const url = `${tls ? "https" : "http"}://${config.host.includes(":") ? `[${config.host}]` : config.host}:${server.port}`;
   return {
     port: server.port,
     url,
+    reloadTls: () => tls?.reload() ?? false,
     async close() {
       // Not ready from now on (health watchers hear it first); every call and stream still open
       // ends with this: `unavailable`, resume elsewhere.
       readiness.drain();
       shutdown.abort(errors.shuttingDown());
       await server.close(SHUTDOWN_GRACE_MS);
+      tls?.close();
     },
   };
 }

@@ -30,6 +30,7 @@ import {
 import { controlsViewJson, historyEntryJson, sessionJson, sessionListJson, settingsJson, tupleJson } from "./views.js";
 import { ok, written, type Ctx, type Handler } from "./route-context.js";
 import { getChanges, listSettings } from "./change-routes.js";
+import { peerOf } from "../peer.js";
 
 /** What every write takes besides its payload: provenance, compare-and-set and the Idempotency-Key header. */
 function writeOf(ctx: Ctx, fields: { ifRevision?: number | string; actor?: string; source?: string }) {
@@ -252,7 +253,7 @@ function clientOrServerGone(res: Res, shutdown: AbortSignal): AbortSignal {
   return AbortSignal.any([gone.signal, shutdown]);
 }
 
-export function restRoutes({ ops, log, shutdown, auth, observe }: RouteContext): RouteHandler {
+export function restRoutes({ ops, log, shutdown, auth, limiter, observe }: RouteContext): RouteHandler {
   return async (req: Req, res: Res) => {
     const url = req.url ?? "/";
     const q = url.indexOf("?");
@@ -276,7 +277,9 @@ export function restRoutes({ ops, log, shutdown, auth, observe }: RouteContext):
       },
     };
     try {
-      ctx.caller = auth?.authenticate(req.headers.authorization);
+      const peer = auth || limiter ? peerOf(req.socket) : undefined;
+      ctx.caller = auth?.authenticate(req.headers.authorization, peer);
+      limiter?.admit(route.procedure, { principal: ctx.caller, certificate: peer?.certificate, address: peer?.address ?? "" });
       ctx.params = decodeParams(match);
       answer = await route.handler(ctx);
     } catch (err) {

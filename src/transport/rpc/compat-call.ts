@@ -3,7 +3,8 @@
 // (gRPC, gRPC-Web, Connect). Streams write nothing past a full socket buffer
 // (they wait for it to drain, the watcher's backlog absorbing the rest); an
 // answer the client does not take is dropped by the connection's guard.
-import { Code, ConnectError } from "@connectrpc/connect";
+import type net from "node:net";
+import { Code, ConnectError, createContextValues, type ContextValues } from "@connectrpc/connect";
 import { streamInterrupt } from "../../service/watch.js";
 import type { Logger } from "../../observe/log.js";
 import { toConnectError } from "../connect-errors.js";
@@ -20,6 +21,8 @@ import { bodyTooLarge, declaredTooLarge, decode, encodeAnswer, envelope, envelop
 
 export interface RpcOptions {
   methods: Map<string, Method>;
+  /** Values every call's context starts with, from its connection (the peer, when something reads it). */
+  contextValues?: (socket: net.Socket | undefined) => ContextValues;
   maxBodyBytes: number;
   log: Logger;
   shutdown: AbortSignal;
@@ -63,6 +66,10 @@ class CompatCall implements Exchange {
   }
   get shutdown() {
     return this.options.shutdown;
+  }
+
+  values(): ContextValues {
+    return this.options.contextValues?.(this.req.socket) ?? createContextValues();
   }
 
   watchClient(onGone: () => void): boolean {

@@ -5,7 +5,7 @@
 // exactly as from connect).
 import http2 from "node:http2";
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, createContextValues, type ContextValues } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { LeanContext, type Exchange } from "./context.js";
 import type { Method } from "./methods.js";
@@ -54,6 +54,10 @@ class GrpcUnaryCall implements Exchange {
   }
   get shutdown() {
     return this.options.shutdown;
+  }
+
+  values(): ContextValues {
+    return this.options.contextValues?.(this.stream.session?.socket) ?? createContextValues();
   }
 
   /** `aborted` fires only when the client resets the stream or drops the connection, never on a normal call. */
