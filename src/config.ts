@@ -93,6 +93,8 @@ export interface Config {
   /** Unset: cleartext. */
   tls?: TlsSettings;
   rateLimits: RateLimitSettings;
+  /** OpenTelemetry traces: "otlp" sends them (the SDK reads the other OTEL_* variables itself); undefined is off. */
+  tracesExporter?: "otlp";
 }
 
 /** Whether Redis (single, Cluster or Sentinel) is configured, rather than the embedded store. */
@@ -203,6 +205,13 @@ function rateLimit(env: Env, rateName: string, burstName: string): RateLimit | u
   return { perSecond, burst: int(env, burstName, Math.max(1, Math.ceil(perSecond)), 1, 1_000_000) };
 }
 
+/** OTEL_TRACES_EXPORTER (otlp, or none: the default) unless OTEL_SDK_DISABLED=true. */
+function tracesExporter(env: Env): "otlp" | undefined {
+  if (oneOf(env, "OTEL_SDK_DISABLED", ["true", "false"], "false") === "true") return undefined;
+  const exporter = oneOf(env, "OTEL_TRACES_EXPORTER", ["otlp", "none"], "none");
+  return exporter === "otlp" ? "otlp" : undefined;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const redisUrl = read(env, "REDIS_URL");
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
@@ -274,5 +283,6 @@ export function loadConfig(env: Env = process.env): Config {
       watches: rateLimit(env, "RATE_LIMIT_WATCHES", "RATE_LIMIT_WATCH_BURST"),
       maxCallers: int(env, "RATE_LIMIT_CALLERS", 10_000, 1, 10_000_000),
     },
+    tracesExporter: tracesExporter(env),
   };
 }

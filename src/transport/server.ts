@@ -15,7 +15,7 @@ import { REFLECTION_SERVICES, reflectionServices } from "../service/reflection.j
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { healthService } from "../service/health.js";
 import { createReadiness, type Readiness } from "../service/readiness.js";
-import { createOperations, type Operations } from "../service/operations.js";
+import { createOperations, operationsState, type OperationHooks, type Operations } from "../service/operations.js";
 import type { Store } from "../store/store.js";
 import { errors } from "../domain/errors.js";
 import { authInterceptor, callInterceptor } from "./connect-errors.js";
@@ -37,6 +37,8 @@ import { RateLimiter } from "../service/rate-limits.js";
 import { peerValues } from "./peer.js";
 import { rateLimitInterceptor } from "./rate-limit.js";
 import { TlsTerminator } from "./tls.js";
+import { startTracing } from "../observe/tracing.js";
+import { tracedCalls, type RouteTracer } from "./traced-calls.js";
 
 /** Answers a request outside Connect; returns false when the path is not its own. */
 export type RouteHandler = (req: Req, res: Res) => Promise<boolean>;
@@ -70,6 +72,8 @@ export interface RouteContext {
   auth?: Authenticator;
   /** Per-caller rate limits; undefined when nothing is limited. */
   limiter?: RateLimiter;
+  /** Each route's span (OpenTelemetry); undefined while tracing is off. */
+  trace?: RouteTracer;
   observe: CallObserver;
 }
 
@@ -80,12 +84,13 @@ const SHUTDOWN_GRACE_MS = 10_000;
 export async function startServer({ config, store: bareStore, log, auth, routes, extraServices }: ServerDeps): Promise<RunningServer> {
   useFastTextEncoding();
   const metrics = createMetrics(() => bareStore.ping().then(() => true, () => false));
+  const tracing = config.tracesExporter ? startTracing(bareStore.kind, log) : undefined;
   const store = instrumentStore(bareStore, metrics.storeSeconds);
   bareStore.observe?.({ batch: (writes) => metrics.batchWrites.observe(writes) });
   const observe = callObserver(log, metrics);
   // GET /readyz and grpc.health.v1.Health read this one state.
   const readiness = createReadiness(() => store.ping());
-  const ops = createOperations(store, config, {
+  const hooks: OperationHooks = {
     watchOpened: (protocol) => {
       metrics.watchStreams.inc({ protocol });
       return () => metrics.watchStreams.dec({ protocol });
@@ -95,7 +100,10 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
       metrics.watchCutOffs.inc({ protocol });
       log.info({ sessionId: ref.sessionId, scope: ref.scope, protocol }, "watch cut off: its reader fell too far behind (WATCH_BACKLOG)");
     },
-  });
+  };
+  const state = operationsState(config);
+  const ops = createOperations(store, config, hooks, state);
+  const traced = tracing && tracedCalls(tracing, store, ops, (over) => createOperations(over, config, hooks, state));
   let procedures = new Set<string>();
   const shutdown = new AbortController();
   // Every call in flight and every open stream listens for shutdown.
@@ -103,7 +111,7 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
   const limiter = RateLimiter.needed(config.rateLimits, auth?.limitsActors ?? false)
     ? new RateLimiter(config.rateLimits, (kind, actor) => metrics.rateLimited.inc({ kind, actor }))
     : undefined;
-  const extra = routes?.({ ops, log, shutdown: shutdown.signal, auth, limiter, observe });
+  const extra = routes?.({ ops, log, shutdown: shutdown.signal, auth, limiter, trace: traced?.route, observe });
 
   const fallback = async (req: Req, res: Res) => {
     const path = (req.url ?? "/").split("?")[0];
@@ -131,7 +139,13 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
     [ChangesService, changesService(ops)],
     ...(extraServices ?? []),
   ];
-  const interceptors = [callInterceptor(log, observe), ...(auth ? [authInterceptor(auth)] : []), ...(limiter ? [rateLimitInterceptor(limiter)] : [])];
+  const recorded = callInterceptor(log, observe);
+  const interceptors = [
+    ...(traced ? [traced.interceptor] : []),
+    recorded,
+    ...(auth ? [authInterceptor(auth)] : []),
+    ...(limiter ? [rateLimitInterceptor(limiter)] : []),
+  ];
   // The connection's peer (address, client certificate), for authentication by certificate and rate limits.
   const contextValues = limiter || config.tls?.caFile ? peerValues : undefined;
   const rpc: RpcOptions = {
@@ -144,8 +158,9 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
   const connect = connectNodeAdapter({
     routes: (router) => {
       for (const [service, impl] of services) router.service(service, impl as never);
-      // Health stays open with authentication on (probes carry no token), like /readyz.
-      router.service(Health, healthService(readiness, services.map(([service]) => service.typeName)), { interceptors: [callInterceptor(log, observe)] });
+      // Health stays open with authentication on (probes carry no token), like /readyz; it is
+      // neither limited nor traced (a probe every few seconds is no one's trace).
+      router.service(Health, healthService(readiness, services.map(([service]) => service.typeName)), { interceptors: [recorded] });
       const reflection = reflectionServices([...services.map(([service]) => service), Health]);
       router.service(REFLECTION_SERVICES[0], reflection.v1);
       router.service(REFLECTION_SERVICES[1], reflection.v1alpha);
@@ -196,6 +211,8 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
       shutdown.abort(errors.shuttingDown());
       await server.close(SHUTDOWN_GRACE_MS);
       tls?.close();
+      // The spans of the last calls are sent before the process goes.
+      await tracing?.shutdown();
     },
   };
 }

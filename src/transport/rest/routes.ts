@@ -253,7 +253,7 @@ function clientOrServerGone(res: Res, shutdown: AbortSignal): AbortSignal {
   return AbortSignal.any([gone.signal, shutdown]);
 }
 
-export function restRoutes({ ops, log, shutdown, auth, limiter, observe }: RouteContext): RouteHandler {
+export function restRoutes({ ops, log, shutdown, auth, limiter, trace, observe }: RouteContext): RouteHandler {
   return async (req: Req, res: Res) => {
     const url = req.url ?? "/";
     const q = url.indexOf("?");
@@ -276,15 +276,22 @@ export function restRoutes({ ops, log, shutdown, auth, limiter, observe }: Route
         return (signal ??= clientOrServerGone(res, shutdown));
       },
     };
-    try {
-      const peer = auth || limiter ? peerOf(req.socket) : undefined;
-      ctx.caller = auth?.authenticate(req.headers.authorization, peer);
-      limiter?.admit(route.procedure, { principal: ctx.caller, certificate: peer?.certificate, address: peer?.address ?? "" });
-      ctx.params = decodeParams(match);
-      answer = await route.handler(ctx);
-    } catch (err) {
-      answer = await restError(err, ops, log, route.name);
-    }
+    const serve = async () => {
+      try {
+        const peer = auth || limiter ? peerOf(req.socket) : undefined;
+        ctx.caller = auth?.authenticate(req.headers.authorization, peer);
+        limiter?.admit(route.procedure, { principal: ctx.caller, certificate: peer?.certificate, address: peer?.address ?? "" });
+        ctx.params = decodeParams(match!);
+        answer = await route.handler(ctx);
+      } catch (err) {
+        answer = await restError(err, ops, log, route.name);
+      }
+    };
+    // With tracing on, the route's span lasts as long as it does (SSE: the whole stream).
+    const traced = trace?.(req.method!, route.name, req.headers);
+    if (traced) ctx.ops = traced.ops;
+    await serve();
+    traced?.end(answer?.status ?? 200, route.name.includes(":sessionId") ? ctx.params[0] : undefined);
     const actor = ctx.caller?.actor ?? (ctx.declaredActor || undefined);
     observe({ protocol: "rest", procedure: route.procedure, code: answer?.code ?? "ok", ms: performance.now() - started, actor });
     if (answer !== undefined) sendJson(res, answer.status, answer.raw ?? answer.body, answer.headers, answer.raw !== undefined);

@@ -86,7 +86,12 @@ export class LeanContext implements HandlerContext {
     }
     return this.rqh;
   }
-  get responseHeader(): Headers {
+  /** One request header as Node received it, without building the Headers object. */
+  rawHeader(name: string): string | undefined {
+    const value = this.exchange.headers[name];
+    return Array.isArray(value) ? value.join(", ") : value;
+  }
+    get responseHeader(): Headers {
     return (this.rsh ??= new Headers());
   }
   get responseTrailer(): Headers {

@@ -119,6 +119,8 @@ function chain(fn: ImplFn, method: DescMethod, service: DescService, interceptor
       get protocolName() {
         return ctx.protocolName;
       },
+      // Not in connect's shape either: one header without building the request's Headers (the tracing interceptor).
+      rawHeader: (name: string) => ctx.rawHeader(name),
     };
     const res = await next(req as never);
     return res.message as MessageShape<DescMessage> | AsyncIterable<MessageShape<DescMessage>>;
