@@ -102,6 +102,24 @@ describe("tracing on (OTEL_TRACES_EXPORTER=otlp)", () => {
     });
   }
 
+  it("takes the trace of a WatchSettings stream: its span lasts as long as the stream, with the session and its store reads", async () => {
+    const sessionId = `trace-watch-${randomUUID().slice(0, 8)}`;
+    await createClient(SessionService, transports.grpc(withTrace(caller()))).createSession({ sessionId });
+    const t = caller();
+    const abort = new AbortController();
+    const stream = createClient(SettingsService, transports.grpc(withTrace(t))).watchSettings({ sessionId }, { signal: abort.signal });
+    for await (const message of stream) {
+      expect(message.created).toBe(true);
+      break; // the client goes away
+    }
+    abort.abort();
+    const { server, store } = await serverSpan(t, `${SETTINGS}/WatchSettings`);
+    expect(server.parentSpanId).toBe(t.spanId);
+    expect(server.attributes["codexmanager.session_id"]).toBe(sessionId);
+    expect(server.attributes["rpc.status_code"]).toBe("CANCELLED");
+    expect(store.map((s) => s.name)).toEqual(expect.arrayContaining(["sqlite requireActiveSession", "sqlite readSettings"]));
+  });
+
   it("takes the trace of a REST call and of an SSE stream, named after the route", async () => {
     const sessionId = `trace-rest-${randomUUID().slice(0, 8)}`;
     const t = caller();

@@ -55,8 +55,8 @@ const TRACED = new Set<string | symbol>([
   "readTuple", "mutate", "listHistory", "historySince", "feedHead", "readFeed", "listTuples",
 ]);
 
-/** gRPC's canonical name of a code: NOT_FOUND. */
-const codeName = (code: Code) => Code[code]!.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
+/** gRPC's canonical name of a code: NOT_FOUND, CANCELLED. */
+const codeName = (code: Code) => (code === Code.Canceled ? "CANCELLED" : Code[code]!.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase());
 
 const headersGetter: TextMapGetter<Headers> = {
   get: (carrier, key) => carrier.get(key) ?? undefined,
@@ -125,20 +125,22 @@ async function* tagged<T>(messages: AsyncIterable<T>, span: Span): AsyncGenerato
   }
 }
 
-/** A response stream that ends the span when it ends. */
-async function* traced<T>(messages: AsyncIterable<T>, span: Span): AsyncGenerator<T> {
+const clientGone = () => new ConnectError("the client went away", Code.Canceled);
+
+/** A response stream that ends the span when it ends; `signal` tells a client that went away (a watch then ends quietly). */
+async function* traced<T>(messages: AsyncIterable<T>, span: Span, signal: () => AbortSignal): AsyncGenerator<T> {
   let ended = false;
   try {
     yield* messages;
     ended = true;
-    endRpc(span);
+    endRpc(span, signal().aborted ? clientGone() : undefined);
   } catch (err) {
     ended = true;
     endRpc(span, err);
     throw err;
   } finally {
     // The client went away: the transport stopped taking messages.
-    if (!ended) endRpc(span, new ConnectError("the client went away", Code.Canceled));
+    if (!ended) endRpc(span, clientGone());
   }
 }
 
@@ -182,7 +184,7 @@ export function startTracing(storeKind: string, log: Logger): Tracing {
       endRpc(span);
       return res;
     }
-    return { ...res, message: traced(res.message, span) };
+    return { ...res, message: traced(res.message, span, () => req.signal) };
   };
 
   return {

@@ -3,7 +3,7 @@
 // goes to the HTTP/2 server, anything else to the HTTP/1.1 server. Node's
 // http2 module only negotiates HTTP/1.1 fallback over TLS, hence this. With
 // TLS (tls.ts) the handshake comes first, and the protocol ALPN negotiated
-// decides (a client that offers none is peeked at, as in cleartext).
+// decides (a client that offers none gets HTTP/1.1, TLS's default).
 //
 // It also owns the connections: their number is capped below the file
 // descriptor limit (the oldest idle one makes room), each protocol's time
@@ -176,8 +176,8 @@ export async function listenOnePort(served: Handler, host: string, port: number,
     return false;
   };
 
-  /** Hands a connection to the HTTP server of its protocol (known from ALPN, else peeked at). */
-  const route = (connection: Connection, negotiated?: string | false | null) => {
+  /** Hands a connection to the HTTP server of its protocol (known from ALPN over TLS, else peeked at). */
+  const route = (connection: Connection, negotiated?: "h2" | "http/1.1") => {
     const app = connection.app;
     if (refused.has(connection.socket)) refused.add(app);
     lastActive.set(app, Date.now());
@@ -197,7 +197,7 @@ export async function listenOnePort(served: Handler, host: string, port: number,
       }
       (isH2 ? h2 : h1).emit("connection", app);
     };
-    if (negotiated === "h2" || negotiated === "http/1.1") return hand(negotiated === "h2");
+    if (negotiated !== undefined) return hand(negotiated === "h2");
     let seen = Buffer.alloc(0);
     // A connection that never says which protocol it speaks must not hold a socket.
     const silent = () => app.destroy();
@@ -243,7 +243,7 @@ export async function listenOnePort(served: Handler, host: string, port: number,
     options.tls.accept(socket, (secure: tls.TLSSocket) => {
       secure.on("error", ignore);
       connection.app = secure;
-      route(connection, secure.alpnProtocol);
+      route(connection, secure.alpnProtocol === "h2" ? "h2" : "http/1.1");
     });
   });
 

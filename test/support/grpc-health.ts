@@ -18,25 +18,17 @@ const codec = <D extends DescMessage>(schema: D) => ({
   deserialize: (b: Buffer) => fromBinary(schema, b),
 });
 
+/** Both methods take and answer the same messages. */
+const messages = {
+  requestSerialize: codec(HealthCheckRequestSchema).serialize,
+  requestDeserialize: codec(HealthCheckRequestSchema).deserialize,
+  responseSerialize: codec(HealthCheckResponseSchema).serialize,
+  responseDeserialize: codec(HealthCheckResponseSchema).deserialize,
+};
+
 const definition = {
-  check: {
-    path: "/grpc.health.v1.Health/Check",
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: codec(HealthCheckRequestSchema).serialize,
-    requestDeserialize: codec(HealthCheckRequestSchema).deserialize,
-    responseSerialize: codec(HealthCheckResponseSchema).serialize,
-    responseDeserialize: codec(HealthCheckResponseSchema).deserialize,
-  },
-  watch: {
-    path: "/grpc.health.v1.Health/Watch",
-    requestStream: false,
-    responseStream: true,
-    requestSerialize: codec(HealthCheckRequestSchema).serialize,
-    requestDeserialize: codec(HealthCheckRequestSchema).deserialize,
-    responseSerialize: codec(HealthCheckResponseSchema).serialize,
-    responseDeserialize: codec(HealthCheckResponseSchema).deserialize,
-  },
+  check: { path: "/grpc.health.v1.Health/Check", requestStream: false, responseStream: false, ...messages },
+  watch: { path: "/grpc.health.v1.Health/Watch", requestStream: false, responseStream: true, ...messages },
 } satisfies grpc.ServiceDefinition;
 
 const HealthClient = grpc.makeGenericClientConstructor(definition, "Health");
