@@ -46,8 +46,9 @@ import { DURABLE_SCENARIOS, durableRows, durableTargets } from "./scenarios/dura
 import { fanout } from "./scenarios/fanout.js";
 import { profile } from "./scenarios/profile.js";
 import { runHalfRate, runRaw } from "./scenarios/redis-headroom.js";
+import { startTracingServers, TRACING_SCENARIOS, tracingLines, tracingRows, tracingTargets, usesTracing } from "./scenarios/tracing.js";
 
-const SCENARIOS: Scenario[] = [...CPU_SCENARIOS, ...(SKIP.has("durable") ? [] : DURABLE_SCENARIOS)];
+const SCENARIOS: Scenario[] = [...CPU_SCENARIOS, ...(SKIP.has("tracing") ? [] : TRACING_SCENARIOS), ...(SKIP.has("durable") ? [] : DURABLE_SCENARIOS)];
 
 function versionOf(cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: "utf8" });
@@ -123,6 +124,7 @@ async function main(): Promise<void> {
   await startRedis();
   for (const id of ["bare", "grpcjs", "redis", "sqlite"] as const) servers.set(id, await startServer(id));
   if (withEtcd) servers.set("etcd", await startEtcd());
+  if (usesTracing(selected)) await startTracingServers();
   for (const s of servers.values()) log(`  ${s.proc.name.padEnd(15)} pid ${s.proc.pid} ${s.url}`);
   const bigMapBytes = await populate(servers.get("redis")!);
   await populate(servers.get("sqlite")!);
@@ -142,6 +144,7 @@ async function main(): Promise<void> {
 
   const summary = summarize(SCENARIOS);
   const durable = durableRows(summary);
+  const tracing = tracingRows(summary);
   const results: Results = {
     when: new Date().toISOString(),
     quick: QUICK,
@@ -169,7 +172,8 @@ async function main(): Promise<void> {
     calls: Object.fromEntries([...nOf.entries()]),
     scenarios: summary,
     anchors: Object.fromEntries(Object.entries(summary).filter(([k]) => k.startsWith("bare@") || k.startsWith("grpcjs@"))),
-    targets: ONLY ? {} : { ...targets(summary), ...durableTargets(durable) },
+    targets: ONLY ? {} : { ...targets(summary), ...durableTargets(durable), ...tracingTargets(tracing) },
+    tracing: { note: "the service on Redis with tracing on (sampling nothing; every call sampled and exported over OTLP/HTTP to a sink on core 1) / the same round's service with tracing off (the default)", rows: tracing },
     durable: { note: "the service on SQLite (synchronous=FULL) against etcd 3.4 (WAL fsync before every ack), both on core 0, data on the same filesystem; 16 sessions / keys; every write a change", rows: durable },
     sqlite: {
       note: "DATA_DIR in a temp dir, synchronous=FULL; every write a change",
@@ -197,6 +201,10 @@ async function main(): Promise<void> {
 
   writeFileSync(join(RESULTS, "latest.json"), JSON.stringify(results, null, 2));
   printReport(results, log);
+  if (tracing.length) {
+    log("");
+    for (const l of tracingLines(tracing)) log(l);
+  }
   writePerformanceMd(results, join(RESULTS, "performance.md"));
   log(`\nwrote ${join(RESULTS, "latest.json")} and ${join(RESULTS, "performance.md")} (${results.seconds} s: ${Object.entries(phases).map(([k, v]) => `${k} ${v} s`).join(", ")})`);
 }

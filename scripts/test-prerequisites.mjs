@@ -1,5 +1,6 @@
 // Before `npm test`: the tests need real redis-server (and redis-sentinel),
-// Debian's Chromium and python3; `npm run bench` also needs etcd
+// Debian's Chromium, python3, and openssl and curl (the TLS tests make their
+// own certificates and call over --http1.1 and --http2); `npm run bench` also needs etcd
 // (etcd-server, its anchor for durable writes). Whatever is missing is installed with
 // apt-get (through sudo when not root), saying so; when that is impossible
 // the run stops with one line naming the command to run. Tests never skip
@@ -12,6 +13,8 @@ const NEEDED = [
   { what: "redis-sentinel", present: () => onPath("redis-sentinel"), pkg: "redis-sentinel" },
   { what: "/usr/bin/chromium", present: () => existsSync("/usr/bin/chromium"), pkg: "chromium" },
   { what: "python3", present: () => onPath("python3"), pkg: "python3" },
+  { what: "openssl", present: () => onPath("openssl"), pkg: "openssl" },
+  { what: "curl", present: () => onPath("curl"), pkg: "curl" },
   { what: "etcd", present: () => onPath("etcd"), pkg: "etcd-server" },
 ];
 

@@ -13,11 +13,19 @@ import type { Logger } from "./observe/log.js";
 import { createMetrics, type Metrics } from "./observe/metrics.js";
 import { changesService } from "./service/changes-service.js";
 import { sessionService, settingsService } from "./service/connect-services.js";
-import { createOperations, type OperationHooks } from "./service/operations.js";
+import { startTracing } from "./observe/tracing.js";
+import { healthService } from "./service/health.js";
+import { createOperations, operationsState, type OperationHooks } from "./service/operations.js";
+import { RateLimiter } from "./service/rate-limits.js";
+import { createReadiness } from "./service/readiness.js";
 import { instrumentStore } from "./store/instrumented-store.js";
 import type { Store } from "./store/store.js";
 import { authInterceptor, callInterceptor } from "./transport/interceptors.js";
+import { peerValues } from "./transport/peer.js";
+import { rateLimitInterceptor } from "./transport/rate-limit.js";
 import { serveOnePort, type RouteContext, type RouteHandler, type RunningServer } from "./transport/server.js";
+import { TlsTerminator } from "./transport/tls.js";
+import { tracedCalls } from "./transport/traced-calls.js";
 
 export type { RunningServer } from "./transport/server.js";
 
@@ -35,28 +43,55 @@ export interface ServerDeps {
 
 export async function startServer({ config, store: bareStore, log, auth, routes, extraServices }: ServerDeps): Promise<RunningServer> {
   const metrics = createMetrics(() => bareStore.ping().then(() => true, () => false));
+  const tracing = config.tracesExporter ? startTracing(bareStore.kind, log) : undefined;
   const store = instrumentStore(bareStore, metrics.storeSeconds);
   bareStore.observe?.({ batch: (writes) => metrics.batchWrites.observe(writes) });
   const observe = callObserver(log, metrics);
-  const ops = createOperations(store, config, operationHooks(metrics, log));
+  // GET /readyz and grpc.health.v1.Health read this one state.
+  const readiness = createReadiness(() => store.ping());
+  const hooks = operationHooks(metrics, log);
+  const state = operationsState(config);
+  const ops = createOperations(store, config, hooks, state);
+  const traced = tracing && tracedCalls(tracing, store, ops, (over) => createOperations(over, config, hooks, state));
   const shutdown = new AbortController();
   // Every call in flight and every open stream listens for shutdown.
   setMaxListeners(0, shutdown.signal);
+  const limiter = RateLimiter.needed(config.rateLimits, auth?.limitsActors ?? false)
+    ? new RateLimiter(config.rateLimits, (kind, actor) => metrics.rateLimited.inc({ kind, actor }))
+    : undefined;
+  // One implementation and one set of interceptors, served by the fast path and by connect-node.
+  const services: [DescService, object][] = [
+    [SettingsService, settingsService(ops)],
+    [SessionService, sessionService(ops)],
+    [ChangesService, changesService(ops)],
+    ...(extraServices ?? []),
+  ];
+  const recorded = callInterceptor(log, observe);
+  const tls = config.tls && new TlsTerminator(config.tls, config.http.requestTimeoutMs, log);
+  tls?.watch();
   return serveOnePort({
     config,
     log,
+    readiness,
     store,
     metrics,
     shutdown,
-    // One implementation and one set of interceptors, served by the fast path and by connect-node.
-    services: [
-      [SettingsService, settingsService(ops)],
-      [SessionService, sessionService(ops)],
-      [ChangesService, changesService(ops)],
-      ...(extraServices ?? []),
+    services,
+    interceptors: [
+      ...(traced ? [traced.interceptor] : []),
+      recorded,
+      ...(auth ? [authInterceptor(auth)] : []),
+      ...(limiter ? [rateLimitInterceptor(limiter)] : []),
     ],
-    interceptors: auth ? [callInterceptor(log, observe), authInterceptor(auth)] : [callInterceptor(log, observe)],
-    routes: routes?.({ ops, log, shutdown: shutdown.signal, auth, observe }),
+    // Open with authentication on (probes carry no token), like /readyz; neither limited nor
+    // traced (a probe every few seconds is no one's trace).
+    health: { service: healthService(readiness, services.map(([service]) => service.typeName)), interceptors: [recorded] },
+    // The connection's peer (address, client certificate), for authentication by certificate and rate limits.
+    contextValues: limiter || config.tls?.caFile ? peerValues : undefined,
+    routes: routes?.({ ops, log, shutdown: shutdown.signal, auth, limiter, trace: traced?.route, observe }),
+    tls,
+    // The spans of the last calls are sent before the process goes.
+    closed: async () => tracing?.shutdown(),
   });
 }
 

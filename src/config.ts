@@ -31,6 +31,30 @@ export interface HttpLimits {
   maxConnections: number;
 }
 
+/** TLS on the one port; client certificates are asked for when a CA is given. */
+export interface TlsSettings {
+  certFile: string;
+  keyFile: string;
+  /** Client certificates must chain to this CA. */
+  caFile?: string;
+  /** With a CA: whether a client must present a certificate ("require") or may ("optional"). */
+  clientAuth: "require" | "optional";
+}
+
+/** A token bucket: `perSecond` refill, up to `burst` at once. */
+export interface RateLimit {
+  perSecond: number;
+  burst: number;
+}
+
+/** Per-caller limits; an absent kind is not limited (the tokens file may still limit an actor). */
+export interface RateLimitSettings {
+  writes?: RateLimit;
+  watches?: RateLimit;
+  /** Callers whose buckets are kept; past it, the least recently seen is forgotten. */
+  maxCallers: number;
+}
+
 export interface Config {
   port: number;
   host: string;
@@ -66,6 +90,11 @@ export interface Config {
   /** JSON file of bearer tokens; unset means authentication is off. */
   authTokensFile?: string;
   http: HttpLimits;
+  /** Unset: cleartext. */
+  tls?: TlsSettings;
+  rateLimits: RateLimitSettings;
+  /** OpenTelemetry traces: "otlp" sends them (the SDK reads the other OTEL_* variables itself); undefined is off. */
+  tracesExporter?: "otlp";
 }
 
 /** Whether Redis (single, Cluster or Sentinel) is configured, rather than the embedded store. */
@@ -148,6 +177,41 @@ function origins(env: Env, name: string): string[] {
   });
 }
 
+function tlsSettings(env: Env): TlsSettings | undefined {
+  const certFile = read(env, "TLS_CERT_FILE");
+  const keyFile = read(env, "TLS_KEY_FILE");
+  const caFile = read(env, "TLS_CA_FILE");
+  const clientAuth = read(env, "TLS_CLIENT_AUTH");
+  if (certFile === undefined && keyFile === undefined) {
+    if (caFile !== undefined || clientAuth !== undefined) throw new ConfigError("TLS_CA_FILE and TLS_CLIENT_AUTH need TLS_CERT_FILE and TLS_KEY_FILE");
+    return undefined;
+  }
+  if (certFile === undefined || keyFile === undefined) throw new ConfigError("TLS_CERT_FILE and TLS_KEY_FILE go together: set both, or neither for cleartext");
+  if (clientAuth !== undefined && caFile === undefined) throw new ConfigError("TLS_CLIENT_AUTH needs TLS_CA_FILE, the CA that client certificates must chain to");
+  return { certFile, keyFile, caFile, clientAuth: oneOf(env, "TLS_CLIENT_AUTH", ["require", "optional"], "require") };
+}
+
+/** A rate per second (a decimal: 0.5 is one every two seconds) and its burst; undefined when the rate is unset. */
+function rateLimit(env: Env, rateName: string, burstName: string): RateLimit | undefined {
+  const raw = read(env, rateName);
+  if (raw === undefined) {
+    if (read(env, burstName) !== undefined) throw new ConfigError(`${burstName} needs ${rateName}`);
+    return undefined;
+  }
+  const perSecond = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw) || !(perSecond > 0) || perSecond > 1_000_000) {
+    throw new ConfigError(`${rateName} must be a number of calls per second above 0 (such as 20 or 0.5), got "${raw}"`);
+  }
+  return { perSecond, burst: int(env, burstName, Math.max(1, Math.ceil(perSecond)), 1, 1_000_000) };
+}
+
+/** OTEL_TRACES_EXPORTER (otlp, or none: the default) unless OTEL_SDK_DISABLED=true. */
+function tracesExporter(env: Env): "otlp" | undefined {
+  if (oneOf(env, "OTEL_SDK_DISABLED", ["true", "false"], "false") === "true") return undefined;
+  const exporter = oneOf(env, "OTEL_TRACES_EXPORTER", ["otlp", "none"], "none");
+  return exporter === "otlp" ? "otlp" : undefined;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const redisUrl = read(env, "REDIS_URL");
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
@@ -213,5 +277,12 @@ export function loadConfig(env: Env = process.env): Config {
       maxResetsPerSecondTotal: int(env, "HTTP2_MAX_RESETS_PER_SECOND_TOTAL", 1000, 1, 10_000_000),
       maxConnections: int(env, "HTTP_MAX_CONNECTIONS", defaultMaxConnections(), 16, 1_000_000),
     },
+    tls: tlsSettings(env),
+    rateLimits: {
+      writes: rateLimit(env, "RATE_LIMIT_WRITES", "RATE_LIMIT_BURST"),
+      watches: rateLimit(env, "RATE_LIMIT_WATCHES", "RATE_LIMIT_WATCH_BURST"),
+      maxCallers: int(env, "RATE_LIMIT_CALLERS", 10_000, 1, 10_000_000),
+    },
+    tracesExporter: tracesExporter(env),
   };
 }

@@ -3,22 +3,27 @@ import { Authenticator } from "./auth.js";
 import { ConfigError, loadConfig, usesRedis } from "./config.js";
 import { createLogger } from "./observe/log.js";
 import { openStore } from "./store/open-store.js";
-import { startServer } from "./app.js";
-import { PROTOCOLS } from "./transport/server.js";
+import { startServer, type RunningServer } from "./app.js";
+import { PROTOCOLS, TLS_PROTOCOLS } from "./transport/server.js";
 import { restRoutes } from "./transport/rest/routes.js";
+
+/** A bad value stops start-up naming the variable, with exit code 2. */
+function exitOnConfigError(err: unknown): never {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`configuration error: ${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}
 
 async function main(): Promise<void> {
   let config;
   let auth;
   try {
     config = loadConfig();
-    auth = config.authTokensFile ? Authenticator.fromFile(config.authTokensFile) : undefined;
+    auth = config.authTokensFile ? Authenticator.fromFile(config.authTokensFile, { clientCertificates: config.tls?.caFile !== undefined }) : undefined;
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`configuration error: ${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
+    exitOnConfigError(err);
   }
   const log = createLogger(config.logLevel);
   let store;
@@ -28,15 +33,23 @@ async function main(): Promise<void> {
     process.stderr.write(`cannot open the ${usesRedis(config) ? "Redis" : "embedded"} store: ${(err as Error).message}\n`);
     process.exit(1);
   }
-  const server = await startServer({ config, store, log, auth, routes: restRoutes });
+  let server: RunningServer;
+  try {
+    server = await startServer({ config, store, log, auth, routes: restRoutes });
+  } catch (err) {
+    await store.close();
+    exitOnConfigError(err); // a TLS file that cannot be read
+  }
   log.info(
     {
       store: store.kind,
       data: store.location,
       address: server.url,
-      protocols: [...PROTOCOLS, "rest (/api)"],
+      protocols: [...(config.tls ? TLS_PROTOCOLS : PROTOCOLS), "rest (/api)"],
+      tls: config.tls ? (config.tls.caFile ? `client certificates ${config.tls.clientAuth === "require" ? "required" : "optional"}` : "on") : "off",
       defaultsLocked: config.defaultsLocked,
       auth: auth ? "bearer tokens" : "off",
+      rateLimits: config.rateLimits.writes || config.rateLimits.watches || auth?.limitsActors ? "on" : "off",
     },
     "listening",
   );
@@ -53,6 +66,8 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
+  // New certificate files for new connections, without a restart (they are also picked up when they change).
+  if (config.tls) process.on("SIGHUP", () => server.reloadTls());
 }
 
 main().catch((err: unknown) => {

@@ -8,14 +8,14 @@ import { chromium, type Browser, type Page } from "playwright-core";
 const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = join(import.meta.dirname, "..", "test-artifacts");
 
-/** Chromium, once the panel is known to be built; screenshots go to test-artifacts/. */
-export async function launchChromium(): Promise<Browser> {
+/** Chromium, once the panel is known to be built; screenshots go to test-artifacts/. `args` are extra command-line switches. */
+export async function launchChromium(args: string[] = []): Promise<Browser> {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install it with \`apt-get install -y chromium\``);
   if (!existsSync(join(import.meta.dirname, "..", "dist", "web", "index.html"))) throw new Error("the panel is not built: run `npm run build`");
   mkdirSync(ARTIFACTS, { recursive: true });
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"],
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync", ...args],
   });
 }
 

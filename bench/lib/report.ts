@@ -93,6 +93,8 @@ export interface Results {
   targets: Record<string, Target>;
   sqlite: Record<string, unknown>;
   durable?: { note: string; rows: DurableRow[] };
+  /** Tracing's cost: bench/scenarios/tracing.ts. */
+  tracing?: { note: string; rows: unknown[] };
   fanout?: { connect: Record<string, unknown>; sse: Record<string, unknown>; feed?: Record<string, unknown> };
   bigMaps?: Record<string, unknown>;
   profile?: { scenario: string; file: string; summary: ProfileSummary };

@@ -11,7 +11,8 @@ import { callCounts, GrpcConnection, until } from "./clients.js";
 import { getFrame, PATHS } from "./messages.js";
 import { freePort, start, stop, type Proc } from "./procs.js";
 
-export type ServerId = "bare" | "grpcjs" | "redis" | "sqlite" | "etcd";
+/** redis-otel-*: the service on Redis with tracing on, sampling nothing or everything (scenarios/tracing.ts). */
+export type ServerId = "bare" | "grpcjs" | "redis" | "sqlite" | "etcd" | "redis-otel-off" | "redis-otel-on";
 
 export interface Server {
   id: ServerId;
@@ -50,11 +51,13 @@ const SCRIPTS: Record<NodeServerId, string> = {
   grpcjs: "bench/anchors/grpc-js.mjs",
   redis: "bench/server.mjs",
   sqlite: "bench/server.mjs",
+  "redis-otel-off": "bench/server.mjs",
+  "redis-otel-on": "bench/server.mjs",
 };
 
 function serverEnv(id: NodeServerId): Record<string, string> {
   const base = { PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "warn" };
-  if (id === "redis") return { ...base, REDIS_URL: redisUrl(), REDIS_PREFIX: PREFIX };
+  if (id === "redis" || id.startsWith("redis-otel")) return { ...base, REDIS_URL: redisUrl(), REDIS_PREFIX: PREFIX };
   if (id === "sqlite") return { ...base, DATA_DIR: join(work.dir, "sqlite") };
   return base;
 }
@@ -64,17 +67,21 @@ async function revisionOf(grpc: GrpcConnection, sessionId: string): Promise<bigi
   return fromBinary(GetSettingsResponseSchema, a.message).revision;
 }
 
-/** A Node server: the service (on Redis or SQLite) or an anchor; `nodeArgs` e.g. --cpu-prof. */
-export async function startServer(id: NodeServerId, nodeArgs: string[] = []): Promise<Server> {
+/** The environment each server was first started with, beyond its own: a restart (--profile) keeps it. */
+const startedWith = new Map<NodeServerId, Record<string, string>>();
+
+/** A Node server: the service (on Redis or SQLite) or an anchor; `nodeArgs` e.g. --cpu-prof; `env` added to its own. */
+export async function startServer(id: NodeServerId, nodeArgs: string[] = [], env?: Record<string, string>): Promise<Server> {
+  if (env) startedWith.set(id, env);
   const proc = await start(`server-${id}`, [process.execPath, "--expose-gc", ...nodeArgs, SCRIPTS[id]], {
     core: 0,
     cwd: ROOT,
-    env: serverEnv(id),
+    env: { ...serverEnv(id), ...startedWith.get(id) },
     ready: true,
   });
   const url = `http://127.0.0.1:${proc.port}`;
   const grpc = new GrpcConnection(url);
-  if (id !== "redis" && id !== "sqlite") return { id, proc, url, grpc };
+  if (id === "bare" || id === "grpcjs") return { id, proc, url, grpc };
   return {
     id,
     proc,

@@ -18,6 +18,7 @@ export const EXIT = {
   unauthenticated: 10,
   forbidden: 11,
   outcomeUnknown: 12,
+  rateLimited: 13,
 } as const;
 
 const EXIT_BY_REASON: Record<string, number> = {
@@ -33,6 +34,7 @@ const EXIT_BY_REASON: Record<string, number> = {
   UNAUTHENTICATED: EXIT.unauthenticated,
   PERMISSION_DENIED: EXIT.forbidden,
   OUTCOME_UNKNOWN: EXIT.outcomeUnknown,
+  RATE_LIMITED: EXIT.rateLimited,
 };
 
 /** A combination of options that commander alone cannot refuse. */

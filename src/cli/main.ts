@@ -24,6 +24,10 @@ export function buildProgram(io: Io): Command {
     .option("--base-url <url>", "service address (overrides the profile)")
     .option("--bearer <token>", "bearer token when the service has auth on (default: $CODEX_MANAGER_BEARER_TOKEN, then the profile's auth.bearer)")
     .addOption(new Option("--token <token>", "the same as --bearer"))
+    .option("--ca-file <pem>", "https: the CA certificate (PEM file) to trust instead of the system's")
+    .option("--cert <pem>", "https: a client certificate (PEM file), for a service that asks for one; its private key in the same file, or in --cert-key")
+    // Not --key: that already names a settings key (`sessions settings set --key`, `watch --all --key`).
+    .option("--cert-key <pem>", "https: the client certificate's private key (PEM file)")
     .option("--json", "machine-readable output: one JSON document")
     .showHelpAfterError("(add --help for usage)")
     // Subcommands inherit all of this, so every one's --help also lists the global options.

@@ -15,7 +15,7 @@ import { changeOf, controlsPb, createControlsPb, json, scopePb, sessionOf, tuple
 import { changesApi } from "./changes.js";
 import { guard, settingsError } from "./errors.js";
 import { keepProtoKeys } from "./proto-keys.js";
-import { idempotent, type WriteOptions } from "./writes.js";
+import { afterRateLimit, idempotent, type WriteOptions } from "./writes.js";
 
 export type { ControlFields, JsonObject, JsonValue, Scope };
 export type { Change, SettingsChange, Tuple } from "./convert.js";
@@ -156,13 +156,14 @@ export function createSettingsSdk(transport: Transport) {
     sessions: {
       // Creating and deleting a session take no request id, so they are sent once:
       // a retried create could answer SESSION_EXISTS, a retried delete SESSION_DELETED.
-      async create(options: { sessionId?: string; cwd?: string; systemOwned?: boolean } & Partial<ControlFields> = {}) {
-        const r = await guard(sessionsApi.createSession({
+      // Only a RATE_LIMITED refusal (nothing applied) is sent again, after its wait.
+      async create(options: { sessionId?: string; cwd?: string; systemOwned?: boolean; retry?: boolean } & Partial<ControlFields> = {}) {
+        const r = await afterRateLimit(() => sessionsApi.createSession({
           sessionId: options.sessionId,
           cwd: options.cwd ?? "",
           systemOwned: options.systemOwned ?? false,
           ...createControlsPb(options),
-        }));
+        }), options.retry);
         return { session: sessionOf(r.session), controls: tupleOf(r.controls) };
       },
       async get(sessionId: string) {
@@ -173,8 +174,8 @@ export function createSettingsSdk(transport: Transport) {
         const r = await guard(sessionsApi.listSessions({ pageSize: options.pageSize ?? 0, pageToken: options.pageToken ?? "" }));
         return { sessions: r.sessions.map(sessionOf), nextPageToken: r.nextPageToken || undefined };
       },
-      async delete(sessionId: string) {
-        const r = await guard(sessionsApi.deleteSession({ sessionId }));
+      async delete(sessionId: string, options: { retry?: boolean } = {}) {
+        const r = await afterRateLimit(() => sessionsApi.deleteSession({ sessionId }), options.retry);
         return { sessionId: r.sessionId, deletedAt: r.deletedAt ? timestampDate(r.deletedAt) : undefined };
       },
     },

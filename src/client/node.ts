@@ -6,6 +6,8 @@
 //   read against 90 ms with 16 MiB. The stream window is a SETTINGS value; the
 //   connection's is raised with a WINDOW_UPDATE once the session exists.
 // - JSON read with sdkJsonOptions, so "__proto__" keys survive (json-keys.ts).
+// - https: a CA to trust (a private one, instead of the system's) and a client
+//   certificate for services that ask for one (TLS_CA_FILE).
 import type http2 from "node:http2";
 import type { Interceptor, Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport, Http2SessionManager } from "@connectrpc/connect-node";
@@ -23,14 +25,22 @@ export interface SettingsTransportOptions {
   /** Protobuf binary (default) or JSON messages. */
   useBinaryFormat?: boolean;
   interceptors?: Interceptor[];
+  /** For an https baseUrl: the CA to trust instead of the system's, and a client certificate and key (PEM text). */
+  tls?: TlsClientOptions;
+}
+
+export interface TlsClientOptions {
+  ca?: string | Buffer;
+  cert?: string | Buffer;
+  key?: string | Buffer;
 }
 
 const widened = new WeakSet<http2.Http2Session>();
 
 /** connect-node's session manager, each new session given the large connection window. */
 class WideWindowSessions extends Http2SessionManager {
-  constructor(baseUrl: string) {
-    super(baseUrl, undefined, { settings: { initialWindowSize: HTTP2_WINDOW_BYTES } });
+  constructor(baseUrl: string, tls: TlsClientOptions = {}) {
+    super(baseUrl, undefined, { ...tls, settings: { initialWindowSize: HTTP2_WINDOW_BYTES } });
   }
 
   override async request(...args: Parameters<Http2SessionManager["request"]>): Promise<http2.ClientHttp2Stream> {
@@ -45,15 +55,16 @@ class WideWindowSessions extends Http2SessionManager {
 }
 
 export function createSettingsTransport(options: SettingsTransportOptions): Transport {
-  const { baseUrl, protocol = "grpc", httpVersion = "2", useBinaryFormat = true, interceptors = [] } = options;
+  const { baseUrl, protocol = "grpc", httpVersion = "2", useBinaryFormat = true, interceptors = [], tls } = options;
   const common = { baseUrl, useBinaryFormat, interceptors, jsonOptions: sdkJsonOptions };
-  const h2 = () => ({ httpVersion: "2" as const, sessionManager: new WideWindowSessions(baseUrl) });
+  const h2 = () => ({ httpVersion: "2" as const, sessionManager: new WideWindowSessions(baseUrl, tls) });
+  const h1 = { httpVersion: "1.1" as const, nodeOptions: tls };
   switch (protocol) {
     case "grpc":
       return createGrpcTransport({ ...common, ...h2() });
     case "connect":
-      return createConnectTransport({ ...common, ...(httpVersion === "2" ? h2() : { httpVersion }) });
+      return createConnectTransport({ ...common, ...(httpVersion === "2" ? h2() : h1) });
     case "grpc-web":
-      return createGrpcWebTransport({ ...common, ...(httpVersion === "2" ? h2() : { httpVersion }) });
+      return createGrpcWebTransport({ ...common, ...(httpVersion === "2" ? h2() : h1) });
   }
 }

@@ -2,14 +2,17 @@
 // again once, with that same id, when the answer says it was not applied
 // (unavailable) or may have been (deadline_exceeded, OUTCOME_UNKNOWN). The
 // service remembers ids per scope atomically with the write, so the second
-// try answers the first one's result and nothing is applied twice.
+// try answers the first one's result and nothing is applied twice. A call
+// refused for its caller's rate limit (RATE_LIMITED: nothing applied) is sent
+// again once, after the wait the service names.
+import { durationMs } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import { guard, SettingsError } from "./errors.js";
 
 export interface WriteOptions {
   /** This write's idempotency key (1-128 visible ASCII characters); a random UUID when absent. */
   requestId?: string;
-  /** Send the write once more, with the same request id, on `unavailable` or OUTCOME_UNKNOWN (default true). */
+  /** Send the write once more, with the same request id, on `unavailable` or OUTCOME_UNKNOWN, or after RATE_LIMITED's wait (default true). */
   retry?: boolean;
 }
 
@@ -35,8 +38,30 @@ export function retryable(err: unknown): boolean {
   return err.code === Code.Unavailable || (err.code === Code.DeadlineExceeded && err.reason === "OUTCOME_UNKNOWN");
 }
 
+/** The longest RATE_LIMITED wait the SDK sits out by itself; a longer one is the caller's to decide. */
+export const MAX_RETRY_AFTER_MS = 30_000;
+
+/** How long a RATE_LIMITED refusal asks to wait, when the SDK should wait that long and send again; else undefined. */
+export function rateLimitWait(err: unknown): number | undefined {
+  if (!(err instanceof SettingsError) || err.reason !== "RATE_LIMITED") return undefined;
+  const ms = err.detail?.retryAfter ? durationMs(err.detail.retryAfter) : 1000;
+  return ms <= MAX_RETRY_AFTER_MS ? ms : undefined;
+}
+
 // A little jitter, so that clients refused together do not all come back at once.
-const pause = () => new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
+const pause = (ms = 50) => new Promise((r) => setTimeout(r, ms + Math.random() * 100));
+
+/** Runs `send`, and once more after the wait a RATE_LIMITED refusal names: nothing was applied, so any call may. */
+export async function afterRateLimit<T>(send: () => Promise<T>, retry = true): Promise<T> {
+  try {
+    return await guard(send());
+  } catch (err) {
+    const wait = retry ? rateLimitWait(err) : undefined;
+    if (wait === undefined) throw err;
+    await pause(wait);
+    return await guard(send());
+  }
+}
 
 /** Runs `send` with one request id, and once more with the same id when `retryable`. */
 export async function idempotent<T>(options: WriteOptions, send: (requestId: string) => Promise<T>): Promise<T> {
@@ -46,8 +71,10 @@ export async function idempotent<T>(options: WriteOptions, send: (requestId: str
     try {
       return await attempt();
     } catch (err) {
-      if (options.retry === false || !retryable(err)) throw err;
-      await pause();
+      if (options.retry === false) throw err;
+      const wait = rateLimitWait(err);
+      if (wait === undefined && !retryable(err)) throw err;
+      await pause(wait);
       return await attempt();
     }
   } catch (err) {

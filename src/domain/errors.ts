@@ -16,7 +16,8 @@ export type ErrorReason =
   | "STORE_UNAVAILABLE"
   | "OUTCOME_UNKNOWN"
   | "UNAUTHENTICATED"
-  | "PERMISSION_DENIED";
+  | "PERMISSION_DENIED"
+  | "RATE_LIMITED";
 
 /** Where an issue is: field names and array indexes from the request's root, as zod reports them. */
 export type IssuePath = (string | number)[];
@@ -45,6 +46,8 @@ export interface ErrorFacts {
   requestId?: string;
   /** For a change feed cursor that is too old: the oldest cursor still held. */
   cursor?: string;
+  /** RATE_LIMITED: how long until the caller may try again. */
+  retryAfterMs?: number;
 }
 
 export class DomainError extends Error {
@@ -110,8 +113,15 @@ export const errors = {
       `the watcher fell behind by more than ${events} changes or ${bytes} bytes; resume with fromRevision`,
       { limit: events },
     ),
-  unauthenticated: () => new DomainError("UNAUTHENTICATED", "a valid bearer token is required"),
+  unauthenticated: (what = "a valid bearer token") => new DomainError("UNAUTHENTICATED", `${what} is required`),
   forbidden: (message: string) => new DomainError("PERMISSION_DENIED", message),
+  /** A caller over its rate limit (service/rate-limits.ts): nothing was applied; retry after `retryAfterMs`. */
+  rateLimited: (what: string, perSecond: number, burst: number, retryAfterMs: number) =>
+    new DomainError(
+      "RATE_LIMITED",
+      `too many ${what}: this caller may make ${perSecond} a second (${burst} at once); retry in ${Math.ceil(retryAfterMs / 100) / 10} s`,
+      { limit: burst, retryAfterMs },
+    ),
   /** Nothing was applied: safe to retry. */
   unavailable: (detail?: string, cause?: unknown) => {
     const e = new DomainError("STORE_UNAVAILABLE", `settings store is unavailable${detail ? `: ${detail}` : ""}`);

@@ -15,6 +15,8 @@ export interface Metrics {
   /** Whole-map reads, answered from the snapshot cache or read in full. */
   mapReads: Counter<"cached">;
   watchCutOffs: Counter<"protocol">;
+  /** Calls refused for their caller's rate limit, by kind (writes, watches) and actor (bounded: see service/rate-limits.ts). */
+  rateLimited: Counter<"kind" | "actor">;
   /** Writes per group commit (the embedded store): how many share one transaction and its fsync. */
   batchWrites: Histogram;
 }
@@ -71,6 +73,12 @@ export function createMetrics(ready: () => Promise<boolean>): Metrics {
       name: "settings_store_batch_writes",
       help: "Writes committed together in one transaction (one fsync) by the embedded store's group commit.",
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+      registers: [registry],
+    }),
+    rateLimited: new Counter({
+      name: "settings_rate_limited_total",
+      help: "Calls refused with RATE_LIMITED, by kind (writes, watches) and actor (the authenticated actor; else certificate or anonymous).",
+      labelNames: ["kind", "actor"],
       registers: [registry],
     }),
     watchCutOffs: new Counter({

@@ -16,7 +16,7 @@ import type { ChangeKind, FeedChange } from "../domain/types.js";
 import type { Protocol } from "../observe/calls.js";
 import type { ChangeFilter } from "./changes.js";
 import { controlsToPb, historyEntryToPb, scopeToPb } from "./convert.js";
-import type { Operations } from "./operations.js";
+import { operationsFor, type Operations } from "./operations.js";
 import { streamInterrupt } from "./watch.js";
 
 const KINDS: Record<ChangeKind, FeedKind> = {
@@ -54,9 +54,10 @@ function changeMessage(change: FeedChange, cursor: string): WatchChangesResponse
 }
 
 export function changesService(ops: Operations): ServiceImpl<typeof ChangesService> {
+  const opsOf = operationsFor(ops);
   return {
     async *watchChanges(req, ctx: HandlerContext) {
-      const watch = await ops.watchChanges({
+      const watch = await opsOf(ctx).watchChanges({
         after: req.after,
         filter: { scope: SCOPES[req.scope] ?? undefined, keys: req.keys, sessionIdPrefix: req.sessionIdPrefix || undefined },
         signal: ctx.signal,
@@ -73,7 +74,7 @@ export function changesService(ops: Operations): ServiceImpl<typeof ChangesServi
     },
 
     async listSettings(req, ctx) {
-      const page = await ops.listSettings(req.pageSize, req.pageToken, ctx.values.get(principalKey));
+      const page = await opsOf(ctx).listSettings(req.pageSize, req.pageToken, ctx.values.get(principalKey));
       return {
         items: page.items.map((i) => ({
           sessionId: i.sessionId,

@@ -21,7 +21,7 @@ import {
   type SetSettingsRequest,
   type WatchSettingsResponse,
 } from "../../gen/codexmanager/settings/v1/settings_pb.js";
-import type { Operations, SettingsUpdate, WriteInput } from "./operations.js";
+import { operationsFor, type Operations, type SettingsUpdate, type WriteInput } from "./operations.js";
 import {
   controlsFromPb,
   controlsToPb,
@@ -99,15 +99,16 @@ function changeMessage(entry: HistoryEntry): WatchSettingsResponse {
 }
 
 export function settingsService(ops: Operations): ServiceImpl<typeof SettingsService> {
+  const opsOf = operationsFor(ops);
   return {
     async getSettings(req, ctx) {
-      const read = await ops.getSettings({ sessionId: req.sessionId, scope: scopeFromPb(req.scope) }, req.key, callerOf(ctx), req.atRevision);
+      const read = await opsOf(ctx).getSettings({ sessionId: req.sessionId, scope: scopeFromPb(req.scope) }, req.key, callerOf(ctx), req.atRevision);
       if (read instanceof SettingsSnapshot) return snapshotMessage(read);
       return { found: read.found, value: valueToPb(read.value), revision: read.revision };
     },
 
     async setSettings(req, ctx) {
-      const result = await ops.setSettings(
+      const result = await opsOf(ctx).setSettings(
         writeInput(req, ctx),
         updateFromPb(req.update),
       );
@@ -122,7 +123,7 @@ export function settingsService(ops: Operations): ServiceImpl<typeof SettingsSer
     },
 
     async unsetSetting(req, ctx) {
-      const result = await ops.unsetSetting(
+      const result = await opsOf(ctx).unsetSetting(
         writeInput(req, ctx),
         req.key,
       );
@@ -130,7 +131,7 @@ export function settingsService(ops: Operations): ServiceImpl<typeof SettingsSer
     },
 
     async getControls(req, ctx) {
-      const view = await ops.getControls(req.sessionId, callerOf(ctx), req.atRevision);
+      const view = await opsOf(ctx).getControls(req.sessionId, callerOf(ctx), req.atRevision);
       return {
         session: tupleToPb(view.session),
         defaults: tupleToPb(view.defaults),
@@ -140,7 +141,7 @@ export function settingsService(ops: Operations): ServiceImpl<typeof SettingsSer
     },
 
     async applyControls(req, ctx) {
-      const result = await ops.applyControls(
+      const result = await opsOf(ctx).applyControls(
         writeInput(req, ctx),
         req.controls && controlsFromPb(req.controls),
         req.controls?.settings,
@@ -155,7 +156,7 @@ export function settingsService(ops: Operations): ServiceImpl<typeof SettingsSer
     },
 
     async *watchSettings(req, ctx) {
-      const watch = await ops.watch(
+      const watch = await opsOf(ctx).watch(
         { sessionId: req.sessionId, scope: scopeFromPb(req.scope) },
         {
           fromRevision: req.fromRevision,
@@ -176,7 +177,7 @@ export function settingsService(ops: Operations): ServiceImpl<typeof SettingsSer
     },
 
     async listHistory(req, ctx) {
-      const page = await ops.listHistory(
+      const page = await opsOf(ctx).listHistory(
         { sessionId: req.sessionId, scope: scopeFromPb(req.scope) },
         req.limit,
         req.beforeRevision,
@@ -188,9 +189,10 @@ export function settingsService(ops: Operations): ServiceImpl<typeof SettingsSer
 }
 
 export function sessionService(ops: Operations): ServiceImpl<typeof SessionService> {
+  const opsOf = operationsFor(ops);
   return {
     async createSession(req, ctx) {
-      const { session, tuple } = await ops.createSession({
+      const { session, tuple } = await opsOf(ctx).createSession({
         caller: callerOf(ctx),
         sessionId: req.sessionId,
         cwd: req.cwd,
@@ -201,17 +203,17 @@ export function sessionService(ops: Operations): ServiceImpl<typeof SessionServi
     },
 
     async getSession(req, ctx) {
-      const { session, tuple } = await ops.getSession(req.sessionId, callerOf(ctx));
+      const { session, tuple } = await opsOf(ctx).getSession(req.sessionId, callerOf(ctx));
       return { session: sessionToPb(session), controls: tupleToPb(tuple) };
     },
 
     async listSessions(req, ctx) {
-      const page = await ops.listSessions(req.pageSize, req.pageToken, callerOf(ctx));
+      const page = await opsOf(ctx).listSessions(req.pageSize, req.pageToken, callerOf(ctx));
       return { sessions: page.sessions.map(({ session }) => sessionToPb(session)), nextPageToken: page.nextPageToken };
     },
 
     async deleteSession(req, ctx) {
-      const { sessionId, deletedAt } = await ops.deleteSession(req.sessionId, callerOf(ctx));
+      const { sessionId, deletedAt } = await opsOf(ctx).deleteSession(req.sessionId, callerOf(ctx));
       return { sessionId, deletedAt: timestampFromDate(deletedAt) };
     },
   };

@@ -21,10 +21,15 @@ export interface ControlsView {
   defaultLockReason: string | null;
 }
 
-export function readOperations(store: Store, config: OperationsConfig, req: RequestChecks, hooks: OperationHooks) {
-  const snapshots = new SnapshotCache(config.settingsCacheBytes);
+/** What the reads keep across calls: whole maps as snapshots, and the reads in flight that calls share. */
+export function readState(config: OperationsConfig) {
+  return { snapshots: new SnapshotCache(config.settingsCacheBytes), sharedReads: new SharedReads<SettingsSnapshot>() };
+}
+
+export type ReadState = ReturnType<typeof readState>;
+
+export function readOperations(store: Store, config: OperationsConfig, req: RequestChecks, hooks: OperationHooks, { snapshots, sharedReads }: ReadState) {
   const past = feedReads(store, config, req, hooks);
-  const sharedReads = new SharedReads<SettingsSnapshot>();
 
   async function controlsView(sessionId: string): Promise<ControlsView> {
     const [session, defaults] = await Promise.all([

@@ -1,7 +1,7 @@
 // The one mapping from domain errors to Connect/gRPC codes, with an
 // ErrorDetail carrying the reason so clients can tell 404 from 410.
 import { create } from "@bufbuild/protobuf";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorDetailSchema } from "../../gen/codexmanager/settings/v1/errors_pb.js";
 import { DomainError, type ErrorReason } from "../domain/errors.js";
@@ -23,6 +23,7 @@ export const CONNECT_CODES: Record<ErrorReason, Code> = {
   OUTCOME_UNKNOWN: Code.DeadlineExceeded,
   UNAUTHENTICATED: Code.Unauthenticated,
   PERMISSION_DENIED: Code.PermissionDenied,
+  RATE_LIMITED: Code.ResourceExhausted,
 };
 
 export function domainToConnect(err: DomainError): ConnectError {
@@ -36,6 +37,7 @@ export function domainToConnect(err: DomainError): ConnectError {
     currentRevision: f.currentRevision,
     limit: f.limit === undefined ? undefined : BigInt(f.limit),
     oldestCursor: f.cursor ?? "",
+    retryAfter: f.retryAfterMs === undefined ? undefined : durationFromMs(f.retryAfterMs),
     issues: (f.issues ?? []).map((i) => ({
       path: i.path.join("."),
       pathSegments: i.path.map(String),

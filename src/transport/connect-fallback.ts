@@ -8,8 +8,9 @@
 // (PAYLOAD_TOO_LARGE, with its ErrorDetail). connect's own readMaxBytes is
 // the same limit, a check ours always passes first; it still bounds each
 // message of a bidi stream, with connect's own error.
+import type net from "node:net";
 import type { DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, createConnectRouter, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, createConnectRouter, type ContextValues, type Interceptor } from "@connectrpc/connect";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import { DomainError } from "../domain/errors.js";
 import type { Limits } from "../domain/limits.js";
@@ -25,8 +26,11 @@ import { drainRest } from "./unread-body.js";
 type Compression = typeof compressionGzip;
 
 export interface FallbackOptions {
-  services: [DescService, object][];
+  /** Each service, with its own interceptors when it has them (else `interceptors`). */
+  services: ([DescService, object] | [DescService, object, Interceptor[]])[];
   interceptors: Interceptor[];
+  /** Values every call's context starts with, from its connection. */
+  contextValues?: (socket: net.Socket | undefined) => ContextValues;
   limits: Pick<Limits, "maxBodyBytes">;
   log: Logger;
   shutdown: AbortSignal;
@@ -39,7 +43,7 @@ export interface ConnectFallback {
   serve(req: Req, res: Res): void;
 }
 
-export function connectFallback({ services, interceptors, limits, log, shutdown }: FallbackOptions): ConnectFallback {
+export function connectFallback({ services, interceptors, contextValues, limits, log, shutdown }: FallbackOptions): ConnectFallback {
   const limit = limits.maxBodyBytes;
   const router = createConnectRouter({
     interceptors,
@@ -48,7 +52,7 @@ export function connectFallback({ services, interceptors, limits, log, shutdown 
     acceptCompression: [withinLimit(compressionGzip, limit), withinLimit(compressionBrotli, limit)],
     shutdownSignal: shutdown,
   });
-  for (const [service, impl] of services) router.service(service, impl as never);
+  for (const [service, impl, own] of services) router.service(service, impl as never, own && { interceptors: own });
   const handlers = new Map(router.handlers.map((h) => [h.requestPath, h]));
 
   return {
@@ -60,7 +64,7 @@ export function connectFallback({ services, interceptors, limits, log, shutdown 
       if (req.httpVersionMajor === 1 && req.headers.host === undefined) req.headers.host = "localhost";
       let request: ReturnType<typeof universalRequestFromNodeRequest>;
       try {
-        request = universalRequestFromNodeRequest(req, res, undefined, undefined);
+        request = universalRequestFromNodeRequest(req, res, undefined, contextValues?.(req.socket as net.Socket));
       } catch (err) {
         drainRest(req);
         return refuseCall(req, res, ConnectError.from(err));

@@ -8,12 +8,13 @@ import { DomainError } from "../domain/errors.js";
 import { protocolOf, type CallObserver, type Protocol } from "../observe/calls.js";
 import type { Logger } from "../observe/log.js";
 import { toConnectError } from "./connect-errors.js";
+import { peerKey } from "./peer.js";
 import { codeName } from "./rpc/connect-protocol.js";
 
 /** Authenticates every call and leaves the caller in the context values for the handlers. */
 export function authInterceptor(auth: Authenticator): Interceptor {
   return (next) => async (req) => {
-    req.contextValues.set(principalKey, auth.authenticate(req.header.get("authorization")));
+    req.contextValues.set(principalKey, auth.authenticate(req.header.get("authorization"), req.contextValues.get(peerKey)));
     return next(req);
   };
 }

@@ -1,7 +1,9 @@
 // One TCP port for every protocol: each new connection is peeked at, and a
 // connection that opens with the HTTP/2 preface (gRPC, h2c prior knowledge)
 // goes to the HTTP/2 server, anything else to the HTTP/1.1 server. Node's
-// http2 module only negotiates HTTP/1.1 fallback over TLS, hence this.
+// http2 module only negotiates HTTP/1.1 fallback over TLS, hence this. With
+// TLS (tls.ts) the handshake comes first, and the protocol ALPN negotiated
+// decides (a client that offers none gets HTTP/1.1, TLS's default).
 //
 // It also owns the connections: their number is capped below the file
 // descriptor limit (the oldest idle one makes room), each protocol's time
@@ -15,11 +17,13 @@
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
+import type tls from "node:tls";
 import type { HttpLimits } from "../config.js";
 import type { Logger } from "../observe/log.js";
 import { AbuseLog } from "./abuse-log.js";
 import { sendJson } from "./http-json.js";
 import { guardHttp2, http2Options, type RawStreamHandler } from "./h2-guard.js";
+import type { TlsTerminator } from "./tls.js";
 import { WriteStalls } from "./write-stall.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
@@ -51,14 +55,20 @@ export interface OnePortOptions {
   rawStream?: RawStreamHandler;
   /** Hears, in summary, the connections closed or refused to protect the server. */
   log?: Logger;
+  /** TLS on this port; cleartext without. */
+  tls?: TlsTerminator;
 }
 
 /** What is known of one connection, for the cap and for shutdown. */
 interface Connection {
+  /** The TCP connection accepted. */
   socket: net.Socket;
+  /** What HTTP reads and writes: the TLS socket once the handshake is done, else `socket`. */
+  app: net.Socket;
   /** A connection that has no request in flight may be closed without losing one. */
   idle(): boolean;
-  protocol(): "unknown" | "h1" | "h2";
+  protocol: "unknown" | "h1" | "h2";
+  session?: http2.ServerHttp2Session;
 }
 
 /**
@@ -79,6 +89,11 @@ function drainSession(session: http2.ServerHttp2Session): void {
 }
 
 function ignore(): void {}
+
+function destroy(c: Connection): void {
+  c.app.destroy();
+  c.socket.destroy();
+}
 
 /**
  * Every request and response object is heard for "error" before any path takes it: a client
@@ -155,12 +170,54 @@ export async function listenOnePort(served: Handler, host: string, port: number,
     for (const c of connections) {
       if (c.idle()) {
         abuse.note("idleClosedAtCap");
-        c.socket.destroy();
+        destroy(c);
         connections.delete(c);
         return true;
       }
     }
     return false;
+  };
+
+  /** Hands a connection to the HTTP server of its protocol (known from ALPN over TLS, else peeked at). */
+  const route = (connection: Connection, negotiated?: "h2" | "http/1.1") => {
+    const app = connection.app;
+    if (refused.has(connection.socket)) refused.add(app);
+    lastActive.set(app, Date.now());
+    // A client that takes nothing of what is written to it (HTTP/1.1 answers, or HTTP/2 frames).
+    stalls.watch(app, () => app.destroy(), { socket: true });
+    const hand = (isH2: boolean) => {
+      if (isH2 && guard.refusing()) {
+        abuse.note("http2RefusedAfterResetFlood");
+        return void app.destroy();
+      }
+      connection.protocol = isH2 ? "h2" : "h1";
+      if (isH2) {
+        h2.once("session", (s: http2.ServerHttp2Session) => {
+          connection.session = s;
+          if (refused.has(connection.socket)) refused.add(s);
+        });
+      }
+      (isH2 ? h2 : h1).emit("connection", app);
+    };
+    if (negotiated !== undefined) return hand(negotiated === "h2");
+    let seen = Buffer.alloc(0);
+    // A connection that never says which protocol it speaks must not hold a socket.
+    const silent = () => app.destroy();
+    app.setTimeout(limits.requestTimeoutMs, silent);
+    const onData = (chunk: Buffer) => {
+      seen = Buffer.concat([seen, chunk]);
+      const n = Math.min(seen.length, PREFACE.length);
+      const isH2 = seen.subarray(0, n).equals(PREFACE.subarray(0, n));
+      if (isH2 && seen.length < PREFACE.length && seen.length < 4) return; // too short to tell "PRI" from "PUT"
+      app.off("data", onData);
+      app.setTimeout(0);
+      app.off("timeout", silent);
+      app.pause();
+      app.unshift(seen);
+      hand(isH2);
+      process.nextTick(() => app.resume());
+    };
+    app.on("data", onData);
   };
 
   let accepted = 0;
@@ -172,47 +229,24 @@ export async function listenOnePort(served: Handler, host: string, port: number,
       abuse.note("connectionCap");
       return void socket.destroy();
     }
-    let protocol: "unknown" | "h1" | "h2" = "unknown";
-    let session: http2.ServerHttp2Session | undefined;
     const connection: Connection = {
       socket,
-      protocol: () => protocol,
-      idle: () => protocol === "unknown" || (protocol === "h1" ? (inFlight.get(socket) ?? 0) === 0 : session === undefined || guard.idle(session)),
+      app: socket,
+      protocol: "unknown",
+      idle: () =>
+        connection.protocol === "unknown" ||
+        (connection.protocol === "h1" ? (inFlight.get(connection.app) ?? 0) === 0 : connection.session === undefined || guard.idle(connection.session)),
     };
     connections.add(connection);
     lastActive.set(socket, Date.now());
-    // A client that takes nothing of what is written to it (HTTP/1.1 answers, or HTTP/2 frames).
-    stalls.watch(socket, () => socket.destroy(), { socket: true });
     socket.once("close", () => connections.delete(connection));
-    let seen = Buffer.alloc(0);
-    // A connection that never says which protocol it speaks must not hold a socket.
-    const silent = () => socket.destroy();
-    socket.setTimeout(limits.requestTimeoutMs, silent);
-    const onData = (chunk: Buffer) => {
-      seen = Buffer.concat([seen, chunk]);
-      const n = Math.min(seen.length, PREFACE.length);
-      const isH2 = seen.subarray(0, n).equals(PREFACE.subarray(0, n));
-      if (isH2 && seen.length < PREFACE.length && seen.length < 4) return; // too short to tell "PRI" from "PUT"
-      if (isH2 && guard.refusing()) {
-        abuse.note("http2RefusedAfterResetFlood");
-        return void socket.destroy();
-      }
-      socket.off("data", onData);
-      socket.setTimeout(0);
-      socket.off("timeout", silent);
-      socket.pause();
-      socket.unshift(seen);
-      protocol = isH2 ? "h2" : "h1";
-      if (isH2) {
-        h2.once("session", (s: http2.ServerHttp2Session) => {
-          session = s;
-          if (refused.has(socket)) refused.add(s);
-        });
-      }
-      (isH2 ? h2 : h1).emit("connection", socket);
-      process.nextTick(() => socket.resume());
-    };
-    socket.on("data", onData);
+    if (!options.tls) return route(connection);
+    // The handshake is bounded by HTTP_REQUEST_TIMEOUT_MS (tls.ts).
+    options.tls.accept(socket, (secure: tls.TLSSocket) => {
+      secure.on("error", ignore);
+      connection.app = secure;
+      route(connection, secure.alpnProtocol === "h2" ? "h2" : "http/1.1");
+    });
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -227,13 +261,13 @@ export async function listenOnePort(served: Handler, host: string, port: number,
     port: (server.address() as net.AddressInfo).port,
     async close(graceMs: number) {
       const deadline = Date.now() + graceMs;
-      const quiet = (c: Connection) => c.idle() && (lastActive.get(c.socket) ?? 0) <= Date.now() - DRAIN_QUIET_MS;
+      const quiet = (c: Connection) => c.idle() && (lastActive.get(c.app) ?? 0) <= Date.now() - DRAIN_QUIET_MS;
       /** Closes connections with nothing in flight and quiet for DRAIN_QUIET_MS (HTTP/2 ones close themselves). */
       const closeQuiet = () => {
         for (const c of connections) {
-          if (c.protocol() === "h2" || !quiet(c)) continue;
-          if (c.protocol() === "h1") c.socket.end();
-          else c.socket.destroy(); // accepted, and silent since
+          if (c.protocol === "h2" || !quiet(c)) continue;
+          if (c.protocol === "h1") c.app.end();
+          else destroy(c); // accepted, and silent since
         }
       };
       /**
@@ -242,7 +276,7 @@ export async function listenOnePort(served: Handler, host: string, port: number,
        * connections close only when every one is quiet; until then a request on one is answered,
        * with Connection: close.
        */
-      const allQuiet = () => [...connections].every((c) => c.protocol() === "h2" || quiet(c));
+      const allQuiet = () => [...connections].every((c) => c.protocol === "h2" || quiet(c));
       // HTTP/2 sessions are told to go away, HTTP/1.1 answers say Connection: close, and connections
       // accepted from now on are refused with an answer that says nothing was done. The listener
       // stays open until no connection has come for a while: closing it resets every connection
@@ -264,7 +298,7 @@ export async function listenOnePort(served: Handler, host: string, port: number,
         await new Promise((r) => setTimeout(r, 20));
       }
       if (listening) server.close();
-      for (const c of connections) c.socket.destroy();
+      for (const c of connections) destroy(c);
       stalls.stop();
     },
   };

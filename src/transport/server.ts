@@ -3,8 +3,10 @@
 // (./connect-fallback.ts); health checks, metrics, the REST routes and the
 // panel; CORS and the refusal of cross-site writes (./cors.ts). What it
 // serves is wired in app.ts.
+import type net from "node:net";
 import type { DescService } from "@bufbuild/protobuf";
-import type { Interceptor } from "@connectrpc/connect";
+import type { ContextValues, Interceptor } from "@connectrpc/connect";
+import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import type { Authenticator } from "../auth.js";
 import type { Config } from "../config.js";
 import { errors } from "../domain/errors.js";
@@ -12,6 +14,8 @@ import type { CallObserver } from "../observe/calls.js";
 import type { Logger } from "../observe/log.js";
 import type { Metrics } from "../observe/metrics.js";
 import type { Operations } from "../service/operations.js";
+import type { RateLimiter } from "../service/rate-limits.js";
+import type { Readiness } from "../service/readiness.js";
 import { REFLECTION_SERVICES, reflectionServices } from "../service/reflection.js";
 import type { Store } from "../store/store.js";
 import { connectFallback } from "./connect-fallback.js";
@@ -25,6 +29,8 @@ import { serveOnResponse } from "./rpc/response-call.js";
 import type { RpcOptions } from "./rpc/types.js";
 import { serveWebApp } from "./static-files.js";
 import { useFastTextEncoding } from "./text-encoding.js";
+import type { TlsTerminator } from "./tls.js";
+import type { RouteTracer } from "./traced-calls.js";
 import { closeIfAnsweredEarly } from "./unread-body.js";
 
 /** Answers a request outside Connect; returns false when the path is not its own. */
@@ -33,6 +39,8 @@ export type RouteHandler = (req: Req, res: Res) => Promise<boolean>;
 export interface RunningServer {
   port: number;
   url: string;
+  /** Reads the TLS certificate files again for new connections (SIGHUP); false without TLS or when they are bad. */
+  reloadTls(): boolean;
   close(): Promise<void>;
 }
 
@@ -43,32 +51,47 @@ export interface RouteContext {
   /** Aborted when the server shuts down. */
   shutdown: AbortSignal;
   auth?: Authenticator;
+  /** Per-caller rate limits; undefined when nothing is limited. */
+  limiter?: RateLimiter;
+  /** Each route's span (OpenTelemetry); undefined while tracing is off. */
+  trace?: RouteTracer;
   observe: CallObserver;
 }
 
 export interface HttpSurface {
   config: Pick<Config, "host" | "port" | "http" | "corsOrigins" | "limits">;
   log: Logger;
-  /** What /readyz asks. */
-  store: Pick<Store, "ping" | "kind">;
+  /** What /readyz and grpc.health.v1.Health answer from. */
+  readiness: Readiness;
+  store: Pick<Store, "kind">;
   metrics: Metrics;
   /** Aborted (with the reason every open call ends with) when the server closes. */
   shutdown: AbortController;
   services: [DescService, object][];
   interceptors: Interceptor[];
+  /** grpc.health.v1.Health, served with its own interceptors (open like /readyz, neither limited nor traced). */
+  health: { service: object; interceptors: Interceptor[] };
+  /** Values every call's context starts with, from its connection (the peer), when something reads them. */
+  contextValues?: (socket: net.Socket | undefined) => ContextValues;
   /** Routes tried before the 404 (REST). */
   routes?: RouteHandler;
+  /** TLS on the port; cleartext without. */
+  tls?: TlsTerminator;
+  /** Runs after the last connection closed (the tracer's last spans). */
+  closed?: () => Promise<void>;
 }
 
 export const PROTOCOLS = ["grpc (h2c)", "connect (json, binary; http/1.1, h2c)", "grpc-web"];
+export const TLS_PROTOCOLS = ["grpc (h2)", "connect (json, binary; http/1.1, h2)", "grpc-web"];
 const SHUTDOWN_GRACE_MS = 10_000;
 
-export async function serveOnePort({ config, log, store, metrics, shutdown, services, interceptors, routes }: HttpSurface): Promise<RunningServer> {
+export async function serveOnePort(surface: HttpSurface): Promise<RunningServer> {
+  const { config, log, readiness, store, metrics, shutdown, services, interceptors, contextValues, routes, tls } = surface;
   useFastTextEncoding();
   const fallback = async (req: Req, res: Res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (req.method === "GET" && path === "/healthz") return sendJson(res, 200, { status: "ok" });
-    if (req.method === "GET" && path === "/readyz") return readiness(store, res);
+    if (req.method === "GET" && path === "/readyz") return sendReadiness(readiness, store, res);
     if (req.method === "GET" && path === "/metrics") return sendMetrics(metrics, res);
     if (routes && (await routes(req, res))) return;
     if (!path!.startsWith("/api/") && serveWebApp(req, res)) return;
@@ -85,15 +108,22 @@ export async function serveOnePort({ config, log, store, metrics, shutdown, serv
   };
 
   const rpc: RpcOptions = {
+    contextValues,
     methods: methodTable(services as [DescService, Record<string, unknown>][], interceptors),
     limits: config.limits,
     log,
     shutdown: shutdown.signal,
   };
-  const reflection = reflectionServices(services.map(([service]) => service));
+  const reflection = reflectionServices([...services.map(([service]) => service), Health]);
   const connect = connectFallback({
-    services: [...services, [REFLECTION_SERVICES[0], reflection.v1], [REFLECTION_SERVICES[1], reflection.v1alpha]],
+    services: [
+      ...services,
+      [Health, surface.health.service, surface.health.interceptors],
+      [REFLECTION_SERVICES[0], reflection.v1],
+      [REFLECTION_SERVICES[1], reflection.v1alpha],
+    ],
     interceptors,
+    contextValues,
     limits: config.limits,
     log,
     shutdown: shutdown.signal,
@@ -118,17 +148,23 @@ export async function serveOnePort({ config, log, store, metrics, shutdown, serv
   const server = await listenOnePort(handler, config.host, config.port, {
     http: config.http,
     log,
+    tls,
     // A write from a foreign origin goes the long way, to be refused in `handler`.
     rawStream: (stream, headers) => !foreignWriteOrigin(config.corsOrigins, headers[":method"], headers) && serveGrpcUnary(stream, headers, rpc),
   });
-  const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${server.port}`;
+  const url = `${tls ? "https" : "http"}://${config.host.includes(":") ? `[${config.host}]` : config.host}:${server.port}`;
   return {
     port: server.port,
     url,
+    reloadTls: () => tls?.reload() ?? false,
     async close() {
-      // Every call and stream still open ends with this: `unavailable`, resume elsewhere.
+      // Not ready from now on (health watchers hear it first); every call and stream still open
+      // ends with this: `unavailable`, resume elsewhere.
+      readiness.drain();
       shutdown.abort(errors.shuttingDown());
       await server.close(SHUTDOWN_GRACE_MS);
+      tls?.close();
+      await surface.closed?.();
     },
   };
 }
@@ -139,11 +175,7 @@ async function sendMetrics(metrics: Metrics, res: Res): Promise<void> {
   res.end(text);
 }
 
-async function readiness(store: Pick<Store, "ping" | "kind">, res: Res): Promise<void> {
-  try {
-    await store.ping();
-    sendJson(res, 200, { status: "ok", store: store.kind });
-  } catch {
-    sendJson(res, 503, { status: "error", code: "unavailable", message: "settings store is unavailable" });
-  }
+async function sendReadiness(readiness: Readiness, store: Pick<Store, "kind">, res: Res): Promise<void> {
+  if (await readiness.check()) sendJson(res, 200, { status: "ok", store: store.kind });
+  else sendJson(res, 503, { status: "error", code: "unavailable", message: "settings store is unavailable, or the server is shutting down" });
 }

@@ -106,7 +106,7 @@ export async function startTestServer(options: StartOptions): Promise<TestServer
   const store = await openStore(config);
   let server: RunningServer;
   try {
-    const auth = config.authTokensFile ? Authenticator.fromFile(config.authTokensFile) : undefined;
+    const auth = config.authTokensFile ? Authenticator.fromFile(config.authTokensFile, { clientCertificates: config.tls?.caFile !== undefined }) : undefined;
     server = await startServer({ config, store, log: options.log ?? createLogger(config.logLevel), auth, routes: restRoutes });
   } catch (err) {
     await store.close();

@@ -1,26 +1,48 @@
-"""JSON over HTTP with urllib; non-2xx answers become typed errors. Writes
+"""JSON over HTTP(S) with urllib; non-2xx answers become typed errors. Writes
 carry an Idempotency-Key and are sent once more, with the same key, when the
-answer says they were not applied (503, unreachable) or may have been (504)."""
+answer says they were not applied (503, unreachable) or may have been (504).
+A call refused for the caller's rate limit (429 ``rate_limited``: nothing
+applied) is sent once more after its Retry-After."""
 
 import json
 import random
+import ssl
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, Dict, Iterator, Optional, Tuple, Union
 
 from .config import Endpoint
-from .errors import CodexManagerError, OutcomeUnknownError, UnavailableError, error_for
+from .errors import CodexManagerError, OutcomeUnknownError, RateLimitedError, UnavailableError, error_for
+
+#: A client certificate: one PEM file holding the certificate and its key, or (certificate file, key file).
+ClientCert = Union[str, Tuple[str, str]]
+
+# The longest Retry-After the client sits out by itself; a longer one is the caller's to decide.
+MAX_RETRY_AFTER = 30.0
+
+
+def tls_context(ca_file: Optional[str] = None, cert: Optional[ClientCert] = None) -> Optional[ssl.SSLContext]:
+    """For https: trust ``ca_file`` (PEM) instead of the system's CAs, and present ``cert``
+    to a service that asks for a client certificate. None when neither is given."""
+    if ca_file is None and cert is None:
+        return None
+    context = ssl.create_default_context(cafile=ca_file)
+    if cert is not None:
+        certfile, keyfile = (cert, None) if isinstance(cert, str) else cert
+        context.load_cert_chain(certfile, keyfile)
+    return context
 from .events import WatchEvent, parse_events
 
 
 class HttpTransport:
-    def __init__(self, endpoint: Endpoint, timeout: float = 30.0, retry_writes: bool = True):
+    def __init__(self, endpoint: Endpoint, timeout: float = 30.0, retry_writes: bool = True, tls: Optional[ssl.SSLContext] = None):
         self.endpoint = endpoint
         self.timeout = timeout
         self.retry_writes = retry_writes
+        self.tls = tls
 
     def url(self, path: str, query: Optional[Dict[str, Any]] = None) -> str:
         base = self.endpoint.base_url.rstrip("/") + "/" + self.endpoint.api_prefix.strip("/")
@@ -39,7 +61,7 @@ class HttpTransport:
         with self._open(method, path, body, query, headers, self.timeout) as res:
             try:
                 return _decode(res.read())
-            except (TimeoutError, ConnectionError) as err:
+            except (TimeoutError, ConnectionError, ssl.SSLError) as err:
                 raise _unreachable(err) from None
 
     def write(
@@ -75,6 +97,15 @@ class HttpTransport:
         return _follow(res)
 
     def _open(self, method: str, path: str, body: Any, query: Optional[Dict[str, Any]], headers: Optional[Dict[str, str]], timeout: float):
+        try:
+            return self._send(method, path, body, query, headers, timeout)
+        except RateLimitedError as err:
+            if not self.retry_writes or err.retry_after > MAX_RETRY_AFTER:
+                raise
+            time.sleep(err.retry_after + random.uniform(0, 0.1))
+            return self._send(method, path, body, query, headers, timeout)
+
+    def _send(self, method: str, path: str, body: Any, query: Optional[Dict[str, Any]], headers: Optional[Dict[str, str]], timeout: float):
         data = None if body is None else json.dumps(body).encode("utf-8")
         req = urllib.request.Request(self.url(path, query), data=data, method=method)
         for name, value in self.endpoint.headers.items():
@@ -88,10 +119,11 @@ class HttpTransport:
         if data is not None:
             req.add_header("content-type", "application/json")
         try:
-            return urllib.request.urlopen(req, timeout=timeout)
+            return urllib.request.urlopen(req, timeout=timeout, context=self.tls)
         except urllib.error.HTTPError as err:
-            raise error_for(err.code, _decode(err.read())) from None
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
+            raise error_for(err.code, _decode(err.read()), err.headers) from None
+        except (urllib.error.URLError, TimeoutError, ConnectionError, ssl.SSLError) as err:
+            # ssl.SSLError: with TLS 1.3 a refused client certificate is told after the handshake, on the first read.
             raise _unreachable(err) from None
 
 
@@ -102,7 +134,7 @@ def _follow(res: Any) -> Iterator[WatchEvent]:
                 if event.event == "error":
                     raise error_for(int(event.data.get("httpStatus", 500)), event.data)
                 yield event
-        except (TimeoutError, ConnectionError) as err:
+        except (TimeoutError, ConnectionError, ssl.SSLError) as err:
             raise _unreachable(err) from None
 
 

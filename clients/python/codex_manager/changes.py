@@ -51,7 +51,8 @@ class ChangeFeed:
                 # older than the feed keeps, a bad filter, no permission) is the caller's to handle.
                 if not (isinstance(err, UnavailableError) or err.status == 429) or failures >= self._max_retries:
                     raise
-                time.sleep(self._BACKOFF[min(failures, len(self._BACKOFF) - 1)])
+                # A watch refused for the caller's rate limit says how long to wait.
+                time.sleep(max(self._BACKOFF[min(failures, len(self._BACKOFF) - 1)], getattr(err, "retry_after", 0)))
                 failures += 1
         raise StopIteration
 

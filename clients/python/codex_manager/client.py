@@ -2,7 +2,7 @@
 
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 
-from ._http import HttpTransport, quote_segment
+from ._http import ClientCert, HttpTransport, quote_segment, tls_context
 from .changes import ChangeFeed, feed_query
 from .config import Endpoint, from_environment, load_profile
 from .events import WatchEvent
@@ -21,6 +21,8 @@ class CodexManager:
         token: Optional[str] = None,
         headers: Optional[Dict[str, str]] = None,
         retry_writes: bool = True,
+        ca_file: Optional[str] = None,
+        cert: Optional[ClientCert] = None,
         _endpoint: Optional[Endpoint] = None,
     ):
         """``token`` is sent as a bearer token when the service has auth on; by default it
@@ -29,7 +31,13 @@ class CodexManager:
 
         Every write sends an Idempotency-Key (``request_id=``, else a random UUID) and,
         unless ``retry_writes=False``, is sent once more with the same key when the
-        service answers 503 or 504 or cannot be reached; it is applied at most once."""
+        service answers 503 or 504 or cannot be reached; it is applied at most once. A
+        write or watch refused for the caller's rate limit (``RateLimitedError``) is sent
+        once more after its Retry-After.
+
+        For an https ``base_url``: ``ca_file`` is the CA certificate (PEM) to trust instead
+        of the system's, and ``cert`` a client certificate for a service that asks for one:
+        a PEM file with the certificate and key, or a (certificate file, key file) pair."""
         endpoint = _endpoint or from_environment()
         self._http = HttpTransport(
             Endpoint(
@@ -40,19 +48,33 @@ class CodexManager:
             ),
             timeout=timeout,
             retry_writes=retry_writes,
+            tls=tls_context(ca_file, cert),
         )
         self.sessions = Sessions(self._http)
 
     @classmethod
     def from_profile(
-        cls, name: Optional[str] = None, timeout: float = 30.0, token: Optional[str] = None, retry_writes: bool = True
+        cls,
+        name: Optional[str] = None,
+        timeout: float = 30.0,
+        token: Optional[str] = None,
+        retry_writes: bool = True,
+        ca_file: Optional[str] = None,
+        cert: Optional[ClientCert] = None,
     ) -> "CodexManager":
         """The named profile (or ``currentProfile``): its baseUrl, apiPrefix, ``auth.bearer`` and ``headers``."""
-        return cls(timeout=timeout, token=token, retry_writes=retry_writes, _endpoint=load_profile(name))
+        return cls(timeout=timeout, token=token, retry_writes=retry_writes, ca_file=ca_file, cert=cert, _endpoint=load_profile(name))
 
     @classmethod
-    def from_env(cls, timeout: float = 30.0, token: Optional[str] = None, retry_writes: bool = True) -> "CodexManager":
-        return cls(timeout=timeout, token=token, retry_writes=retry_writes)
+    def from_env(
+        cls,
+        timeout: float = 30.0,
+        token: Optional[str] = None,
+        retry_writes: bool = True,
+        ca_file: Optional[str] = None,
+        cert: Optional[ClientCert] = None,
+    ) -> "CodexManager":
+        return cls(timeout=timeout, token=token, retry_writes=retry_writes, ca_file=ca_file, cert=cert)
 
     @property
     def base_url(self) -> str:

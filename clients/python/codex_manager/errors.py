@@ -1,6 +1,6 @@
 """Typed errors for every documented REST status; each carries the status and body."""
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Mapping, Optional
 
 
 class CodexManagerError(Exception):
@@ -57,6 +57,16 @@ class LockedError(CodexManagerError):
     """423: default-scope writes are locked by harness configuration."""
 
 
+class RateLimitedError(CodexManagerError):
+    """429 ``rate_limited``: this caller is over its rate limit, and nothing was applied.
+    ``retry_after`` is how many seconds to wait first (the Retry-After header). The
+    client waits that long and sends the call once more by itself (up to 30 s)."""
+
+    def __init__(self, status: int, body: Optional[Dict[str, Any]], retry_after: float = 1.0):
+        super().__init__(status, body)
+        self.retry_after = retry_after
+
+
 class UnavailableError(CodexManagerError):
     """503, or the service could not be reached: the write was not applied."""
 
@@ -80,10 +90,24 @@ _BY_STATUS = {
 }
 
 
-def error_for(status: int, body: Optional[Dict[str, Any]]) -> CodexManagerError:
+def error_for(status: int, body: Optional[Dict[str, Any]], headers: Optional[Mapping[str, str]] = None) -> CodexManagerError:
     code = (body or {}).get("code")
+    if status == 429 and code == "rate_limited":
+        return RateLimitedError(status, body, _retry_after(headers, body))
     if status == 403 and code == "forbidden":
         return PermissionDeniedError(status, body)
     if status == 410 and code == "history_truncated":
         return HistoryTruncatedError(status, body)
     return _BY_STATUS.get(status, CodexManagerError)(status, body)
+
+
+def _retry_after(headers: Optional[Mapping[str, str]], body: Optional[Dict[str, Any]]) -> float:
+    """Seconds to wait: the Retry-After header (delta-seconds), else the body's retryAfterMs, else 1."""
+    raw = (headers or {}).get("Retry-After")
+    try:
+        if raw is not None:
+            return max(0.0, float(raw))
+    except ValueError:
+        pass  # an HTTP date: not sent by this service
+    ms = (body or {}).get("retryAfterMs")
+    return ms / 1000 if isinstance(ms, (int, float)) else 1.0

@@ -97,5 +97,14 @@ async function restAnswerOf(err: DomainError, ops: Operations): Promise<RestAnsw
       return { status: 401, body: { status: "error", code: "unauthenticated", message } };
     case "PERMISSION_DENIED":
       return { status: 403, body: { status: "error", code: "forbidden", message } };
+    case "RATE_LIMITED": {
+      // Retry-After takes whole seconds; the body says it to the millisecond.
+      const retryAfterMs = f.retryAfterMs ?? 1000;
+      return {
+        status: 429,
+        body: { status: "error", code: "rate_limited", message, limit: f.limit, retryAfterMs },
+        headers: { "retry-after": String(Math.max(1, Math.ceil(retryAfterMs / 1000))) },
+      };
+    }
   }
 }

@@ -32,6 +32,7 @@ import {
 import { controlsViewJson, historyEntryJson, sessionJson, sessionListJson, settingsJson, tupleJson } from "./views.js";
 import { ok, written, type Ctx, type Handler } from "./route-context.js";
 import { getChanges, listSettings } from "./change-routes.js";
+import { peerOf } from "../peer.js";
 
 /** What every write takes besides its payload: provenance, compare-and-set and the Idempotency-Key header. */
 function writeOf(ctx: Ctx, fields: { ifRevision?: number | string; actor?: string; source?: string }) {
@@ -254,7 +255,7 @@ function clientOrServerGone(res: Res, shutdown: AbortSignal): AbortSignal {
   return AbortSignal.any([gone.signal, shutdown]);
 }
 
-export function restRoutes({ ops, log, shutdown, auth, observe }: RouteContext): RouteHandler {
+export function restRoutes({ ops, log, shutdown, auth, limiter, trace, observe }: RouteContext): RouteHandler {
   return async (req: Req, res: Res) => {
     const url = req.url ?? "/";
     const q = url.indexOf("?");
@@ -277,13 +278,22 @@ export function restRoutes({ ops, log, shutdown, auth, observe }: RouteContext):
         return (signal ??= clientOrServerGone(res, shutdown));
       },
     };
-    try {
-      ctx.caller = auth?.authenticate(req.headers.authorization);
-      ctx.params = decodeParams(match);
-      answer = await route.handler(ctx);
-    } catch (err) {
-      answer = await restError(err, ops, log, route.name);
-    }
+    const serve = async () => {
+      try {
+        const peer = auth || limiter ? peerOf(req.socket) : undefined;
+        ctx.caller = auth?.authenticate(req.headers.authorization, peer);
+        limiter?.admit(route.procedure, { principal: ctx.caller, certificate: peer?.certificate, address: peer?.address ?? "" });
+        ctx.params = decodeParams(match!);
+        answer = await route.handler(ctx);
+      } catch (err) {
+        answer = await restError(err, ops, log, route.name);
+      }
+    };
+    // With tracing on, the route's span lasts as long as it does (SSE: the whole stream).
+    const traced = trace?.(req.method!, route.name, req.headers);
+    if (traced) ctx.ops = traced.ops;
+    await serve();
+    traced?.end(answer?.status ?? 200, route.name.includes(":sessionId") ? ctx.params[0] : undefined);
     const actor = ctx.caller?.actor ?? (ctx.declaredActor || undefined);
     observe({ protocol: "rest", procedure: route.procedure, code: answer?.code ?? "ok", ms: performance.now() - started, actor });
     if (answer !== undefined) sendJson(res, answer.status, answer.raw ?? answer.body, answer.headers, answer.raw !== undefined);

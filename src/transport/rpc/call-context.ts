@@ -64,6 +64,11 @@ export class CallContext implements HandlerContext {
     }
     return this.rqh;
   }
+  /** One request header as Node received it, without building the Headers object. */
+  rawHeader(name: string): string | undefined {
+    const value = this.exchange.headers[name];
+    return Array.isArray(value) ? value.join(", ") : value;
+  }
   get responseHeader(): Headers {
     return (this.rsh ??= new Headers());
   }

@@ -6,7 +6,8 @@
 // how the client is watched, how a body left unread is dropped, and how an
 // answer, a stream or an error is written.
 import type { IncomingHttpHeaders } from "node:http";
-import { Code, ConnectError } from "@connectrpc/connect";
+import type net from "node:net";
+import { Code, ConnectError, createContextValues, type ContextValues } from "@connectrpc/connect";
 import { BodyBuffer, bodyTooLarge, declaredTooLarge, type Framing } from "../request-body.js";
 import { domainToConnect, toConnectError } from "../connect-errors.js";
 import { CallContext } from "./call-context.js";
@@ -47,6 +48,14 @@ export abstract class RpcCall implements Exchange {
   }
   get shutdown(): AbortSignal {
     return this.options.shutdown;
+  }
+
+  /** The connection the call came on (its peer). */
+  protected abstract socket(): net.Socket | undefined;
+
+  /** Values the call's context starts with (the peer, when something reads it). */
+  values(): ContextValues {
+    return this.options.contextValues?.(this.socket()) ?? createContextValues();
   }
 
   /** Registers `gone` to run once if the client goes away; false if it already has. */

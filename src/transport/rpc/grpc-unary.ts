@@ -3,6 +3,7 @@
 // object, one DATA frame and the trailers (or a trailers-only answer on
 // error, built as connect builds it, so clients decode it exactly as from
 // connect). The call's life is ./call.ts's; this is only its framing.
+import type net from "node:net";
 import http2 from "node:http2";
 import type { ConnectError } from "@connectrpc/connect";
 import { RpcCall } from "./call.js";
@@ -48,6 +49,10 @@ class GrpcUnaryCall extends RpcCall {
 
   start(): void {
     this.begin(this.stream);
+  }
+
+  protected socket() {
+    return this.stream.session?.socket as net.Socket | undefined;
   }
 
   /** `aborted` fires only when the client resets the stream or drops the connection, never on a normal call. */

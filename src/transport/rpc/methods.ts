@@ -11,7 +11,7 @@
 // and everything else still goes to connect-node.
 import { create, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type Interceptor, type StreamRequest, type StreamResponse, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
-import type { Message, Method } from "./types.js";
+import type { FastContext, Message, Method } from "./types.js";
 
 type Impl = Record<string, unknown>;
 
@@ -107,6 +107,8 @@ function chain(fn: ImplFn, method: DescMethod, service: DescService, interceptor
       get protocolName() {
         return ctx.protocolName;
       },
+      // Not in connect's shape either: one header without building the request's Headers (the tracing interceptor).
+      rawHeader: (name: string) => (ctx as FastContext).rawHeader(name),
     };
     const res = await next(req as never);
     return res.message as Message | AsyncIterable<Message>;

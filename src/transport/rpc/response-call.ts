@@ -5,6 +5,7 @@
 // write nothing past a full socket buffer (they wait for it to drain, the
 // watcher's backlog absorbing the rest); an answer the client does not take
 // is dropped by the connection's guard.
+import type net from "node:net";
 import type { ConnectError } from "@connectrpc/connect";
 import { streamInterrupt } from "../../service/watch.js";
 import type { Req, Res } from "../http-types.js";
@@ -48,6 +49,10 @@ class ResponseCall extends RpcCall {
 
   start(): void {
     this.begin(this.req);
+  }
+
+  protected socket() {
+    return this.req.socket as net.Socket | undefined;
   }
 
   watchClient(onGone: () => void): boolean {

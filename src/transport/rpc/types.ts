@@ -1,6 +1,7 @@
 // What the fast path's modules share: a method as it is served, the wire a
 // request came in, the call a context belongs to, and the options of it all.
 import type { IncomingHttpHeaders } from "node:http";
+import type net from "node:net";
 import type { DescMessage, DescMethod, DescService, MessageShape } from "@bufbuild/protobuf";
 import type { ContextValues, HandlerContext } from "@connectrpc/connect";
 import type { Limits } from "../../domain/limits.js";
@@ -30,6 +31,11 @@ export interface Method {
   call(request: Message, ctx: HandlerContext): Promise<Message | AsyncIterable<Message>>;
 }
 
+/** A fast-path call's context (./call-context.ts): connect's, and one request header as Node received it. */
+export interface FastContext extends HandlerContext {
+  rawHeader(name: string): string | undefined;
+}
+
 /** What a call's context (./call-context.ts) needs from the call it belongs to. */
 export interface Exchange {
   readonly method: Method;
@@ -52,6 +58,8 @@ export interface Exchange {
 export interface RpcOptions {
   /** Request path → method. */
   methods: Map<string, Method>;
+  /** Values every call's context starts with, from its connection (the peer, when something reads it). */
+  contextValues?: (socket: net.Socket | undefined) => ContextValues;
   limits: Pick<Limits, "maxBodyBytes">;
   log: Logger;
   shutdown: AbortSignal;

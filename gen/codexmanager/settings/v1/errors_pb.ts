@@ -6,15 +6,15 @@ import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Scope } from "./settings_pb.js";
 import { file_codexmanager_settings_v1_settings } from "./settings_pb.js";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file codexmanager/settings/v1/errors.proto.
  */
 export const file_codexmanager_settings_v1_errors: GenFile = /*@__PURE__*/
-  fileDesc("CiVjb2RleG1hbmFnZXIvc2V0dGluZ3MvdjEvZXJyb3JzLnByb3RvEhhjb2RleG1hbmFnZXIuc2V0dGluZ3MudjEi4QIKC0Vycm9yRGV0YWlsEg4KBnJlYXNvbhgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEi4KBXNjb3BlGAMgASgOMh8uY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLlNjb3BlEi4KCmRlbGV0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEh4KEWV4cGVjdGVkX3JldmlzaW9uGAUgASgESACIAQESHQoQY3VycmVudF9yZXZpc2lvbhgGIAEoBEgBiAEBEhIKBWxpbWl0GAcgASgESAKIAQESLwoGaXNzdWVzGAggAygLMh8uY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLklzc3VlEhUKDW9sZGVzdF9jdXJzb3IYCSABKAlCFAoSX2V4cGVjdGVkX3JldmlzaW9uQhMKEV9jdXJyZW50X3JldmlzaW9uQggKBl9saW1pdCJLCgVJc3N1ZRIMCgRwYXRoGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSFQoNcGF0aF9zZWdtZW50cxgDIAMoCRIMCgRjb2RlGAQgASgJYgZwcm90bzM", [file_codexmanager_settings_v1_settings, file_google_protobuf_timestamp]);
+  fileDesc("CiVjb2RleG1hbmFnZXIvc2V0dGluZ3MvdjEvZXJyb3JzLnByb3RvEhhjb2RleG1hbmFnZXIuc2V0dGluZ3MudjEikQMKC0Vycm9yRGV0YWlsEg4KBnJlYXNvbhgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEi4KBXNjb3BlGAMgASgOMh8uY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLlNjb3BlEi4KCmRlbGV0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEh4KEWV4cGVjdGVkX3JldmlzaW9uGAUgASgESACIAQESHQoQY3VycmVudF9yZXZpc2lvbhgGIAEoBEgBiAEBEhIKBWxpbWl0GAcgASgESAKIAQESLwoGaXNzdWVzGAggAygLMh8uY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLklzc3VlEhUKDW9sZGVzdF9jdXJzb3IYCSABKAkSLgoLcmV0cnlfYWZ0ZXIYCiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CFAoSX2V4cGVjdGVkX3JldmlzaW9uQhMKEV9jdXJyZW50X3JldmlzaW9uQggKBl9saW1pdCJLCgVJc3N1ZRIMCgRwYXRoGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSFQoNcGF0aF9zZWdtZW50cxgDIAMoCRIMCgRjb2RlGAQgASgJYgZwcm90bzM", [file_codexmanager_settings_v1_settings, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Attached to every error the service returns, so that clients can tell
@@ -27,7 +27,8 @@ export type ErrorDetail = Message<"codexmanager.settings.v1.ErrorDetail"> & {
   /**
    * INVALID_REQUEST, SYSTEM_SESSION, SESSION_NOT_FOUND, SESSION_DELETED,
    * SESSION_EXISTS, DEFAULTS_LOCKED, REVISION_MISMATCH, PAYLOAD_TOO_LARGE,
-   * HISTORY_TRUNCATED, STORE_UNAVAILABLE.
+   * HISTORY_TRUNCATED, WATCH_BACKLOG, STORE_UNAVAILABLE, OUTCOME_UNKNOWN,
+   * UNAUTHENTICATED, PERMISSION_DENIED, RATE_LIMITED.
    *
    * @generated from field: string reason = 1;
    */
@@ -76,6 +77,14 @@ export type ErrorDetail = Message<"codexmanager.settings.v1.ErrorDetail"> & {
    * @generated from field: string oldest_cursor = 9;
    */
   oldestCursor: string;
+
+  /**
+   * RATE_LIMITED: how long until the caller may send this kind of call again
+   * (REST says the same in Retry-After). Nothing of the refused call was applied.
+   *
+   * @generated from field: google.protobuf.Duration retry_after = 10;
+   */
+  retryAfter?: Duration | undefined;
 };
 
 /**
