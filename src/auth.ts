@@ -10,9 +10,8 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createContextKey } from "@connectrpc/connect";
-import { ConfigError } from "./config.js";
+import { ConfigError, type RateLimit } from "./config.js";
 import { errors } from "./domain/errors.js";
-import { actorLimitsFrom, type ActorLimits } from "./service/rate-limits.js";
 
 export type Role = "read" | "write" | "admin";
 const ROLES: Role[] = ["read", "write", "admin"];
@@ -114,4 +113,35 @@ export function authorize(caller: Principal | undefined, need: "read" | "write" 
   if (!caller) return;
   const rank = { read: 0, write: 1, admin: 2 };
   if (rank[caller.role] < rank[need]) throw errors.forbidden(`the ${caller.role} role cannot ${what}`);
+}
+
+/** An actor's own limits (tokens file): a limit, null for none, or absent for the default. */
+export interface ActorLimits {
+  writes?: RateLimit | null;
+  watches?: RateLimit | null;
+}
+
+/**
+ * An actor's limits as the tokens file gives them:
+ * `"rateLimits": {"writes": 5, "burst": 10, "watches": 1, "watchBurst": 2}`;
+ * `null` exempts the actor from that kind's default.
+ */
+export function actorLimitsFrom(raw: unknown, where: string): ActorLimits | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ConfigError(`${where}: rateLimits must be an object`);
+  const r = raw as Record<string, unknown>;
+  const unknown = Object.keys(r).filter((k) => !["writes", "burst", "watches", "watchBurst"].includes(k));
+  if (unknown.length > 0) throw new ConfigError(`${where}: rateLimits takes writes, burst, watches and watchBurst, not ${unknown.join(", ")}`);
+  const one = (rateName: string, burstName: string): RateLimit | null | undefined => {
+    const rate = r[rateName];
+    const burst = r[burstName];
+    if (rate === undefined || rate === null) {
+      if (burst !== undefined) throw new ConfigError(`${where}: rateLimits.${burstName} needs rateLimits.${rateName}`);
+      return rate as null | undefined;
+    }
+    if (typeof rate !== "number" || !(rate > 0) || rate > 1_000_000) throw new ConfigError(`${where}: rateLimits.${rateName} must be calls per second above 0, or null`);
+    if (burst !== undefined && (!Number.isInteger(burst) || (burst as number) < 1)) throw new ConfigError(`${where}: rateLimits.${burstName} must be a whole number of 1 or more`);
+    return { perSecond: rate, burst: (burst as number | undefined) ?? Math.max(1, Math.ceil(rate)) };
+  };
+  return { writes: one("writes", "burst"), watches: one("watches", "watchBurst") };
 }

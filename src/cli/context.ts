@@ -7,11 +7,9 @@ import { createSettingsTransport } from "../client/node.js";
 import { loadEndpoint } from "../client/profile.js";
 import { UsageError } from "./exit.js";
 import { stringify } from "./format.js";
+import type { Io } from "./io.js";
 
-export interface Io {
-  out(line: string): void;
-  err(line: string): void;
-}
+export type { Io } from "./io.js";
 
 interface GlobalOptions {
   profile?: string;

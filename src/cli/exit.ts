@@ -2,7 +2,7 @@
 // anything the command line itself got wrong.
 import { CommanderError } from "commander";
 import { retryable, SettingsError } from "../client/index.js";
-import type { Io } from "./context.js";
+import type { Io } from "./io.js";
 
 export const EXIT = {
   ok: 0,

@@ -37,7 +37,6 @@ import {
 import { Code, ConnectError, type ContextValues, type Interceptor } from "@connectrpc/connect";
 import type { IncomingHttpHeaders } from "node:http";
 import { DomainError } from "../domain/errors.js";
-import type { Store } from "../store/store.js";
 import type { Logger } from "./log.js";
 import { protocolOf, type Protocol } from "./calls.js";
 
@@ -86,7 +85,7 @@ export interface Tracing {
   /** The server span of a REST route (`route` as "POST /api/sessions/:sessionId/settings"). */
   rest(method: string, route: string, headers: IncomingHttpHeaders): RestSpan;
   /** `store` as seen by one call: each operation a child span of `parent`. */
-  storeFor(parent: Span, store: Store): Store;
+  storeFor<S extends object>(parent: Span, store: S): S;
   /** Sends what is left, within `withinMs`. */
   shutdown(withinMs?: number): Promise<void>;
 }
@@ -210,7 +209,7 @@ export function startTracing(storeKind: string, log: Logger): Tracing {
       };
     },
 
-    storeFor(parent, store) {
+    storeFor<S extends object>(parent: Span, store: S): S {
       const context = trace.setSpan(ROOT_CONTEXT, parent);
       return new Proxy(store, {
         get(target, prop, receiver) {

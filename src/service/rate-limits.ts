@@ -12,9 +12,8 @@
 // reflection are never limited. Buckets are kept for at most
 // RATE_LIMIT_CALLERS callers per kind: past it the least recently seen is
 // forgotten (it starts again full), so many addresses cannot grow memory.
-import type { Principal } from "../auth.js";
+import type { ActorLimits, Principal } from "../auth.js";
 import type { RateLimit, RateLimitSettings } from "../config.js";
-import { ConfigError } from "../config.js";
 import { errors } from "../domain/errors.js";
 
 export type RateKind = "writes" | "watches";
@@ -30,8 +29,6 @@ const LIMITED: Readonly<Record<string, RateKind>> = {
   WatchChanges: "watches",
 };
 
-/** An actor's own limits (tokens file): a limit, null for none, or absent for the default. */
-export type ActorLimits = { [K in RateKind]?: RateLimit | null };
 
 /** Who is calling, as far as the limits care. */
 export interface Caller {
@@ -130,29 +127,4 @@ export class RateLimiter {
   size(kind: RateKind): number {
     return this.buckets[kind].size;
   }
-}
-
-/**
- * An actor's limits as the tokens file gives them:
- * `"rateLimits": {"writes": 5, "burst": 10, "watches": 1, "watchBurst": 2}`;
- * `null` exempts the actor from that kind's default.
- */
-export function actorLimitsFrom(raw: unknown, where: string): ActorLimits | undefined {
-  if (raw === undefined) return undefined;
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ConfigError(`${where}: rateLimits must be an object`);
-  const r = raw as Record<string, unknown>;
-  const unknown = Object.keys(r).filter((k) => !["writes", "burst", "watches", "watchBurst"].includes(k));
-  if (unknown.length > 0) throw new ConfigError(`${where}: rateLimits takes writes, burst, watches and watchBurst, not ${unknown.join(", ")}`);
-  const one = (rateName: string, burstName: string): RateLimit | null | undefined => {
-    const rate = r[rateName];
-    const burst = r[burstName];
-    if (rate === undefined || rate === null) {
-      if (burst !== undefined) throw new ConfigError(`${where}: rateLimits.${burstName} needs rateLimits.${rateName}`);
-      return rate as null | undefined;
-    }
-    if (typeof rate !== "number" || !(rate > 0) || rate > 1_000_000) throw new ConfigError(`${where}: rateLimits.${rateName} must be calls per second above 0, or null`);
-    if (burst !== undefined && (!Number.isInteger(burst) || (burst as number) < 1)) throw new ConfigError(`${where}: rateLimits.${burstName} must be a whole number of 1 or more`);
-    return { perSecond: rate, burst: (burst as number | undefined) ?? Math.max(1, Math.ceil(rate)) };
-  };
-  return { writes: one("writes", "burst"), watches: one("watches", "watchBurst") };
 }
