@@ -16,6 +16,8 @@ export interface Limits {
   maxBodyBytes: number;
   maxSettingsKeys: number;
   maxSettingsBytes: number;
+  /** One JSON Schema registered for a settings key, as canonical JSON. */
+  maxSchemaBytes: number;
 }
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
@@ -87,6 +89,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxBodyBytes: 1024 * 1024,
   maxSettingsKeys: 10_000,
   maxSettingsBytes: 4 * 1024 * 1024,
+  maxSchemaBytes: 64 * 1024,
 };
 
 export class ConfigError extends Error {}
@@ -216,6 +219,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxBodyBytes: int(env, "MAX_BODY_BYTES", L.maxBodyBytes, 1024, 256 * 1024 * 1024),
       maxSettingsKeys: int(env, "MAX_SETTINGS_KEYS", L.maxSettingsKeys, 1, 10_000_000),
       maxSettingsBytes: int(env, "MAX_SETTINGS_BYTES", L.maxSettingsBytes, 1024, 512 * 1024 * 1024),
+      maxSchemaBytes: int(env, "MAX_SCHEMA_BYTES", L.maxSchemaBytes, 1024, 16 * 1024 * 1024),
     },
     logLevel: oneOf(env, "LOG_LEVEL", ["debug", "info", "warn", "error", "silent"], "info"),
     corsOrigins: origins(env, "CORS_ORIGINS"),

@@ -4,7 +4,7 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { ErrorDetailSchema } from "../../gen/codexmanager/settings/v1/errors_pb.js";
-import { DomainError, type ErrorReason } from "../domain/errors.js";
+import { DomainError, pointerOf, type ErrorReason, type Issue } from "../domain/errors.js";
 import type { Logger } from "../observe/log.js";
 import { protocolOf, type CallObserver, type Protocol } from "../observe/calls.js";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
@@ -26,7 +26,21 @@ export const CONNECT_CODES: Record<ErrorReason, Code> = {
   OUTCOME_UNKNOWN: Code.DeadlineExceeded,
   UNAUTHENTICATED: Code.Unauthenticated,
   PERMISSION_DENIED: Code.PermissionDenied,
+  SCHEMA_VIOLATED: Code.FailedPrecondition,
+  SCHEMA_NOT_FOUND: Code.NotFound,
 };
+
+/** One issue in the ErrorDetail's form; a schema issue also carries its keyword and JSON Pointer. */
+function issueToPb(i: Issue) {
+  return {
+    path: i.path.join("."),
+    pathSegments: i.path.map(String),
+    message: i.message,
+    code: i.code,
+    keyword: i.keyword ?? "",
+    pointer: i.keyword === undefined ? "" : pointerOf(i.path),
+  };
+}
 
 export function domainToConnect(err: DomainError): ConnectError {
   const f = err.facts;
@@ -39,12 +53,10 @@ export function domainToConnect(err: DomainError): ConnectError {
     currentRevision: f.currentRevision,
     limit: f.limit === undefined ? undefined : BigInt(f.limit),
     oldestCursor: f.cursor ?? "",
-    issues: (f.issues ?? []).map((i) => ({
-      path: i.path.join("."),
-      pathSegments: i.path.map(String),
-      message: i.message,
-      code: i.code,
-    })),
+    issues: (f.issues ?? []).map(issueToPb),
+    key: f.key ?? "",
+    violationCount: f.violationCount === undefined ? undefined : BigInt(f.violationCount),
+    violations: (f.violations ?? []).map((v) => ({ sessionId: v.sessionId, scope: scopeToPb(v.scope), issues: v.issues.map(issueToPb) })),
   });
   return new ConnectError(err.message, CONNECT_CODES[err.reason], undefined, [
     { desc: ErrorDetailSchema, value: detail },
