@@ -5,6 +5,7 @@
 import type { Store } from "../store/store.js";
 import { readOperations, type OperationHooks } from "./reads.js";
 import { requestChecks, type OperationsConfig } from "./requests.js";
+import { schemaOperations } from "./schemas.js";
 import { sessionOperations } from "./sessions.js";
 import { settingsWrites } from "./settings-writes.js";
 
@@ -19,6 +20,7 @@ export function createOperations(store: Store, config: OperationsConfig, hooks: 
     ...sessionOperations(store, req),
     ...settingsWrites(store, req),
     ...readOperations(store, config, req, hooks),
+    ...schemaOperations(store, req, config),
   };
 }
 

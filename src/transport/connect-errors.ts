@@ -4,12 +4,12 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { ErrorDetailSchema } from "../../gen/codexmanager/settings/v1/errors_pb.js";
-import { DomainError, pointerOf, type ErrorReason, type Issue } from "../domain/errors.js";
+import { DomainError, type ErrorReason } from "../domain/errors.js";
 import type { Logger } from "../observe/log.js";
 import { protocolOf, type CallObserver, type Protocol } from "../observe/calls.js";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
 import { principalKey, type Authenticator } from "../auth.js";
-import { scopeToPb } from "../service/convert.js";
+import { issueToPb, scopeToPb, violationToPb } from "../service/convert.js";
 
 export const CONNECT_CODES: Record<ErrorReason, Code> = {
   INVALID_REQUEST: Code.InvalidArgument,
@@ -30,17 +30,6 @@ export const CONNECT_CODES: Record<ErrorReason, Code> = {
   SCHEMA_NOT_FOUND: Code.NotFound,
 };
 
-/** One issue in the ErrorDetail's form; a schema issue also carries its keyword and JSON Pointer. */
-function issueToPb(i: Issue) {
-  return {
-    path: i.path.join("."),
-    pathSegments: i.path.map(String),
-    message: i.message,
-    code: i.code,
-    keyword: i.keyword ?? "",
-    pointer: i.keyword === undefined ? "" : pointerOf(i.path),
-  };
-}
 
 export function domainToConnect(err: DomainError): ConnectError {
   const f = err.facts;
@@ -56,7 +45,7 @@ export function domainToConnect(err: DomainError): ConnectError {
     issues: (f.issues ?? []).map(issueToPb),
     key: f.key ?? "",
     violationCount: f.violationCount === undefined ? undefined : BigInt(f.violationCount),
-    violations: (f.violations ?? []).map((v) => ({ sessionId: v.sessionId, scope: scopeToPb(v.scope), issues: v.issues.map(issueToPb) })),
+    violations: (f.violations ?? []).map(violationToPb),
   });
   return new ConnectError(err.message, CONNECT_CODES[err.reason], undefined, [
     { desc: ErrorDetailSchema, value: detail },

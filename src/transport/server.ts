@@ -11,6 +11,8 @@ import type { Logger } from "../observe/log.js";
 import { sessionService, settingsService } from "../service/connect-services.js";
 import { changesService } from "../service/changes-service.js";
 import { ChangesService } from "../../gen/codexmanager/settings/v1/changes_pb.js";
+import { SchemaService } from "../../gen/codexmanager/settings/v1/schemas_pb.js";
+import { schemaService } from "../service/schema-service.js";
 import { REFLECTION_SERVICES, reflectionServices } from "../service/reflection.js";
 import { createOperations, type Operations } from "../service/operations.js";
 import type { Store } from "../store/store.js";
@@ -113,6 +115,7 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
     [SettingsService, settingsService(ops)],
     [SessionService, sessionService(ops)],
     [ChangesService, changesService(ops)],
+    [SchemaService, schemaService(ops)],
     ...(extraServices ?? []),
   ];
   const interceptors = auth ? [callInterceptor(log, observe), authInterceptor(auth)] : [callInterceptor(log, observe)];

@@ -8,6 +8,7 @@ import { createClient, type Client, type Interceptor, type Transport } from "@co
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { SessionService } from "../../gen/codexmanager/settings/v1/session_pb.js";
 import { SettingsService } from "../../gen/codexmanager/settings/v1/settings_pb.js";
+import { SchemaService } from "../../gen/codexmanager/settings/v1/schemas_pb.js";
 import { loadConfig } from "../../src/config.js";
 import { Authenticator } from "../../src/auth.js";
 import { createLogger, type Logger } from "../../src/observe/log.js";
@@ -36,6 +37,7 @@ export interface TestServer {
 export interface Clients {
   settings: Client<typeof SettingsService>;
   sessions: Client<typeof SessionService>;
+  schemas: Client<typeof SchemaService>;
 }
 
 /** A fresh directory for a SQLite store, removed when the test process exits. */
@@ -61,7 +63,7 @@ export function makeTransport(url: string, name: TransportName, interceptors: In
 /** Generated clients for one server and transport. */
 export function makeClients(url: string, name: TransportName): Clients {
   const transport = makeTransport(url, name);
-  return { settings: createClient(SettingsService, transport), sessions: createClient(SessionService, transport) };
+  return { settings: createClient(SettingsService, transport), sessions: createClient(SessionService, transport), schemas: createClient(SchemaService, transport) };
 }
 
 export interface StartOptions {
