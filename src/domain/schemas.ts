@@ -77,13 +77,17 @@ function* schemaObjects(value: JsonValue, path: IssuePath): Generator<[JsonObjec
   for (const k of Object.keys(value)) if (!DATA_KEYWORDS.has(k)) yield* schemaObjects(value[k]!, [...path, k]);
 }
 
-/** Remote references and foreign dialects, which are refused before Ajv sees the schema. */
-function foreignParts(schema: JsonObject): Issue[] {
+/** What is refused before Ajv sees the schema: remote references, other dialects, and what Ajv would silently skip. */
+function refusedParts(schema: JsonObject): Issue[] {
   const issues: Issue[] = [];
   if (schema.$schema !== undefined && schema.$schema !== SCHEMA_DIALECT) {
     issues.push(issue(["schema", "$schema"], `must be ${SCHEMA_DIALECT} (draft 2020-12), or absent`, "invalid_value"));
   }
   for (const [object, path] of schemaObjects(schema, ["schema"])) {
+    // Ajv leaves a property named "__proto__" out of "properties" (it would check nothing), but matches it by pattern.
+    if (isObject(object.properties) && Object.hasOwn(object.properties, "__proto__")) {
+      issues.push(issue([...path, "properties", "__proto__"], 'is not checked by the validator under "properties": use "patternProperties": {"^__proto__$": ...}', "invalid_value"));
+    }
     for (const ref of REFERENCES) {
       const target = object[ref];
       if (typeof target === "string" && !target.startsWith("#")) {
@@ -120,8 +124,8 @@ export class SchemaValidators {
     if (!isObject(schema)) return [issue("schema", "must be a JSON Schema object", "invalid_type")];
     const size = utf8Length(canonicalJson(schema));
     if (size > limits.maxSchemaBytes) return [issue("schema", `must be at most ${limits.maxSchemaBytes} bytes of JSON (MAX_SCHEMA_BYTES), got ${size}`, "too_big")];
-    const foreign = foreignParts(schema);
-    if (foreign.length > 0) return foreign;
+    const refused = refusedParts(schema);
+    if (refused.length > 0) return refused;
     const ajv = this.instance;
     if (!ajv.validateSchema(schema)) {
       return (ajv.errors ?? []).slice(0, MAX_ISSUES).map((e) => issue(["schema", ...segmentsOf(e.instancePath)], e.message ?? "is not valid", "invalid_value"));
