@@ -20,6 +20,7 @@
 import { randomUUID } from "node:crypto";
 import { Cluster, type Redis } from "ioredis";
 import { errors } from "../../domain/errors.js";
+import { compareKeys } from "../../domain/json.js";
 import { SchemaValidators, VIOLATIONS_SHOWN, violationsOf, type ValueCheck } from "../../domain/schemas.js";
 import type { Config } from "../../config.js";
 import type { SchemaChange, SchemaHistoryEntry, SchemaPut, SchemaRecord, ViolationReport } from "../store.js";
@@ -97,7 +98,7 @@ export class RedisSchemaRegistry {
     return [...registryEntries(fields)]
       .filter(([, e]) => e.text !== undefined && e.record !== undefined)
       .map(([key, e]) => recordOf(key, e))
-      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      .sort((a, b) => compareKeys(a.key, b.key));
   }
 
   async violations(key: string, limit: number): Promise<ViolationReport> {
