@@ -81,6 +81,18 @@ describe.each([
     }
   }, 120_000);
 
+  it("applies a burst of concurrent path merges into one key with a schema, from each process, without giving up", async () => {
+    const [a, b] = servers.rests as [Rest, Rest];
+    const schema = { type: "object", properties: { seen: { type: "object", additionalProperties: { type: "integer" } } } };
+    expect((await a("PUT", "/api/schemas/burst", { schema })).status).toBe(200);
+    const sessionId = (await a("POST", "/api/sessions", {})).body.session.sessionId as string;
+    const answers = await Promise.all(
+      Array.from({ length: 96 }, (_, i) => (i % 2 ? b : a)("POST", `/api/sessions/${sessionId}/settings`, { path: "burst.seen", op: "merge", value: { [`w${i}`]: i } })),
+    );
+    expect(answers.filter((r) => r.status !== 200).map((r) => JSON.stringify(r.body))).toEqual([]);
+    expect(Object.keys((await a("GET", `/api/sessions/${sessionId}/settings?key=burst`)).body.value.seen)).toHaveLength(96);
+  }, 60_000);
+
   it("never leaves a value breaking a schema that was registered while writes raced it", async () => {
     const [a, b] = servers.rests as [Rest, Rest];
     const sessionId = (await b("POST", "/api/sessions", {})).body.session.sessionId as string;

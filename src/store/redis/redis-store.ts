@@ -87,7 +87,7 @@ function logConnection(client: Redis | Cluster, store: string, log: Logger): voi
 /** How long a refused write keeps the store not ready (readyz 503). */
 const REFUSAL_HOLD_MS = 5000;
 /** Tries of a write whose schemas (or checked value) kept changing under it; then it answers unavailable, not applied. */
-const SCHEMA_TRIES = 5;
+const SCHEMA_TRIES = 8;
 type RedisConfig = RedisConnectionConfig &
   Pick<Config, "redisPrefix" | "storeTimeoutMs" | "seedDefaults" | "historyLimit" | "limits" | "requestIdLimit" | "feedLimit">;
 
@@ -280,11 +280,12 @@ export class RedisStore implements Store {
     const time = this.now();
     const { reply, issues } = await this.typedWrite(
       budget,
-      () => this.schemaView.checkWrite(feed, mutation, (key) => this.run(budget, () => this.redis.hget(k.settings, key))),
+      (moved) => this.schemaView.checkWrite(feed, mutation, (key) => (moved ? Promise.resolve(moved.text) : this.run(budget, () => this.redis.hget(k.settings, key)))),
       (checked) => {
         const [script, args] = mutationCall(k, feed, ref, mutation, options, this.config, time, checked);
         return this.redis[script](...args);
       },
+      mutation.op === "path" ? { hash: k.settings, mutation } : undefined,
     );
     this.expectOk(reply, { ...ref, ifRevision: options.ifRevision, requestId: options.requestId, issues });
     const result: MutationResult = {
@@ -388,18 +389,39 @@ export class RedisStore implements Store {
   /**
    * A write checked against the schemas (./schema-view.ts), sent again while
    * its script answers that they (or the value checked) moved under it. The
-   * check's own reads answer unavailable if the budget runs out (nothing was sent).
+   * check's own reads answer unavailable if the budget runs out (nothing was
+   * sent). A path write into a key with a schema (`path`) takes its turn with
+   * all its tries; one that learns only on the way that its key has a schema
+   * starts again in line.
    */
   private async typedWrite(
     budget: CallBudget,
-    check: () => Promise<CheckedWrite>,
+    check: (moved?: { text: string | null }) => Promise<CheckedWrite>,
     send: (checked: CheckedWrite) => Promise<unknown[]>,
+    path?: { hash: string; mutation: Extract<Mutation, { op: "path" }> },
   ): Promise<{ reply: unknown[]; issues: Issue[] }> {
-    for (let attempt = 1; ; attempt++) {
-      const checked = await this.run({ ...budget, kind: "read" }, check);
-      const reply = await this.run(budget, () => send(checked));
-      if (reply[0] !== SCHEMA_STALE || attempt === SCHEMA_TRIES) return { reply, issues: checked.issues };
-      this.schemaView.stale();
+    let moved: { text: string | null } | undefined;
+    let tries = 0;
+    const attempts = async (inLine: boolean) => {
+      for (;;) {
+        tries++;
+        const checked = await this.run({ ...budget, kind: "read" }, () => check(moved));
+        const reply = await this.run(budget, () => send(checked));
+        if (reply[0] !== SCHEMA_STALE || tries >= SCHEMA_TRIES) return { reply, issues: checked.issues };
+        // The checked value moved (the script says what it is now), or the schemas did (read them again).
+        if (reply.length > 1) {
+          moved = { text: typeof reply[1] === "string" ? reply[1] : null };
+        } else {
+          moved = undefined;
+          this.schemaView.stale();
+          if (!inLine) return undefined;
+        }
+      }
+    };
+    for (;;) {
+      const inLine = path !== undefined && this.schemaView.readsStored(path.mutation);
+      const done = inLine ? await this.schemaView.serially(path!.hash, path!.mutation.key, () => attempts(true)) : await attempts(path === undefined);
+      if (done) return done;
     }
   }
 

@@ -77,6 +77,8 @@ export class SchemaView {
   /** Moves whenever the view may be out of date, so that a read begun before is not kept. */
   private epoch = 0;
   private following?: Promise<Unsubscribe>;
+  /** The last path write queued per (settings hash, key with a schema), for serially(). */
+  private readonly queues = new Map<string, Promise<void>>();
 
   constructor(
     private readonly redis: Redis | Cluster,
@@ -108,6 +110,31 @@ export class SchemaView {
     }
     const issues = writeIssues(m, () => current, view.check);
     return { generation, verdict: issues.length > 0 ? "invalid" : "ok", casKey, casText, issues };
+  }
+
+  /** Whether `m` may be a path write into a key with a schema (so its tries should take turns: serially()). */
+  readsStored(m: Mutation): boolean {
+    return m.op === "path" && (this.current === undefined || this.current.check.has(m.key));
+  }
+
+  /**
+   * Runs path writes into one key with a schema from this instance one at a
+   * time, each with all its tries: concurrent ones would only make each
+   * other's compare-and-set fail, and a write sent to the back of the line
+   * to try again would find the value moved again.
+   */
+  serially<T>(hash: string, key: string, write: () => Promise<T>): Promise<T> {
+    const name = `${hash}\u0000${key}`;
+    const run = (this.queues.get(name) ?? Promise.resolve()).then(write);
+    const done = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.queues.set(name, done);
+    void done.then(() => {
+      if (this.queues.get(name) === done) this.queues.delete(name);
+    });
+    return run;
   }
 
   /** Checks the settings a new session copies (key, canonical text). */
