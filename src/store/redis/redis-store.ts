@@ -3,7 +3,11 @@
 // Script reply codes turn into domain errors in one table (./script-codes.ts);
 // what a failed call means for the caller is decided in one place
 // (./outcomes.ts); the dataset identity guard (./dataset.ts) refuses to serve
-// a Redis that lost its data.
+// a Redis that lost its data. Writes are checked against the keys' JSON
+// Schemas in Node and confirmed by their script (./schema-view.ts,
+// ./checked-write.ts); the schema registry is ./schema-registry.ts. (Over 300
+// lines: it is the Store interface's one Redis implementation, each method a
+// few commands; the rules live in the modules it names.)
 import { Cluster, type Redis } from "ioredis";
 import type { Logger } from "../../observe/log.js";
 import type { Config } from "../../config.js";
@@ -63,7 +67,8 @@ import { feedArgs, mutationCall, schemaArgs } from "./mutation-call.js";
 import { withinBudget, type CallBudget, type CallKind } from "./outcomes.js";
 import { RedisSchemaRegistry } from "./schema-registry.js";
 import { SchemaView, type CheckedWrite } from "./schema-view.js";
-import { expectOk, SCHEMA_STALE, type ReplyFacts } from "./script-codes.js";
+import { checkedWrite } from "./checked-write.js";
+import { expectOk, type ReplyFacts } from "./script-codes.js";
 import { registerScripts, type ScriptCommands } from "./scripts.js";
 import { Subscriptions } from "./subscriptions.js";
 
@@ -86,8 +91,6 @@ function logConnection(client: Redis | Cluster, store: string, log: Logger): voi
 
 /** How long a refused write keeps the store not ready (readyz 503). */
 const REFUSAL_HOLD_MS = 5000;
-/** Tries of a write whose schemas (or checked value) kept changing under it; then it answers unavailable, not applied. */
-const SCHEMA_TRIES = 8;
 type RedisConfig = RedisConnectionConfig &
   Pick<Config, "redisPrefix" | "storeTimeoutMs" | "seedDefaults" | "historyLimit" | "limits" | "requestIdLimit" | "feedLimit">;
 
@@ -386,43 +389,14 @@ export class RedisStore implements Store {
     return this.schemas.violations(key, limit);
   }
 
-  /**
-   * A write checked against the schemas (./schema-view.ts), sent again while
-   * its script answers that they (or the value checked) moved under it. The
-   * check's own reads answer unavailable if the budget runs out (nothing was
-   * sent). A path write into a key with a schema (`path`) takes its turn with
-   * all its tries; one that learns only on the way that its key has a schema
-   * starts again in line.
-   */
-  private async typedWrite(
+  /** A write checked against the schemas, sent again while they (or the value checked) move under it (./checked-write.ts). */
+  private typedWrite(
     budget: CallBudget,
     check: (moved?: { text: string | null }) => Promise<CheckedWrite>,
     send: (checked: CheckedWrite) => Promise<unknown[]>,
     path?: { hash: string; mutation: Extract<Mutation, { op: "path" }> },
   ): Promise<{ reply: unknown[]; issues: Issue[] }> {
-    let moved: { text: string | null } | undefined;
-    let tries = 0;
-    const attempts = async (inLine: boolean) => {
-      for (;;) {
-        tries++;
-        const checked = await this.run({ ...budget, kind: "read" }, () => check(moved));
-        const reply = await this.run(budget, () => send(checked));
-        if (reply[0] !== SCHEMA_STALE || tries >= SCHEMA_TRIES) return { reply, issues: checked.issues };
-        // The checked value moved (the script says what it is now), or the schemas did (read them again).
-        if (reply.length > 1) {
-          moved = { text: typeof reply[1] === "string" ? reply[1] : null };
-        } else {
-          moved = undefined;
-          this.schemaView.stale();
-          if (!inLine) return undefined;
-        }
-      }
-    };
-    for (;;) {
-      const inLine = path !== undefined && this.schemaView.readsStored(path.mutation);
-      const done = inLine ? await this.schemaView.serially(path!.hash, path!.mutation.key, () => attempts(true)) : await attempts(path === undefined);
-      if (done) return done;
-    }
+    return checkedWrite({ view: this.schemaView, run: (b, fn) => this.run(b, fn), budget, check, send, path });
   }
 
   /** Each shard's newest seq and oldest retained one, with up to `count` entries after `from`. */
