@@ -29,6 +29,7 @@ const TEAM = {
   type: "object",
   properties: {
     lead: { type: "string", maxLength: 10, description: "Who leads the team" },
+    tags: { type: "array", items: { type: "string" } },
     review: {
       type: "object",
       properties: {
@@ -92,12 +93,18 @@ describe("the panel's schema forms", () => {
     expect((await rest("GET", `/api/sessions/${sessionId}/settings?key=team`)).body.revision).toBe(2);
     await shot(page, "schema-form-service-issue");
 
+    // An issue inside a field the form shows as JSON (an array item) shows at that field, saying where.
     await threshold.fill("40");
+    await form.getByLabel("tags (JSON)").fill('["ci", 7]');
+    await form.getByRole("button", { name: "Save team" }).click();
+    await form.getByTestId("problem-team/tags").getByText("1: must be string").waitFor();
+    await form.getByLabel("tags (JSON)").fill('["ci"]');
+
     await level.selectOption("high");
     await enabled.check();
     await form.getByRole("button", { name: "Save team" }).click();
     await expect.poll(async () => (await rest("GET", `/api/sessions/${sessionId}/settings?key=team`)).body.value)
-      .toEqual({ lead: "ana", review: { autoApprove: { enabled: true, threshold: 40, level: "high" } } });
+      .toEqual({ lead: "ana", tags: ["ci"], review: { autoApprove: { enabled: true, threshold: 40, level: "high" } } });
     await form.waitFor({ state: "detached" });
 
     // A namespace without a schema keeps the JSON editor.

@@ -8,7 +8,7 @@
 // Pointers and shows at the same fields.
 import { useState } from "react";
 import type { JsonObject, JsonValue } from "./api.js";
-import { child, isObject, kindOf, problemsOf, type FieldSchema } from "./schema-check.js";
+import { child, isObject, kindOf, placeIssues, problemsOf, type FieldSchema } from "./schema-check.js";
 
 export interface SchemaFormProps {
   /** The top-level key. */
@@ -45,6 +45,7 @@ export function SchemaForm(props: SchemaFormProps) {
   const [edited, setEdited] = useState(new Set<string>());
 
   const problems = problemsOf(schema, draft);
+  const serverIssues = placeIssues(schema, props.serverIssues);
   for (const [pointer, message] of Object.entries(unparsed)) problems.set(pointer, message);
   const update = (pointer: string, path: string[], v: JsonValue | undefined) => {
     setDraft((d) => setAt(d, path, v));
@@ -52,7 +53,7 @@ export function SchemaForm(props: SchemaFormProps) {
   };
   // A field says what the form found once it was touched (or a save was tried), and what the service found until it is touched.
   const problemAt = (pointer: string) =>
-    (tried || edited.has(pointer) ? problems.get(pointer) : undefined) ?? (edited.has(pointer) ? undefined : props.serverIssues.get(pointer));
+    (tried || edited.has(pointer) ? problems.get(pointer) : undefined) ?? (edited.has(pointer) ? undefined : serverIssues.get(pointer));
 
   const help = (pointer: string, s: FieldSchema) => {
     const problem = problemAt(pointer);

@@ -76,3 +76,27 @@ export function problemsOf(schema: FieldSchema, value: JsonValue | undefined, po
   }
   return found;
 }
+
+/** Every place the form has a field for: the objects it shows as groups, and their fields. */
+export function fieldPointers(schema: FieldSchema, pointer = "", found = new Set<string>()): Set<string> {
+  found.add(pointer);
+  if (kindOf(schema) === "object") for (const [name, sub] of Object.entries(schema.properties ?? {})) fieldPointers(sub, child(pointer, name), found);
+  return found;
+}
+
+/**
+ * The service's issues placed at the form's fields: each at its own field, or
+ * at the nearest field that holds its place (an array item, a property the
+ * schema does not list), saying where below it.
+ */
+export function placeIssues(schema: FieldSchema, issues: Map<string, string>): Map<string, string> {
+  const fields = fieldPointers(schema);
+  const placed = new Map<string, string>();
+  for (const [pointer, message] of issues) {
+    let at = pointer;
+    while (!fields.has(at)) at = at.slice(0, at.lastIndexOf("/"));
+    const text = at === pointer ? message : `${pointer.slice(at.length + 1)}: ${message}`;
+    placed.set(at, placed.has(at) ? `${placed.get(at)}; ${text}` : text);
+  }
+  return placed;
+}

@@ -22,10 +22,16 @@ export interface SchemaArgs {
   verdict: "ok" | "invalid";
   casKey: string;
   casText: string;
+  /** For a compare-and-set: this write's token, and whether it claims the field if it loses again. */
+  token?: string;
+  claim?: boolean;
 }
 
 /** A write checked against no schema, on a store where none was ever registered (the benchmark's raw calls). */
 export const UNCHECKED: SchemaArgs = { generation: "0", verdict: "ok", casKey: "", casText: "" };
+
+/** How long a claim on a field holds (lua/includes/schema.lua) if its write never comes back. */
+const CLAIM_MS = 200;
 
 /** The frame every write script reads (includes/write.lua), then the operation's own arguments. */
 export function mutationCall(
@@ -47,6 +53,7 @@ export function mutationCall(
     options.claimedActor ?? "", options.requestId ?? "", fingerprint, config.requestIdLimit,
     ...feedArgs(feed, config),
     ...schemaArgs(feed, schema),
+    schema.casKey === "" ? "" : `${k.settings}:claim:${schema.casKey}`, schema.token ?? "", schema.claim ? "1" : "0", CLAIM_MS,
   ];
   switch (m.op) {
     case "set":

@@ -13,7 +13,7 @@
 --- @include "includes/schema"
 --- @include "includes/json"
 --- @include "includes/feed"
-local e = check_creatable(KEYS[1]) or check_schema(ARGV[18], ARGV[19], ARGV[20], KEYS[3], '', '')
+local e = check_creatable(KEYS[1]) or check_schema(ARGV[18], ARGV[19], ARGV[20], KEYS[3], '', '', {})
 if e then return e end
 redis.call('HSET', KEYS[1], 'sessionId', ARGV[1], 'cwd', ARGV[2], 'createdAt', ARGV[3],
   'systemOwned', ARGV[4], 'state', 'active')
