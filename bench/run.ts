@@ -3,7 +3,7 @@
 // npm run bench -- --profile[=<id>]  also a V8 CPU profile of the server for one scenario
 //                                    (default set-grpc; e.g. --profile=get-grpc@c16m1,
 //                                    --profile=get-big-grpc, --profile=fanout-sse)
-// Dev options: --rounds=N, --only=<scenario ids>, --skip=fanout,bigmaps,durable (lib/flags.ts)
+// Dev options: --rounds=N, --only=<scenario ids>, --skip=fanout,bigmaps,durable,typed (lib/flags.ts)
 //
 // Method (bench/README.md has the long form):
 //   - The service runs compiled (dist/, npm run build) as its own process,
@@ -47,8 +47,14 @@ import { fanout } from "./scenarios/fanout.js";
 import { profile } from "./scenarios/profile.js";
 import { runHalfRate, runRaw } from "./scenarios/redis-headroom.js";
 import { startTracingServers, TRACING_SCENARIOS, tracingLines, tracingRows, tracingTargets, usesTracing } from "./scenarios/tracing.js";
+import { prepareTyped, TYPED_SCENARIOS, typedRows, validationCost } from "./scenarios/typed.js";
 
-const SCENARIOS: Scenario[] = [...CPU_SCENARIOS, ...(SKIP.has("tracing") ? [] : TRACING_SCENARIOS), ...(SKIP.has("durable") ? [] : DURABLE_SCENARIOS)];
+const SCENARIOS: Scenario[] = [
+  ...CPU_SCENARIOS,
+  ...(SKIP.has("tracing") ? [] : TRACING_SCENARIOS),
+  ...(SKIP.has("durable") ? [] : DURABLE_SCENARIOS),
+  ...(SKIP.has("typed") ? [] : TYPED_SCENARIOS),
+];
 
 function versionOf(cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: "utf8" });
@@ -128,6 +134,7 @@ async function main(): Promise<void> {
   for (const s of servers.values()) log(`  ${s.proc.name.padEnd(15)} pid ${s.proc.pid} ${s.url}`);
   const bigMapBytes = await populate(servers.get("redis")!);
   await populate(servers.get("sqlite")!);
+  if (!SKIP.has("typed")) for (const id of ["redis", "sqlite"] as const) await prepareTyped(servers.get(id)!);
 
   const defs = await selectRuns(selected);
   const phases: Record<string, number> = { setup: 0 };
@@ -187,6 +194,10 @@ async function main(): Promise<void> {
     bigMapBytes,
   };
 
+  if (!SKIP.has("typed")) {
+    log("typed settings: validation cost per write");
+    results.typed = { validation: validationCost(QUICK ? 20_000 : 200_000), rows: typedRows(summary) };
+  }
   if (!SKIP.has("fanout")) {
     log("watch fan-out");
     results.fanout = await timed("fanout", async () => ({ connect: await fanout("connect"), sse: await fanout("sse"), feed: await fanout("feed") }));

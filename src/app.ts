@@ -4,6 +4,7 @@
 import { setMaxListeners } from "node:events";
 import type { DescService } from "@bufbuild/protobuf";
 import { ChangesService } from "../gen/codexmanager/settings/v1/changes_pb.js";
+import { SchemaService } from "../gen/codexmanager/settings/v1/schemas_pb.js";
 import { SessionService } from "../gen/codexmanager/settings/v1/session_pb.js";
 import { SettingsService } from "../gen/codexmanager/settings/v1/settings_pb.js";
 import type { Authenticator } from "./auth.js";
@@ -17,6 +18,7 @@ import { startTracing } from "./observe/tracing.js";
 import { healthService } from "./service/health.js";
 import { createOperations, operationsState, type OperationHooks } from "./service/operations.js";
 import { RateLimiter } from "./service/rate-limits.js";
+import { schemaService } from "./service/schema-service.js";
 import { createReadiness } from "./service/readiness.js";
 import { instrumentStore } from "./store/instrumented-store.js";
 import type { Store } from "./store/store.js";
@@ -64,6 +66,7 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
     [SettingsService, settingsService(ops)],
     [SessionService, sessionService(ops)],
     [ChangesService, changesService(ops)],
+    [SchemaService, schemaService(ops)],
     ...(extraServices ?? []),
   ];
   const recorded = callInterceptor(log, observe);

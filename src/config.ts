@@ -264,6 +264,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxBodyBytes: int(env, "MAX_BODY_BYTES", L.maxBodyBytes, 1024, 256 * 1024 * 1024),
       maxSettingsKeys: int(env, "MAX_SETTINGS_KEYS", L.maxSettingsKeys, 1, 10_000_000),
       maxSettingsBytes: int(env, "MAX_SETTINGS_BYTES", L.maxSettingsBytes, 1024, 512 * 1024 * 1024),
+      maxSchemaBytes: int(env, "MAX_SCHEMA_BYTES", L.maxSchemaBytes, 1024, 16 * 1024 * 1024),
     },
     logLevel: oneOf(env, "LOG_LEVEL", ["debug", "info", "warn", "error", "silent"], "info"),
     corsOrigins: origins(env, "CORS_ORIGINS"),

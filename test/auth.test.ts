@@ -8,6 +8,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SessionService } from "../gen/codexmanager/settings/v1/session_pb.js";
 import { Scope, SettingsService } from "../gen/codexmanager/settings/v1/settings_pb.js";
+import { SchemaService } from "../gen/codexmanager/settings/v1/schemas_pb.js";
 import { Authenticator } from "../src/auth.js";
 import { ConfigError } from "../src/config.js";
 import { createLogger } from "../src/observe/log.js";
@@ -60,7 +61,7 @@ describe.each(BACKENDS)("authentication on the %s store", (backend) => {
       baseUrl: server.url,
       interceptors: token ? [(next) => (req) => { req.header.set("authorization", `Bearer ${token}`); return next(req); }] : [],
     });
-    return { settings: createClient(SettingsService, transport), sessions: createClient(SessionService, transport) };
+    return { settings: createClient(SettingsService, transport), sessions: createClient(SessionService, transport), schemas: createClient(SchemaService, transport) };
   };
   const rest = (token?: string) => {
     const call = restClient(server.url);
@@ -104,6 +105,23 @@ describe.each(BACKENDS)("authentication on the %s store", (backend) => {
     await admin.settings.setSettings({ sessionId, scope: Scope.DEFAULT, update: entry(key, "v") });
     await admin.settings.unsetSetting({ sessionId, scope: Scope.DEFAULT, key });
     expect((await admin.sessions.createSession({ systemOwned: true })).session?.systemOwned).toBe(true);
+  });
+
+  it("keeps changing schemas to the admin role, recording its actor; reading them needs the read role", async () => {
+    const key = `typed-${randomUUID().slice(0, 8)}`;
+    const schema = { type: "object" } as never;
+    for (const token of [TOKENS.reader, TOKENS.writer]) {
+      await expectFailure(clients(token).schemas.putSchema({ key, schema }), Code.PermissionDenied, "PERMISSION_DENIED");
+      await expectFailure(clients(token).schemas.deleteSchema({ key }), Code.PermissionDenied, "PERMISSION_DENIED");
+      expect((await rest(token)("PUT", `/api/schemas/${key}`, { schema: {} })).status).toBe(403);
+    }
+    await expectFailure(clients().schemas.listSchemas({}), Code.Unauthenticated, "UNAUTHENTICATED");
+    const put = await clients(TOKENS.admin).schemas.putSchema({ key, schema, actor: "someone-else" });
+    expect(put.changed).toBe(true);
+    const got = await clients(TOKENS.reader).schemas.getSchema({ key });
+    expect([got.info?.actor, got.history[0]?.actor, got.history[0]?.claimedActor]).toEqual(["harness", "harness", "someone-else"]);
+    expect((await rest(TOKENS.reader)("GET", `/api/schemas/${key}/violations`)).status).toBe(200);
+    expect((await rest(TOKENS.admin)("DELETE", `/api/schemas/${key}`)).body).toMatchObject({ status: "ok" });
   });
 
   it("records the token's actor, keeping a self-declared one only as claimedActor", async () => {

@@ -98,6 +98,31 @@ describe("cm", { timeout: 60_000 }, () => {
     expect(JSON.parse(got.stdout)).toMatchObject({ session: { model: null, approvalPolicy: "on-request" }, defaultsEditable: true });
   });
 
+  it("registers, shows, lists and removes schemas; a refused write prints each issue at its path and exits 7", async () => {
+    const key = `typed-${randomUUID().slice(0, 8)}`;
+    const id = await created();
+    expect((await cm("sessions", "settings", "set", "--session-id", id, "--key", key, "--value", '{"threshold":500}')).code).toBe(0);
+    const file = join(mkdtempSync(join(tmpdir(), "cm-schema-")), "schema.json");
+    writeFileSync(file, JSON.stringify({ type: "object", properties: { threshold: { type: "integer", maximum: 100 }, level: { enum: ["low", "high"] } } }));
+    const refused = await cm("schema", "put", key, file);
+    expect(refused.code).toBe(6);
+    expect(refused.stderr).toContain(`cm: SCHEMA_VIOLATED: 1 stored value of "${key}" breaks the schema`);
+    expect(lines(refused.stderr)).toContain(`  session ${id}:`);
+    expect(lines(refused.stderr)).toContain(`    /${key}/threshold: must be <= 100 (maximum)`);
+    const forced = await cm("schema", "put", key, file, "--force", "--actor", "ana");
+    expect(forced).toMatchObject({ code: 0 });
+    expect(forced.stdout).toMatch(new RegExp(`registered schema of ${key} \\(revision \\d+\\); 1 stored value\\(s\\) break it`));
+    const violations = await cm("schema", "violations", key);
+    expect(lines(violations.stdout)).toEqual([expect.stringContaining(`1 stored value(s) of ${key} break its schema`), `session ${id}:`, `  /${key}/threshold: must be <= 100 (maximum)`]);
+    const write = await cm("sessions", "settings", "set", "--session-id", id, "--key", key, "--value", '{"threshold":7,"level":"lwo"}');
+    expect(write.code).toBe(7);
+    expect(lines(write.stderr).slice(1)).toEqual([`  /${key}/level: must be equal to one of the allowed values: "low", "high" (enum)`]);
+    expect(JSON.parse((await cm("--json", "schema", "get", key)).stdout)).toMatchObject({ key, actor: "ana", history: [{ op: "put", forced: true }] });
+    expect((await cm("schema", "list")).stdout).toMatch(new RegExp(`^${key}  revision \\d+$`, "m"));
+    expect((await cm("schema", "delete", key)).stdout).toContain(`removed the schema of ${key}`);
+    expect(await cm("schema", "get", key)).toMatchObject({ code: 3 });
+  });
+
   it("exits with distinct codes: usage 2, not found 3, deleted 4, locked 5, conflict 6, invalid 7", async () => {
     expect((await cm("sessions", "settings", "get")).code).toBe(2);
     expect((await cm("sessions", "settings", "set", "--session-id", "x", "--key", "k", "--value", "not json")).code).toBe(2);

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { startCluster, type TestCluster } from "./support/cluster.js";
 import { contractSuite } from "./support/contract-suite.js";
 import { feedSuite } from "./support/feed-suite.js";
+import { schemaSuite } from "./support/schema-suite.js";
 import { createSettingsSdk } from "../src/client/index.js";
 import { makeTransport } from "./support/server.js";
 import { startTestServer } from "./support/server.js";
@@ -23,6 +24,7 @@ contractSuite("Redis Cluster", start, ["grpc", "connect-json"]);
 watchSuite("Redis Cluster", start, ["grpc"]);
 twoInstancesSuite("one Redis Cluster", start);
 feedSuite("Redis Cluster", start, ["grpc"], { shared: true });
+schemaSuite("Redis Cluster", start, ["grpc"]);
 
 it("keeps one change feed per shard: a cursor names every shard, and each scope's changes come in order", async () => {
   const server = await start();

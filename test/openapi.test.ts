@@ -138,6 +138,42 @@ describe("the OpenAPI document", () => {
   });
 });
 
+describe("the OpenAPI document of the schema registry", () => {
+  it("describes every answer of the schema routes, and a write refused by a schema", async () => {
+    const key = `typed-${randomUUID().slice(0, 8)}`;
+    const K = "/api/schemas/{key}";
+    const id = await session();
+    const schema = { type: "object", properties: { n: { type: "integer", maximum: 3 } } };
+    await rest("POST", `/api/sessions/${id}/settings`, { key, value: { n: 9 } });
+    const cases: [method: string, route: string, path: string, body?: unknown, status?: number][] = [
+      ["PUT", K, `/api/schemas/${key}`, { schema: { type: "strng" } }, 400],
+      ["PUT", K, `/api/schemas/${key}`, { schema }, 409],
+      ["GET", K, `/api/schemas/${key}`, undefined, 404],
+      ["GET", `${K}/violations`, `/api/schemas/${key}/violations`, undefined, 404],
+      ["PUT", K, `/api/schemas/${key}`, { schema, force: true, actor: "ana" }, 200],
+      ["PUT", K, `/api/schemas/${key}`, { schema }, 200],
+      ["GET", K, `/api/schemas/${key}`, undefined, 200],
+      ["GET", "/api/schemas", "/api/schemas", undefined, 200],
+      ["GET", `${K}/violations`, `/api/schemas/${key}/violations?limit=1`, undefined, 200],
+      ["POST", "/api/sessions/{sessionId}/settings", `/api/sessions/${id}/settings`, { path: [key, "n"], value: 4 }, 400],
+      ["DELETE", K, `/api/schemas/${key}?actor=ana`, undefined, 200],
+      ["DELETE", K, `/api/schemas/${key}`, undefined, 200],
+    ];
+    for (const [method, route, path, body, status] of cases) {
+      const res = await rest(method, path, body);
+      expect(res.status, `${method} ${path}`).toBe(status);
+      validate(method, route, res.status, res.body);
+    }
+    const foreign = await rest("PUT", `/api/schemas/${key}`, { schema }, { headers: { origin: "http://evil.test" } });
+    validate("PUT", K, 403, foreign.body);
+    const plain = await rest("PUT", `/api/schemas/${key}`, undefined, { raw: "{}", headers: { "content-type": "text/plain" } });
+    validate("PUT", K, 415, plain.body);
+    const reader = await restClient(authed.url)("PUT", `/api/schemas/${key}`, { schema }, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(reader.status).toBe(403);
+    validate("PUT", K, 403, reader.body);
+  });
+});
+
 describe("paths that are not routes", () => {
   it("answer a JSON 404, except / and /sessions/* which serve the panel", async () => {
     for (const path of ["/nonexistent", "/api", "/api/", "/api/nothing", "/assets/missing.js", "/metrics/x"]) {

@@ -11,12 +11,10 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { loadConfig } from "../src/config.js";
-import { DomainError } from "../src/domain/errors.js";
-import type { ControlFields, JsonObject, JsonValue, Mutation, Scope, ScopeRef, StoreEvent, Tuple, WriteOptions } from "../src/domain/types.js";
+import type { Scope, Tuple } from "../src/domain/types.js";
 import { createOperations } from "../src/service/operations.js";
 import { openMemoryStore, openSqliteStore } from "../src/store/open-store.js";
-import { RedisStore } from "../src/store/redis/redis-store.js";
-import type { Store } from "../src/store/store.js";
+import { attempt, createOn, ENV, expectSameState, openAll as openStores, optionsOf, step, waitFor, type Subject } from "./support/property-steps.js";
 import { startRedis, type TestRedis } from "./support/redis.js";
 
 let redis: TestRedis;
@@ -28,115 +26,7 @@ afterAll(async () => {
   await redis?.stop();
   rmSync(dataRoot, { recursive: true, force: true });
 });
-
-// Small limits, so that random writes hit each of them.
-const ENV = { MAX_SETTINGS_KEYS: "6", MAX_SETTINGS_BYTES: "1024", HISTORY_LIMIT: "4", REQUEST_ID_LIMIT: "3" };
-
-// ---- Generators ----
-// Keys whose code point order differs from JavaScript's UTF-16 order (U+FF21 vs an emoji), dots, odd names.
-const KEYS = ["a", "b", "é", "ключ", "😀", "\uff21", "__proto__", "constructor", "dots.in.key", "x/y?#%", "v1.2", " sp"];
-const SEGMENTS = ["a", "b", "a.b", "v1.2", "__proto__", "constructor", "ü", "😀", "\uff21", "with space", "n"];
-const key = fc.constantFrom(...KEYS.map((k) => k.trim()));
-const segment = fc.oneof(
-  fc.constantFrom(...SEGMENTS),
-  fc.string({ minLength: 1, maxLength: 6 }).filter((s) => s.trim() !== "" && !/[\u0000-\u001f\u007f-\u009f]/.test(s)),
-);
-const wellFormed = (v: JsonValue) => JSON.stringify(v).isWellFormed();
-const value: fc.Arbitrary<JsonValue> = fc.oneof(
-  (fc.jsonValue({ maxDepth: 3 }) as fc.Arbitrary<JsonValue>).filter(wellFormed),
-  fc.constantFrom<JsonValue>({}, [], [[]], { a: [] }, { "😀": 1, "\uff21": 2, b: { "a.b": null } }, null, 0, -1.5e-7, 1e21, "é😀\u0001\n", 0.1),
-  fc.constant("x".repeat(400)), // two of these pass the byte limit
-);
-const object = fc.dictionary(key, value, { maxKeys: 4 }) as fc.Arbitrary<JsonObject>;
-const controls: fc.Arbitrary<ControlFields> = fc.record({
-  model: fc.constantFrom(null, "gpt-x", "o-mini"),
-  approvalPolicy: fc.constantFrom("untrusted", "on-failure", "on-request", "never"),
-  networkAccess: fc.constantFrom("restricted", "enabled"),
-  filesystemSandbox: fc.constantFrom("read-only", "workspace-write", "danger-full-access"),
-});
-const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ op: fc.constant("set" as const), key, value }),
-  fc.record({ op: fc.constant("merge" as const), settings: object }),
-  fc.record({ op: fc.constant("replace" as const), settings: object }),
-  fc.record({ op: fc.constant("unset" as const), key }),
-  fc.record({
-    op: fc.constant("path" as const),
-    key,
-    segments: fc.array(segment, { maxLength: 3 }),
-    pathOp: fc.constantFrom("set" as const, "merge" as const, "unset" as const),
-    value,
-  }).map((m) => (m.pathOp === "merge" && (typeof m.value !== "object" || m.value === null || Array.isArray(m.value)) ? { ...m, value: { v: m.value } } : m)),
-  fc.record({ op: fc.constant("controls" as const), controls }),
-  fc.record({ op: fc.constant("controls" as const), controls, settings: object }),
-);
-interface Step {
-  mutation: Mutation;
-  scope: Scope;
-  ifRevision: "none" | "right" | "wrong";
-  requestId?: string;
-  actor: string;
-  claimedActor?: string;
-  source: string;
-  withSettings: boolean;
-}
-const step: fc.Arbitrary<Step> = fc.record(
-  {
-    mutation,
-    scope: fc.constantFrom<Scope>("session", "session", "session", "default"),
-    ifRevision: fc.constantFrom("none", "none", "right", "wrong"),
-    requestId: fc.constantFrom("r1", "r2", "r3", "r4"),
-    actor: fc.constantFrom("user", "ana", "policy-bot"),
-    claimedActor: fc.constantFrom("mallory"),
-    source: fc.constantFrom("api", "ui", "python"),
-    withSettings: fc.boolean(),
-  },
-  { requiredKeys: ["mutation", "scope", "ifRevision", "actor", "source", "withSettings"] },
-);
-
-// ---- Running one step on each store ----
-type Outcome = { ok: unknown } | { error: { reason: string; message: string; facts: unknown } };
-
-async function attempt(store: Store, ref: ScopeRef, m: Mutation, options: WriteOptions): Promise<Outcome> {
-  try {
-    return { ok: await store.mutate(ref, m, options) };
-  } catch (err) {
-    if (!(err instanceof DomainError)) throw err;
-    return { error: { reason: err.reason, message: err.message, facts: err.facts } };
-  }
-}
-
-interface Subject {
-  name: string;
-  store: Store;
-  events: StoreEvent[];
-}
-
-async function openAll(clock: () => Date): Promise<Subject[]> {
-  const config = loadConfig({ ...ENV, REDIS_URL: redis.url, REDIS_PREFIX: `p${randomUUID().slice(0, 8)}:` });
-  const stores: [string, Store][] = [
-    ["memory", openMemoryStore(config, clock)],
-    ["sqlite", await openSqliteStore({ ...config, dataDir: mkdtempSync(join(dataRoot, "run-")), sqliteSynchronous: "NORMAL" }, undefined, clock)],
-    ["redis", await RedisStore.connect(config, { now: clock })],
-  ];
-  return stores.map(([name, store]) => ({ name, store, events: [] }));
-}
-
-function optionsOf(st: Step, current: bigint): WriteOptions {
-  return {
-    actor: st.actor,
-    source: st.source,
-    withSettings: st.withSettings,
-    ...(st.claimedActor !== undefined && { claimedActor: st.claimedActor }),
-    ...(st.requestId !== undefined && { requestId: st.requestId }),
-    ...(st.ifRevision !== "none" && { ifRevision: st.ifRevision === "right" ? current : current + 1n }),
-  };
-}
-
-async function createOn(s: Subject, sessionId: string, t: number): Promise<void> {
-  await s.store.createSession({ sessionId, cwd: "", systemOwned: false, createdAt: new Date(t), overrides: {} });
-  await s.store.subscribe({ sessionId }, (e) => s.events.push(e));
-  await s.store.subscribe({}, (e) => s.events.push(e));
-}
+const openAll = (clock: () => Date) => openStores(clock, redis.url, dataRoot);
 
 it("the Redis scripts equal the write engine on random sequences of every kind of write", async () => {
   await fc.assert(
@@ -215,26 +105,6 @@ it("writes committed together in one batch answer exactly what they answer one a
     { numRuns: 60 },
   );
 }, 240_000);
-
-async function expectSameState(oracle: Subject, others: Subject[], sessionId: string): Promise<void> {
-  const session = await oracle.store.getSession(sessionId);
-  for (const other of others) expect(await other.store.getSession(sessionId), `${other.name} session`).toEqual(session);
-  for (const scope of ["session", "default"] as const) {
-    const ref = { sessionId, scope };
-    const tuple = await oracle.store.readTuple(ref);
-    for (const other of others) expect(await other.store.readTuple(ref), `${other.name} ${scope} tuple`).toEqual(tuple);
-    const history = await oracle.store.listHistory(ref, 10);
-    for (const other of others) expect(await other.store.listHistory(ref, 10), `${other.name} ${scope} history`).toEqual(history);
-  }
-}
-
-async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) return;
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
 
 // Reads at a past revision: for random writes on each store, the scope read
 // at every retained revision (current state with later history undone)

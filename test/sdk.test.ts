@@ -18,6 +18,34 @@ describe.each(["grpc", "connect-json", "grpc-web"] as TransportName[])("SDK over
     sdk = createSettingsSdk(makeTransport(server.url, transport));
   });
 
+  it("registers schemas, and answers a refused write with typed issues and a refused registration with its violations", async () => {
+    const key = `typed-${randomUUID().slice(0, 8)}`;
+    const { session } = await sdk.sessions.create();
+    const chat = sdk.session(session.sessionId);
+    await chat.settings.set(key, { threshold: 500 });
+    const schema = { type: "object", properties: { threshold: { type: "integer", maximum: 100, description: "lines" } } };
+    const refused = await sdk.schemas.put(key, schema).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(SettingsError);
+    expect((refused as SettingsError).reason).toBe("SCHEMA_VIOLATED");
+    expect((refused as SettingsError).violations).toEqual({
+      key, count: 1,
+      first: [{ sessionId: session.sessionId, scope: "session", issues: [{ path: `${key}.threshold`, segments: [key, "threshold"], message: "must be <= 100", code: "custom", keyword: "maximum", pointer: `/${key}/threshold` }] }],
+    });
+    const put = await sdk.schemas.put(key, schema, { force: true, actor: "sdk", source: "test" });
+    expect(put).toMatchObject({ key, changed: true, violations: 1 });
+    expect(await sdk.schemas.get(key)).toMatchObject({ key, revision: put.revision, schema, actor: "sdk", history: [{ op: "put", forced: true, violations: 1 }] });
+    expect((await sdk.schemas.list()).map((s) => s.key)).toContain(key);
+    expect((await sdk.schemas.violations(key)).count).toBe(1);
+    const write = await chat.settings.namespace([key, "threshold"]).set(101).catch((e: unknown) => e);
+    expect((write as SettingsError).issues).toEqual([
+      { path: `${key}.threshold`, segments: [key, "threshold"], message: "must be <= 100", code: "custom", keyword: "maximum", pointer: `/${key}/threshold` },
+    ]);
+    await chat.settings.set(key, { threshold: 100 });
+    expect((await sdk.schemas.violations(key)).count).toBe(0);
+    expect(await sdk.schemas.delete(key)).toMatchObject({ key, changed: true });
+    expect(((await sdk.schemas.get(key).catch((e: unknown) => e)) as SettingsError).reason).toBe("SCHEMA_NOT_FOUND");
+  });
+
   it("mirrors the Python surface: settings, namespaces and controls", async () => {
     const { session } = await sdk.sessions.create({ cwd: "/w", networkAccess: "enabled" });
     const chat = sdk.session(session.sessionId);

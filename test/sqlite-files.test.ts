@@ -17,6 +17,8 @@ import { sseReader } from "./support/sse.js";
 import { until } from "./support/until.js";
 
 const FIXTURE = join(import.meta.dirname, "fixtures", "sqlite-v1", "settings.db");
+/** Written by release cd4801b (schema 2, the change feed): test/fixtures/make-sqlite-v2.ts. */
+const FIXTURE_V2 = join(import.meta.dirname, "fixtures", "sqlite-v2", "settings.db");
 const APPLICATION_ID = 0x434d5353;
 
 /** Starts the server on `dataDir` and answers how start-up ended: the listening line, or the exit and stderr. */
@@ -80,6 +82,37 @@ describe("the SQLite store file", () => {
     }
     const db = new Database(join(dataDir, "settings.db"), { readonly: true });
     expect(db.pragma("application_id", { simple: true })).toBe(APPLICATION_ID);
+    db.close();
+  });
+
+  it("upgrades a store written by the previous release (schema 2) to typed settings (schema 3), served whole", async () => {
+    const dataDir = tempDataDir();
+    copyFileSync(FIXTURE_V2, join(dataDir, "settings.db"));
+    const { main, outcome } = await startOn(dataDir);
+    if (!("listening" in outcome)) throw new Error(`refused: ${outcome.stderr}`);
+    try {
+      const rest = restClient(outcome.listening.address);
+      const kept = await rest("GET", "/api/sessions/kept/settings");
+      expect(kept.body).toMatchObject({ revision: 2, settings: JSON.parse('{"team":{"review":{"autoApprove":{"enabled":true,"threshold":80}}},"__proto__":{"x":1},"ключ":"значение"}') });
+      expect((await rest("GET", "/api/sessions/gone/settings")).status).toBe(410);
+      expect((await rest("GET", "/api/schemas")).body).toEqual({ schemas: [] });
+      // The feed written before the upgrade is still read.
+      expect((await rest("GET", "/api/settings")).body.cursor).toBe("1.8");
+      // The value written before any schema existed is found when one is registered.
+      const schema = { type: "object", properties: { review: { type: "object", properties: { autoApprove: { type: "object", properties: { enabled: { type: "boolean" }, threshold: { type: "integer", maximum: 100 } } } } } } };
+      const refused = await rest("PUT", "/api/schemas/team", { schema });
+      expect(refused.status).toBe(409);
+      expect(refused.body).toMatchObject({ count: 1, violations: [{ sessionId: "other", scope: "session" }] });
+      expect((await rest("PUT", "/api/schemas/team", { schema, force: true })).body).toMatchObject({ status: "ok", revision: 1, violations: 1 });
+      expect((await rest("POST", "/api/sessions/kept/settings", { path: "team.review.autoApprove.threshold", value: 101 })).status).toBe(400);
+      expect((await rest("POST", "/api/sessions/kept/settings", { path: "team.review.autoApprove.threshold", value: 90 })).body.revision).toBe(3);
+    } finally {
+      main.child.kill("SIGTERM");
+      await main.exited;
+    }
+    const db = new Database(join(dataDir, "settings.db"), { readonly: true });
+    expect(db.pragma("user_version", { simple: true })).toBe(3);
+    expect(db.prepare("SELECT key, revision FROM schemas").all()).toEqual([{ key: "team", revision: 1 }]);
     db.close();
   });
 

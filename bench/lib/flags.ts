@@ -3,7 +3,7 @@
 //   --profile[=<id>]     also a V8 CPU profile of the server for one scenario (default set-grpc)
 //   --rounds=N           rounds instead of 5 (full) or 1 (quick)
 //   --only=<ids>         only these scenarios (comma-separated ids; no targets then)
-//   --skip=<parts>       leave out fanout, bigmaps, durable (the etcd comparison) and/or tracing
+//   --skip=<parts>       leave out fanout, bigmaps, durable (the etcd comparison), tracing and/or typed (schemas)
 import { join } from "node:path";
 
 const argv = process.argv.slice(2);

@@ -1,6 +1,7 @@
 // bench/results/performance.md: the README's "Performance" section as this
 // run would write it, from the same tables the console shows.
 import { writeFileSync } from "node:fs";
+import { typedLines } from "../scenarios/typed.js";
 import { bigMapLines, durableLines, fanoutTable, scenarioTable, sqliteLines, targetTable, type Results } from "./report.js";
 
 export function writePerformanceMd(r: Results, file: string): void {
@@ -50,6 +51,7 @@ export function writePerformanceMd(r: Results, file: string): void {
     "",
     ...sqliteLines(r),
     "",
+    ...(r.typed ? [...typedLines(r.typed), ""] : []),
     "**Watch fan-out.** Watchers on one session, held by a separate client process (`bench/watchers.mjs`, core 1) that",
     "waits until every stream has received its `created` message; then 10 writes/s, each stamped with its time, and",
     "each receipt timed in the same process:",

@@ -2,6 +2,7 @@
 // anchors, the targets, the durable writes against etcd, the embedded store,
 // the watch fan-out and the big map; and a Markdown text for the README's
 // performance section, built from the same results (performance-md.ts).
+import { typedLines, type TypedResults } from "../scenarios/typed.js";
 import type { ProfileSummary } from "./profile.js";
 import type { LatencyStats } from "./stats.js";
 
@@ -97,6 +98,8 @@ export interface Results {
   tracing?: { note: string; rows: unknown[] };
   fanout?: { connect: Record<string, unknown>; sse: Record<string, unknown>; feed?: Record<string, unknown> };
   bigMaps?: Record<string, unknown>;
+  /** Typed settings: validation CPU per write, and writes with and without a schema. */
+  typed?: TypedResults;
   profile?: { scenario: string; file: string; summary: ProfileSummary };
   bigMapBytes?: number;
   runs: RunRecord[];
@@ -208,7 +211,7 @@ export function printReport(r: Results, log: (line?: string) => void): void {
     log("");
     for (const l of targetTable(r)) log(l);
   }
-  for (const section of [durableLines(r), sqliteLines(r), fanoutTable(r), bigMapLines(r)]) {
+  for (const section of [durableLines(r), sqliteLines(r), typedLines(r.typed), fanoutTable(r), bigMapLines(r)]) {
     if (!section.length) continue;
     log("");
     for (const l of section) log(l);

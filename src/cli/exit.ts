@@ -3,6 +3,7 @@
 import { CommanderError } from "commander";
 import { retryable, SettingsError } from "../client/index.js";
 import type { Io } from "./io.js";
+import { issueLine, violationLines } from "./format.js";
 
 export const EXIT = {
   ok: 0,
@@ -35,6 +36,8 @@ const EXIT_BY_REASON: Record<string, number> = {
   PERMISSION_DENIED: EXIT.forbidden,
   OUTCOME_UNKNOWN: EXIT.outcomeUnknown,
   RATE_LIMITED: EXIT.rateLimited,
+  SCHEMA_VIOLATED: EXIT.conflict,
+  SCHEMA_NOT_FOUND: EXIT.notFound,
 };
 
 /** A combination of options that commander alone cannot refuse. */
@@ -52,10 +55,11 @@ export function exitCodeFor(err: unknown, io: Io): number {
     return EXIT.usage;
   }
   if (err instanceof SettingsError) {
-    const issues = err.detail?.issues.map((i) => `\n  ${i.path}: ${i.message}`).join("") ?? "";
+    const issues = err.issues.map((i) => `\n  ${issueLine(i)}`).join("");
+    const violations = err.violations?.first.flatMap(violationLines).map((l) => `\n  ${l}`).join("") ?? "";
     // Only a write that may be sent again gets its id: with it, the same write is applied at most once.
     const again = err.requestId && retryable(err) ? `\n  to try this write again safely, add --request-id ${err.requestId}` : "";
-    io.err(`cm: ${err.reason ?? "error"}: ${err.message}${issues}${again}`);
+    io.err(`cm: ${err.reason ?? "error"}: ${err.message}${issues}${violations}${again}`);
     return (err.reason && EXIT_BY_REASON[err.reason]) || (err.code === 14 ? EXIT.unavailable : EXIT.failed);
   }
   io.err(`cm: ${(err as Error)?.message ?? String(err)}`);

@@ -1,5 +1,5 @@
 // Human output shared by several commands.
-import type { SettingsChange, Tuple } from "../client/index.js";
+import type { SchemaViolation, SettingsChange, SettingsIssue, Tuple } from "../client/index.js";
 
 /** JSON for scripts: revisions are bigints in the SDK and plain numbers on the wire. */
 export const stringify = (v: unknown) => JSON.stringify(v, (_, x) => (typeof x === "bigint" ? Number(x) : x));
@@ -23,3 +23,12 @@ export function pageText(rows: string[], none: string, option: string, next: str
 
 /** After a write's human line: said when the service answered an earlier try's result (same request id). */
 export const replayedNote = (r: { replayed: boolean }) => (r.replayed ? " (the result of an earlier try with this request id)" : "");
+
+/** One issue: a schema issue by its JSON Pointer and keyword, any other by its field. */
+export const issueLine = (i: SettingsIssue) => (i.pointer !== undefined ? `${i.pointer}: ${i.message} (${i.keyword})` : `${i.path}: ${i.message}`);
+
+/** One scope whose stored value breaks a schema, then each of its issues. */
+export const violationLines = (v: SchemaViolation) => [
+  `${v.scope === "default" ? "default scope" : `session ${v.sessionId}`}:`,
+  ...v.issues.map((i) => `  ${issueLine(i)}`),
+];

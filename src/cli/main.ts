@@ -5,6 +5,7 @@ import { Command, Option } from "commander";
 import { registerChanges } from "./commands/changes.js";
 import { registerControls } from "./commands/controls.js";
 import { registerFeed } from "./commands/feed.js";
+import { registerSchema } from "./commands/schema.js";
 import { registerSessions } from "./commands/sessions.js";
 import { registerSettings } from "./commands/settings.js";
 import { createContext, type Io } from "./context.js";
@@ -39,6 +40,7 @@ export function buildProgram(io: Io): Command {
   registerControls(sessions, ctx);
   registerChanges(registerSettings(sessions, ctx), ctx);
   registerFeed(program, ctx);
+  registerSchema(program, ctx);
   return program;
 }
 

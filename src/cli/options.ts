@@ -26,7 +26,7 @@ function revisionArg(text: string): bigint {
   return BigInt(text);
 }
 
-function positiveArg(text: string): number {
+export function positiveArg(text: string): number {
   if (!/^\d+$/.test(text) || Number(text) < 1) throw new InvalidArgumentError("must be a whole number of 1 or more");
   return Number(text);
 }

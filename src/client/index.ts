@@ -13,13 +13,15 @@ import { Mode, PathOp, SettingsService, type ScopeControls } from "../../gen/cod
 import type { ControlFields, JsonObject, JsonValue, Scope } from "../domain/types.js";
 import { changeOf, controlsPb, createControlsPb, json, scopePb, sessionOf, tupleOf, value, type SettingsChange } from "./convert.js";
 import { changesApi } from "./changes.js";
+import { schemasApi } from "./schemas.js";
 import { guard, settingsError } from "./errors.js";
 import { keepProtoKeys } from "./proto-keys.js";
 import { afterRateLimit, idempotent, type WriteOptions } from "./writes.js";
 
 export type { ControlFields, JsonObject, JsonValue, Scope };
 export type { Change, SettingsChange, Tuple } from "./convert.js";
-export { SettingsError } from "./errors.js";
+export { SettingsError, type SchemaViolation, type SettingsIssue } from "./errors.js";
+export type { SchemaChangeRecord, SchemaSummary } from "./schemas.js";
 export { sdkJsonOptions } from "./json-keys.js";
 export type { ChangeFilter, FeedChange, FeedChangeKind, ScopeState, WatchChangesOptions } from "./changes.js";
 export { newRequestId, retryable, type WriteOptions } from "./writes.js";
@@ -153,6 +155,8 @@ export function createSettingsSdk(transport: Transport) {
   return {
     /** The store-wide change feed: list every scope, watch every change, or both (listThenWatch). */
     changes: changesApi(keeping),
+    /** Typed settings: a JSON Schema per top-level key, checked on every write. */
+    schemas: schemasApi(keeping),
     sessions: {
       // Creating and deleting a session take no request id, so they are sent once:
       // a retried create could answer SESSION_EXISTS, a retried delete SESSION_DELETED.

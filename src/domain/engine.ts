@@ -6,6 +6,10 @@
 // only store what it decides; the Redis Lua scripts are the one deliberate
 // second copy, held equal to this module by test/properties.test.ts.
 //
+// Order of refusals: a remembered request id answers first, then
+// compare-and-set, then the key's schemas (src/domain/typed-writes.ts), then
+// the map's limits.
+//
 // Change order, as history and watchers see it: controls first, in the fixed
 // order model, approvalPolicy, networkAccess, filesystemSandbox; then settings
 // keys ascending by Unicode code point (the byte order of their UTF-8, which
@@ -14,6 +18,7 @@ import { limitErrors, type Limits } from "./limits.js";
 import { DomainError, errors } from "./errors.js";
 import { canonicalJson, compareKeys, utf8Length } from "./json.js";
 import { applyPath } from "./paths.js";
+import { writeIssues, type SchemaCheck } from "./typed-writes.js";
 import {
   CONTROL_NAMES,
   type Change,
@@ -71,6 +76,8 @@ export interface WriteContext {
   historyLimit: number;
   /** Request ids each scope remembers; older ones are forgotten. */
   requestIdLimit: number;
+  /** The schemas committed with this state; a write whose result breaks one is refused whole. */
+  schemas?: SchemaCheck;
 }
 
 export interface SettingWrite {
@@ -119,6 +126,10 @@ export function planWrite(state: ScopeState, mutation: Mutation, ctx: WriteConte
   }
   if (ctx.ifRevision !== undefined && ctx.ifRevision !== state.revision) {
     return { ok: false, error: errors.conflict(ctx.sessionId, ctx.scope, ctx.ifRevision, state.revision) };
+  }
+  if (ctx.schemas) {
+    const issues = writeIssues(mutation, (key) => parsed(state, key), ctx.schemas);
+    if (issues.length > 0) return { ok: false, error: errors.schemaInvalid(issues) };
   }
   const { staged, removed, valueKey } = stage(state, mutation);
   const { keyCount, bytes } = countAfter(state, staged);
@@ -172,10 +183,6 @@ function stage(state: ScopeState, m: Mutation): { staged: Staged[]; removed: boo
     for (const key of state.keys()) if (!Object.hasOwn(next, key)) settings.set(key, undefined);
     for (const key of Object.keys(next)) put(key, next[key]);
   };
-  const parse = (key: string) => {
-    const text = state.get(key);
-    return text === undefined ? undefined : (JSON.parse(text) as JsonValue);
-  };
 
   const staged: Staged[] = [];
   switch (m.op) {
@@ -193,7 +200,7 @@ function stage(state: ScopeState, m: Mutation): { staged: Staged[]; removed: boo
       settings.set(m.key, undefined);
       break;
     case "path": {
-      const result = applyPath(parse(m.key), m.segments, m.pathOp, m.value);
+      const result = applyPath(parsed(state, m.key), m.segments, m.pathOp, m.value);
       put(m.key, result.value);
       removed = result.removed;
       valueKey = m.key;
@@ -215,6 +222,11 @@ function stage(state: ScopeState, m: Mutation): { staged: Staged[]; removed: boo
   }
   if (m.op === "unset") removed = staged.length > 0;
   return { staged, removed, valueKey };
+}
+
+function parsed(state: ScopeState, key: string): JsonValue | undefined {
+  const text = state.get(key);
+  return text === undefined ? undefined : (JSON.parse(text) as JsonValue);
 }
 
 function countAfter(state: ScopeState, staged: Staged[]): { keyCount: number; bytes: number } {

@@ -17,7 +17,9 @@ export type ErrorReason =
   | "OUTCOME_UNKNOWN"
   | "UNAUTHENTICATED"
   | "PERMISSION_DENIED"
-  | "RATE_LIMITED";
+  | "RATE_LIMITED"
+  | "SCHEMA_VIOLATED"
+  | "SCHEMA_NOT_FOUND";
 
 /** Where an issue is: field names and array indexes from the request's root, as zod reports them. */
 export type IssuePath = (string | number)[];
@@ -28,6 +30,24 @@ export interface Issue {
   code: IssueCode;
   path: IssuePath;
   message: string;
+  /**
+   * Set on a settings value that breaks its key's JSON Schema: the schema
+   * keyword it failed ("maximum", "enum", ...). Its path is then the place
+   * within the settings map (first the top-level key), not in the request.
+   */
+  keyword?: string;
+}
+
+/** Values of one scope that break a schema: the default scope's sessionId is "". */
+export interface Violation {
+  sessionId: string;
+  scope: Scope;
+  issues: Issue[];
+}
+
+/** A JSON Pointer (RFC 6901) to a place in the settings map: "/team/review/autoApprove/threshold". */
+export function pointerOf(path: IssuePath): string {
+  return path.map((s) => `/${String(s).replaceAll("~", "~0").replaceAll("/", "~1")}`).join("");
 }
 
 /** One issue; a plain string names a top-level field. */
@@ -48,6 +68,11 @@ export interface ErrorFacts {
   cursor?: string;
   /** RATE_LIMITED: how long until the caller may try again. */
   retryAfterMs?: number;
+  /** The settings key whose schema is meant. */
+  key?: string;
+  /** SCHEMA_VIOLATED: how many scopes hold a value that breaks the schema, and the first of them. */
+  violationCount?: number;
+  violations?: Violation[];
 }
 
 export class DomainError extends Error {
@@ -73,8 +98,22 @@ const invalid = (issues: Issue[]) =>
     { issues },
   );
 
+/** Schema issues, one per line of the message: "/team/review/x: must be <= 100 (maximum)". */
+const schemaIssueText = (issues: Issue[]) => issues.map((i) => `${pointerOf(i.path)}: ${i.message} (${i.keyword})`).join("; ");
+
 export const errors = {
   invalid,
+  /** A write whose result breaks a key's schema; nothing was applied. */
+  schemaInvalid: (issues: Issue[]) =>
+    new DomainError("INVALID_REQUEST", `the settings do not satisfy their schema: ${schemaIssueText(issues)}`, { issues }),
+  schemaViolated: (key: string, violationCount: number, violations: Violation[]) =>
+    new DomainError(
+      "SCHEMA_VIOLATED",
+      `${violationCount} stored value${violationCount === 1 ? "" : "s"} of ${JSON.stringify(key)} break${violationCount === 1 ? "s" : ""} the schema; ` +
+        "fix them first, or register it with force (future writes are then validated, stored values stay as they are)",
+      { key, violationCount, violations },
+    ),
+  schemaNotFound: (key: string) => new DomainError("SCHEMA_NOT_FOUND", `no schema is registered for ${JSON.stringify(key)}`, { key }),
   notFound: (sessionId: string) =>
     new DomainError("SESSION_NOT_FOUND", `session ${sessionId} not found`, { sessionId }),
   deleted: (sessionId: string, deletedAt: Date) =>

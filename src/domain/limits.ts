@@ -16,6 +16,8 @@ export interface Limits {
   maxSettingsKeys: number;
   /** One scope's map: UTF-8 bytes of keys plus their JSON values. */
   maxSettingsBytes: number;
+  /** One JSON Schema registered for a settings key, as canonical JSON. */
+  maxSchemaBytes: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -26,6 +28,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxBodyBytes: 1024 * 1024,
   maxSettingsKeys: 10_000,
   maxSettingsBytes: 4 * 1024 * 1024,
+  maxSchemaBytes: 64 * 1024,
 };
 
 /** A session id, and an idempotency key (request id), in characters. */

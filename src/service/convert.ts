@@ -13,7 +13,7 @@ import {
   type Controls,
 } from "../../gen/codexmanager/settings/v1/settings_pb.js";
 import { SessionState } from "../../gen/codexmanager/settings/v1/session_pb.js";
-import { errors, issue, type IssuePath } from "../domain/errors.js";
+import { errors, issue, pointerOf, type Issue, type IssuePath, type Violation } from "../domain/errors.js";
 import {
   APPROVAL_POLICIES,
   FILESYSTEM_SANDBOXES,
@@ -137,4 +137,20 @@ export function historyEntryToPb(e: HistoryEntry): MessageInitShape<typeof Histo
       after: valueToPb(c.after),
     })),
   };
+}
+
+/** One issue in the ErrorDetail's form; a schema issue also carries its keyword and JSON Pointer. */
+export function issueToPb(i: Issue) {
+  return {
+    path: i.path.join("."),
+    pathSegments: i.path.map(String),
+    message: i.message,
+    code: i.code,
+    keyword: i.keyword ?? "",
+    pointer: i.keyword === undefined ? "" : pointerOf(i.path),
+  };
+}
+
+export function violationToPb(v: Violation) {
+  return { sessionId: v.sessionId, scope: scopeToPb(v.scope), issues: v.issues.map(issueToPb) };
 }

@@ -6,6 +6,7 @@ import { createContextKey, type HandlerContext } from "@connectrpc/connect";
 import type { Store } from "../store/store.js";
 import { readOperations, readState, type ReadState } from "./reads.js";
 import { requestChecks, type OperationHooks, type OperationsConfig } from "./requests.js";
+import { schemaOperations } from "./schemas.js";
 import { sessionOperations } from "./sessions.js";
 import { settingsWrites } from "./settings-writes.js";
 
@@ -23,6 +24,7 @@ export function createOperations(store: Store, config: OperationsConfig, hooks: 
     ...sessionOperations(store, req),
     ...settingsWrites(store, req),
     ...readOperations(store, config, req, hooks, state),
+    ...schemaOperations(store, req, config),
   };
 }
 

@@ -45,6 +45,9 @@ export interface WriteInput {
   withSettings?: boolean;
 }
 
+/** What a change is recorded with: who (declared, and authenticated), from where, and its compare-and-set and request id. */
+export type ProvenanceInput = Pick<WriteInput, "caller" | "actor" | "source" | "requestId" | "ifRevision" | "withSettings">;
+
 export interface CreateSessionInput {
   caller?: Principal;
   sessionId?: string;
@@ -89,7 +92,7 @@ export function requestChecks(store: Store, config: OperationsConfig) {
     },
 
     /** With authentication on, history records the token's actor; a declared one is kept as claimedActor. */
-    provenance(r: Rules, input: WriteInput, fallbackSource: "api" | "ui") {
+    provenance(r: Rules, input: ProvenanceInput, fallbackSource: "api" | "ui") {
       const declared = r.actor("actor", input.actor);
       const actor = input.caller?.actor ?? declared;
       const claimed = input.caller && input.actor !== undefined && input.actor !== "" && declared !== actor ? declared : undefined;

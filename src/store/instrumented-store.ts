@@ -8,6 +8,7 @@ import type { Store } from "./store.js";
 const TIMED = new Set<string | symbol>([
   "requireActiveSession", "createSession", "getSession", "listSessions", "deleteSession",
   "readSettings", "readSettingsTexts", "readTuple", "mutate", "listHistory", "historySince", "ping",
+  "putSchema", "deleteSchema", "getSchema", "listSchemas", "listViolations",
 ]);
 
 export function instrumentStore(store: Store, seconds: Histogram<"operation" | "outcome">): Store {

@@ -3,6 +3,7 @@
 import { usesRedis, type Config } from "../config.js";
 import { applyBatch, seedDefaults } from "./local/apply-batch.js";
 import { LocalStore } from "./local/local-store.js";
+import { LocalSchemas } from "./local/schema-ops.js";
 import { MemoryBackend } from "./memory/memory-backend.js";
 import { RedisStore } from "./redis/redis-store.js";
 import { SqliteBackend } from "./sqlite/sqlite-backend.js";
@@ -25,9 +26,10 @@ export async function openStore(config: Config, log?: Logger): Promise<Store> {
 export function openMemoryStore(config: LocalConfig, now?: () => Date): LocalStore {
   const backend = new MemoryBackend();
   seedDefaults(backend, config, now?.() ?? new Date());
+  const schemas = new LocalSchemas();
   return new LocalStore({
     reader: backend,
-    committer: { commit: async (batch) => applyBatch(backend, batch, config) },
+    committer: { commit: async (batch) => applyBatch(backend, batch, config, schemas) },
     release: async () => backend.close(),
     now,
   });

@@ -2,6 +2,7 @@
 // same semantics: the embedded in-process store and the Redis store. Each
 // write checks session state, compare-and-set, limits, "unchanged", revision,
 // history and the change event in one atomic step.
+import type { Violation } from "../domain/errors.js";
 import type { FeedCursor } from "../domain/feed.js";
 import type {
   ControlFields,
@@ -83,6 +84,50 @@ export type Unsubscribe = () => void;
 
 export type Listener = (event: StoreEvent) => void;
 
+/** A schema change: who made it, when; for a put, the schema (its canonical JSON, checked to compile) and whether to force it. */
+export interface SchemaChange {
+  key: string;
+  by: Provenance & { claimedActor?: string };
+  time: Date;
+}
+export interface SchemaPut extends SchemaChange {
+  text: string;
+  /** Register it even though stored values break it (they stay; later writes are checked). */
+  force: boolean;
+}
+
+/** A registered schema. Revisions count schema changes store-wide: every put or delete takes the next. */
+export interface SchemaRecord {
+  key: string;
+  revision: bigint;
+  /** Canonical JSON text. */
+  text: string;
+  time: Date;
+  actor: string;
+  source: string;
+}
+
+export interface SchemaHistoryEntry {
+  revision: bigint;
+  key: string;
+  op: "put" | "delete";
+  actor: string;
+  claimedActor?: string;
+  source: string;
+  time: Date;
+  /** A put registered with force. */
+  forced: boolean;
+  /** Stored values that broke the schema when it was put. */
+  violations: number;
+}
+
+/** Stored values of a key that break its schema: how many scopes, and the first `limit` of them (default scope first, then by session id). */
+export interface ViolationReport {
+  revision: bigint;
+  count: number;
+  violations: Violation[];
+}
+
 /** Hands an event to every listener; one listener's failure neither fails the write nor starves the others. */
 export function deliver<E = StoreEvent>(listeners: Iterable<(event: E) => void>, event: E): void {
   for (const listener of listeners) {
@@ -144,6 +189,22 @@ export interface Store {
    * `nextAfter` ("" after a page that held only the default) is set when more may follow.
    */
   listTuples(limit: number, after?: string): Promise<TuplePage>;
+
+  /**
+   * Registers `text` as the schema of `key`, after checking every stored
+   * value of that key in every scope: throws SCHEMA_VIOLATED (nothing
+   * registered) if any breaks it, unless forced. The same text again is
+   * unchanged. From the commit on, every write is checked against it.
+   */
+  putSchema(change: SchemaPut): Promise<{ changed: boolean; revision: bigint; violations: number }>;
+  /** Removes `key`'s schema; unchanged (at the current revision) when it has none. */
+  deleteSchema(change: SchemaChange): Promise<{ changed: boolean; revision: bigint }>;
+  /** Throws SCHEMA_NOT_FOUND; history is this key's, newest first. */
+  getSchema(key: string, historyLimit: number): Promise<{ schema: SchemaRecord; history: SchemaHistoryEntry[] }>;
+  /** Every registered schema, by key. */
+  listSchemas(): Promise<SchemaRecord[]>;
+  /** Throws SCHEMA_NOT_FOUND. */
+  listViolations(key: string, limit: number): Promise<ViolationReport>;
 
   /** Hooks for metrics, where the store has something to tell. */
   observe?(hooks: StoreHooks): void;

@@ -6,7 +6,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorDetailSchema } from "../../gen/codexmanager/settings/v1/errors_pb.js";
 import { DomainError, type ErrorReason } from "../domain/errors.js";
 import type { Logger } from "../observe/log.js";
-import { scopeToPb } from "../service/convert.js";
+import { issueToPb, scopeToPb, violationToPb } from "../service/convert.js";
 
 export const CONNECT_CODES: Record<ErrorReason, Code> = {
   INVALID_REQUEST: Code.InvalidArgument,
@@ -24,7 +24,10 @@ export const CONNECT_CODES: Record<ErrorReason, Code> = {
   UNAUTHENTICATED: Code.Unauthenticated,
   PERMISSION_DENIED: Code.PermissionDenied,
   RATE_LIMITED: Code.ResourceExhausted,
+  SCHEMA_VIOLATED: Code.FailedPrecondition,
+  SCHEMA_NOT_FOUND: Code.NotFound,
 };
+
 
 export function domainToConnect(err: DomainError): ConnectError {
   const f = err.facts;
@@ -38,12 +41,10 @@ export function domainToConnect(err: DomainError): ConnectError {
     limit: f.limit === undefined ? undefined : BigInt(f.limit),
     oldestCursor: f.cursor ?? "",
     retryAfter: f.retryAfterMs === undefined ? undefined : durationFromMs(f.retryAfterMs),
-    issues: (f.issues ?? []).map((i) => ({
-      path: i.path.join("."),
-      pathSegments: i.path.map(String),
-      message: i.message,
-      code: i.code,
-    })),
+    issues: (f.issues ?? []).map(issueToPb),
+    key: f.key ?? "",
+    violationCount: f.violationCount === undefined ? undefined : BigInt(f.violationCount),
+    violations: (f.violations ?? []).map(violationToPb),
   });
   return new ConnectError(err.message, CONNECT_CODES[err.reason], undefined, [
     { desc: ErrorDetailSchema, value: detail },

@@ -27,7 +27,7 @@ export function applyCors(origins: string[], req: Req, res: Res): boolean {
   res.setHeader("access-control-expose-headers", [...connectCors.exposedHeaders, "Idempotent-Replayed"].join(", "));
   if (req.method !== "OPTIONS" || !req.headers["access-control-request-method"]) return false;
   res.writeHead(204, {
-    "access-control-allow-methods": [...connectCors.allowedMethods, "DELETE"].join(", "),
+    "access-control-allow-methods": [...connectCors.allowedMethods, "PUT", "DELETE"].join(", "),
     "access-control-allow-headers": [...connectCors.allowedHeaders, "Authorization", "Idempotency-Key"].join(", "),
     "access-control-max-age": "7200",
   });

@@ -9,6 +9,7 @@ import type http2 from "node:http2";
 import { compressionGzip, createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { SessionService } from "../../gen/codexmanager/settings/v1/session_pb.js";
 import { SettingsService } from "../../gen/codexmanager/settings/v1/settings_pb.js";
+import { SchemaService } from "../../gen/codexmanager/settings/v1/schemas_pb.js";
 import { loadConfig } from "../../src/config.js";
 import { Authenticator } from "../../src/auth.js";
 import { createLogger, type Logger } from "../../src/observe/log.js";
@@ -40,6 +41,7 @@ export interface TestServer {
 export interface Clients {
   settings: Client<typeof SettingsService>;
   sessions: Client<typeof SessionService>;
+  schemas: Client<typeof SchemaService>;
 }
 
 /** A fresh directory for a SQLite store, removed when the test process exits. */
@@ -76,7 +78,7 @@ export function makeTransport(url: string, name: TransportName, options: { nodeO
 /** Generated clients for one server and transport (HTTP/2 ones may be given their connection). */
 export function makeClients(url: string, name: TransportName, nodeOptions?: http2.ClientSessionOptions): Clients {
   const transport = makeTransport(url, name, { nodeOptions });
-  return { settings: createClient(SettingsService, transport), sessions: createClient(SessionService, transport) };
+  return { settings: createClient(SettingsService, transport), sessions: createClient(SessionService, transport), schemas: createClient(SchemaService, transport) };
 }
 
 export interface StartOptions {

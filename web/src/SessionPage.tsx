@@ -6,6 +6,7 @@ import { ControlsPanel } from "./ControlsPanel.js";
 import { followLive, type LiveState } from "./follow.js";
 import { HistoryPanel } from "./HistoryPanel.js";
 import { Loading } from "./Loading.js";
+import type { FieldSchema } from "./schema-check.js";
 import { SettingsPanel } from "./SettingsPanel.js";
 
 type View = Awaited<ReturnType<ReturnType<typeof sdk.session>["controls"]["get"]>>;
@@ -34,6 +35,19 @@ export function SessionPage({ sessionId }: { sessionId: string }) {
   const [live, setLive] = useState<LiveState>("connecting");
   const [lastChange, setLastChange] = useState<SettingsChange>();
   const revision = useRef(0n);
+  const [schemas, setSchemas] = useState<Record<string, FieldSchema>>({});
+
+  // The namespaces with a JSON Schema get a form; without access to schemas, every namespace keeps the JSON editor.
+  useEffect(() => {
+    let current = true;
+    sdk.schemas.list()
+      .then((list) => Promise.all(list.map((s) => sdk.schemas.get(s.key))))
+      .then((found) => current && setSchemas(Object.fromEntries(found.map((s) => [s.key, s.schema as FieldSchema]))))
+      .catch(() => undefined);
+    return () => {
+      current = false;
+    };
+  }, [sessionId, attempt]);
 
   const fail = useCallback((err: unknown) => {
     const reason = reasonOf(err);
@@ -174,6 +188,7 @@ export function SessionPage({ sessionId }: { sessionId: string }) {
             scope={scope}
             editable={editable}
             session={session}
+            schemas={schemas}
             onError={fail}
           />
         )}

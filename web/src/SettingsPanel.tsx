@@ -1,8 +1,12 @@
 // The settings map as a tree. Every edit sends only that change (an entry,
 // a nested path or an unset) with the revision the edit started from, so a
-// concurrent change is shown as a conflict instead of being overwritten.
+// concurrent change is shown as a conflict instead of being overwritten. A
+// namespace (top-level key) with a JSON Schema is edited with a form made
+// from it (./SchemaForm.tsx) instead of the JSON editor.
 import { useState } from "react";
-import { describeError, reasonOf, type JsonObject, type JsonValue, type Scope, type sdk } from "./api.js";
+import { describeError, reasonOf, SettingsError, type JsonObject, type JsonValue, type Scope, type sdk } from "./api.js";
+import { SchemaForm } from "./SchemaForm.js";
+import type { FieldSchema } from "./schema-check.js";
 
 type SessionHandle = ReturnType<typeof sdk.session>;
 
@@ -13,6 +17,18 @@ interface Edit {
   startValue: JsonValue | undefined;
   problem?: string;
   conflict?: { now: JsonValue | undefined; revision: bigint };
+}
+
+/** A namespace being edited with its schema's form. */
+interface FormEdit {
+  key: string;
+  startRevision: bigint;
+  busy: boolean;
+  /** The service's issues, by pointer within the namespace's value. */
+  issues: Map<string, string>;
+  problem?: string;
+  /** Changed meanwhile: saving again overwrites the newer value. */
+  stale?: boolean;
 }
 
 const isObject = (v: JsonValue | undefined): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -45,10 +61,13 @@ export function SettingsPanel(props: {
   scope: Scope;
   editable: boolean;
   session: SessionHandle;
+  /** The JSON Schema of each namespace that has one. */
+  schemas: Record<string, FieldSchema>;
   onError: (err: unknown) => void;
 }) {
-  const { settings, revision, scope, editable, session } = props;
+  const { settings, revision, scope, editable, session, schemas } = props;
   const [edit, setEdit] = useState<Edit>();
+  const [form, setForm] = useState<FormEdit>();
   const [newPath, setNewPath] = useState("");
   const [newValue, setNewValue] = useState("");
   const [addProblem, setAddProblem] = useState<string>();
@@ -117,28 +136,67 @@ export function SettingsPanel(props: {
     }
   };
 
+  const saveForm = async (f: FormEdit, value: JsonValue | undefined, ifRevision: bigint) => {
+    setForm({ ...f, busy: true });
+    try {
+      await write([f.key], value, ifRevision);
+      setForm(undefined);
+    } catch (err) {
+      const next: FormEdit = { ...f, busy: false, issues: new Map(), problem: undefined, stale: false };
+      const prefix = `/${f.key.replaceAll("~", "~0").replaceAll("/", "~1")}`;
+      if (err instanceof SettingsError && err.reason === "INVALID_REQUEST") {
+        for (const i of err.issues) {
+          if (i.pointer !== undefined && (i.pointer === prefix || i.pointer.startsWith(`${prefix}/`))) next.issues.set(i.pointer.slice(prefix.length), i.message);
+          else next.problem = describeError(err);
+        }
+      } else if (reasonOf(err) === "REVISION_MISMATCH") {
+        next.problem = `${f.key} was changed by someone else while you were editing (now revision ${revision}). Nothing was overwritten.`;
+        next.stale = true;
+      } else if (reasonOf(err) === "PAYLOAD_TOO_LARGE") {
+        next.problem = describeError(err);
+      } else {
+        setForm(next);
+        props.onError(err);
+        return;
+      }
+      setForm(next);
+    }
+  };
+
   const startEdit = (path: string[]) => {
     const value = valueAt(settings, path);
     setEdit({ path, text: JSON.stringify(value, null, 2), startRevision: revision, startValue: value });
   };
 
-  const renderNode = (key: string, value: JsonValue, path: string[]) => {
+  const renderNode = (key: string, value: JsonValue | undefined, path: string[]) => {
     const dotted = path.join(".");
     // What people read and what a screen reader says: unambiguous even when keys contain dots.
     const label = path.join(" › ");
     const isEditing = edit && edit.path.join("\u0000") === path.join("\u0000");
+    // A namespace with a schema is edited as a whole, with its form.
+    const typed = Object.hasOwn(schemas, path[0]!);
+    const formOpen = typed && path.length === 1 && form?.key === key;
     return (
       <li key={key}>
         <div className="node">
           <code className="key">{key}</code>
-          {!isObject(value) && <code className="value" data-testid={`value-${dotted}`}>{JSON.stringify(value)}</code>}
-          {editable && (
+          {typed && path.length === 1 && <span className="badge" title="Writes are checked against this key's JSON Schema">schema</span>}
+          {!isObject(value) && value !== undefined && <code className="value" data-testid={`value-${dotted}`}>{JSON.stringify(value)}</code>}
+          {value === undefined && <span className="muted">not set</span>}
+          {editable && (!typed || path.length === 1) && (
             <span className="actions">
-              <button type="button" aria-label={`Edit ${label}`} onClick={() => startEdit(path)}>Edit</button>
-              <button type="button" className="danger" aria-label={`Delete ${label}`} onClick={() => void remove(path)}>Delete</button>
+              <button type="button" aria-label={`Edit ${label}`} onClick={() => (typed ? setForm({ key, startRevision: revision, busy: false, issues: new Map() }) : startEdit(path))}>Edit</button>
+              {value !== undefined && <button type="button" className="danger" aria-label={`Delete ${label}`} onClick={() => void remove(path)}>Delete</button>}
             </span>
           )}
         </div>
+        {formOpen && form && (
+          <>
+            <SchemaForm name={key} schema={schemas[key]!} value={value} serverIssues={form.issues} busy={form.busy}
+              onSave={(v) => void saveForm(form, v, form.stale ? revision : form.startRevision)} onCancel={() => setForm(undefined)} />
+            {form.problem && <p className="invalid" role="alert">{form.problem}{form.stale && " Save again to overwrite it with yours."}</p>}
+          </>
+        )}
         {isEditing && edit && (
           <form className="editor" onSubmit={(ev) => { ev.preventDefault(); void save(edit, edit.startRevision); }}>
             <label htmlFor="value-editor">New value of <code>{label}</code> (JSON)</label>
@@ -166,11 +224,12 @@ export function SettingsPanel(props: {
     );
   };
 
-  const keys = Object.keys(settings).sort();
+  // Namespaces with a schema show even before they are set, so that their form can be opened.
+  const keys = [...new Set([...Object.keys(settings), ...(editable ? Object.keys(schemas) : [])])].sort();
   return (
     <section className="panel" aria-labelledby="settings-title">
       <h2 id="settings-title">Settings <span className="muted">({scope === "default" ? "new sessions default" : "this session"})</span></h2>
-      {keys.length === 0 ? <p className="muted">No settings.</p> : <ul className="tree">{keys.map((k) => renderNode(k, settings[k]!, [k]))}</ul>}
+      {keys.length === 0 ? <p className="muted">No settings.</p> : <ul className="tree">{keys.map((k) => renderNode(k, Object.hasOwn(settings, k) ? settings[k] : undefined, [k]))}</ul>}
       {editable && (
         <form className="add" onSubmit={(e) => { e.preventDefault(); void add(); }}>
           <h3>Add or replace a value</h3>

@@ -37,6 +37,7 @@ const MESSAGES: Record<string, string> = {
   STORE_UNAVAILABLE: "The settings store is unavailable. Try again in a moment.",
   OUTCOME_UNKNOWN: "The settings store did not answer in time, so this change may or may not have been saved. Check the values before trying again.",
   PERMISSION_DENIED: "Your token's role is not allowed to do that.",
+  SCHEMA_VIOLATED: "Stored values break that schema.",
   UNAUTHENTICATED: "This service needs a token: enter one at the top of the page.",
 };
 
@@ -44,7 +45,7 @@ const MESSAGES: Record<string, string> = {
 export function describeError(err: unknown): string {
   if (err instanceof SettingsError) {
     if (err.reason === "INVALID_REQUEST") {
-      const issues = err.detail?.issues.map((i) => `${i.path ? `${i.path}: ` : ""}${i.message}`).join("; ");
+      const issues = err.issues.map((i) => `${i.pointer ?? i.path}${i.pointer ?? i.path ? ": " : ""}${i.message}`).join("; ");
       return `Invalid value: ${issues || err.message}`;
     }
     if (err.reason && MESSAGES[err.reason]) return MESSAGES[err.reason]!;

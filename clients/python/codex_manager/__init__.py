@@ -1,7 +1,7 @@
 """Standard-library client for the session settings service's REST API."""
 
 from .changes import ChangeFeed
-from .client import CodexManager, Controls, Namespace, SessionHandle, Sessions, Settings
+from .client import CodexManager, Controls, Namespace, Schemas, SessionHandle, Sessions, Settings
 from .events import WatchEvent
 from .errors import (
     CodexManagerError,
@@ -9,12 +9,14 @@ from .errors import (
     DeletedError,
     HistoryTruncatedError,
     InvalidRequestError,
+    Issue,
     LockedError,
     NotFoundError,
     OutcomeUnknownError,
     PayloadTooLargeError,
     PermissionDeniedError,
     RateLimitedError,
+    SchemaViolatedError,
     SystemSessionError,
     UnauthenticatedError,
     UnavailableError,
@@ -25,6 +27,7 @@ __all__ = [
     "CodexManager",
     "Controls",
     "Namespace",
+    "Schemas",
     "SessionHandle",
     "Sessions",
     "Settings",
@@ -34,12 +37,14 @@ __all__ = [
     "DeletedError",
     "HistoryTruncatedError",
     "InvalidRequestError",
+    "Issue",
     "LockedError",
     "NotFoundError",
     "OutcomeUnknownError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "RateLimitedError",
+    "SchemaViolatedError",
     "SystemSessionError",
     "UnauthenticatedError",
     "UnavailableError",

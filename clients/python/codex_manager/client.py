@@ -51,6 +51,7 @@ class CodexManager:
             tls=tls_context(ca_file, cert),
         )
         self.sessions = Sessions(self._http)
+        self.schemas = Schemas(self._http)
 
     @classmethod
     def from_profile(
@@ -136,6 +137,40 @@ class Sessions:
 
     def delete(self, session_id: str) -> Dict[str, Any]:
         return self._http.request("DELETE", f"/sessions/{quote_segment(session_id)}")
+
+
+class Schemas:
+    """Typed settings: a JSON Schema (draft 2020-12) per top-level settings key,
+    checked on every write. Changing them needs the admin role with auth on."""
+
+    def __init__(self, http: HttpTransport):
+        self._http = http
+
+    def put(
+        self, key: str, schema: Dict[str, Any], force: bool = False, actor: Optional[str] = None, source: Optional[str] = None
+    ) -> Dict[str, Any]:
+        """Registers (or replaces) ``key``'s schema: ``{"status", "key", "revision", "violations"}``.
+        Raises ``SchemaViolatedError`` when stored values break it, unless ``force``; a schema
+        that does not compile raises ``InvalidRequestError`` with its ``issues``."""
+        body: Dict[str, Any] = {"schema": schema}
+        if force:
+            body["force"] = True
+        return self._http.request("PUT", f"/schemas/{quote_segment(key)}", _provenance(body, actor, source, None))
+
+    def get(self, key: str) -> Dict[str, Any]:
+        """``{"key", "schema", "revision", "updatedAt", "actor", "source", "history"}``; ``NotFoundError`` without one."""
+        return self._http.request("GET", f"/schemas/{quote_segment(key)}")
+
+    def list(self) -> List[Dict[str, Any]]:
+        """Every registered schema's ``{"key", "revision"}``."""
+        return self._http.request("GET", "/schemas")["schemas"]
+
+    def delete(self, key: str, actor: Optional[str] = None, source: Optional[str] = None) -> Dict[str, Any]:
+        return self._http.request("DELETE", f"/schemas/{quote_segment(key)}", query={"actor": actor, "source": source})
+
+    def violations(self, key: str, limit: Optional[int] = None) -> Dict[str, Any]:
+        """The stored values of ``key`` that break its schema: ``{"count", "violations", "revision"}``."""
+        return self._http.request("GET", f"/schemas/{quote_segment(key)}/violations", query={"limit": limit})
 
 
 class SessionHandle:

@@ -1,6 +1,29 @@
 """Typed errors for every documented REST status; each carries the status and body."""
 
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Union
+
+
+class Issue(NamedTuple):
+    """One problem with a request. For a value that breaks its key's JSON Schema,
+    ``path`` is a JSON Pointer within the settings map
+    (``"/team/review/autoApprove/threshold"``) and ``keyword`` the schema keyword it
+    failed (``"maximum"``); for any other, ``path`` lists the request's field names
+    and indexes, ``code`` says what kind of problem, and ``keyword`` is None."""
+
+    path: Union[str, List[Union[str, int]]]
+    message: str
+    keyword: Optional[str] = None
+    code: Optional[str] = None
+
+
+def _issues(raw: Any) -> List[Issue]:
+    if not isinstance(raw, list):
+        return []
+    return [
+        Issue(path=i.get("path", []), message=i.get("message", ""), keyword=i.get("keyword"), code=i.get("code"))
+        for i in raw
+        if isinstance(i, dict)
+    ]
 
 
 class CodexManagerError(Exception):
@@ -16,7 +39,12 @@ class CodexManagerError(Exception):
 
 
 class InvalidRequestError(CodexManagerError):
-    """400: the request was malformed; ``body["issues"]`` lists what is wrong."""
+    """400: the request was malformed, or a value it writes breaks its key's schema.
+    ``issues`` lists each problem (``Issue``: where, what, and the schema keyword)."""
+
+    @property
+    def issues(self) -> List[Issue]:
+        return _issues(self.body.get("issues"))
 
 
 class UnauthenticatedError(CodexManagerError):
@@ -32,11 +60,25 @@ class PermissionDeniedError(CodexManagerError):
 
 
 class NotFoundError(CodexManagerError):
-    """404: no such session (or route)."""
+    """404: no such session (or route, or schema: ``code`` ``schema_not_found``)."""
 
 
 class ConflictError(CodexManagerError):
     """409: ``ifRevision`` did not match, or the session already exists."""
+
+
+class SchemaViolatedError(ConflictError):
+    """409 ``schema_violated``: registering a schema was refused because stored values
+    break it. ``count`` is how many scopes hold one; ``violations`` the first of them,
+    each ``{"sessionId", "scope", "issues": [Issue, ...]}``. Fix them, or ``force=True``."""
+
+    @property
+    def count(self) -> int:
+        return int(self.body.get("count", 0))
+
+    @property
+    def violations(self) -> List[Dict[str, Any]]:
+        return [{**v, "issues": _issues(v.get("issues"))} for v in self.body.get("violations", []) if isinstance(v, dict)]
 
 
 class DeletedError(CodexManagerError):
@@ -98,6 +140,8 @@ def error_for(status: int, body: Optional[Dict[str, Any]], headers: Optional[Map
         return PermissionDeniedError(status, body)
     if status == 410 and code == "history_truncated":
         return HistoryTruncatedError(status, body)
+    if status == 409 and code == "schema_violated":
+        return SchemaViolatedError(status, body)
     return _BY_STATUS.get(status, CodexManagerError)(status, body)
 
 

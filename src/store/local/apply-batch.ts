@@ -4,9 +4,11 @@
 // what the same ops one at a time would. A domain error (conflict, limit,
 // not found, ...) refuses that op alone: the engine decides before anything
 // is stored, so a refused op leaves nothing behind. Any other failure fails
-// the whole batch, and the transaction keeps none of it.
+// the whole batch, and the transaction keeps none of it. Writes are checked
+// against the schemas committed in the same database (./schema-ops.ts), and
+// a schema change is an op of the batch too.
 import { planWrite, type ScopeState, type WritePlan } from "../../domain/engine.js";
-import { DomainError } from "../../domain/errors.js";
+import { DomainError, errors } from "../../domain/errors.js";
 import { changeKindOf } from "../../domain/feed.js";
 import { compareKeys } from "../../domain/json.js";
 import { creationError } from "../../domain/session-rules.js";
@@ -15,6 +17,7 @@ import type { Config } from "../../config.js";
 import type { Provenance } from "../store.js";
 import { DEFAULT_TUPLE, type Backend, type NewFeedChange, type StoredSession, type TupleId, type TupleRow } from "./backend.js";
 import { activeSession, tupleOf, tupleRow } from "./tuples.js";
+import type { LocalSchemas } from "./schema-ops.js";
 import { toPlainError, type OpResult, type OpValue, type WriteOp } from "./write-ops.js";
 
 export type WriterConfig = Pick<Config, "seedDefaults" | "historyLimit" | "limits" | "requestIdLimit" | "feedLimit">;
@@ -26,20 +29,26 @@ const BY_DEFAULT: Provenance = { actor: "user", source: "api" };
  * fails as a whole. Every change also gets its place in the change feed, in
  * the same transaction, and the feed is trimmed to FEED_LIMIT once per batch.
  */
-export function applyBatch(backend: Backend, ops: WriteOp[], config: WriterConfig): OpResult[] {
-  return backend.transaction(() => {
-    const results = ops.map((op): OpResult => {
-      try {
-        return { ok: true, value: applyOne(backend, op, config) };
-      } catch (err) {
-        if (err instanceof DomainError) return { ok: false, error: toPlainError(err) };
-        throw err;
-      }
+export function applyBatch(backend: Backend, ops: WriteOp[], config: WriterConfig, schemas: LocalSchemas): OpResult[] {
+  try {
+    return backend.transaction(() => {
+      schemas.load(backend);
+      const results = ops.map((op): OpResult => {
+        try {
+          return { ok: true, value: applyOne(backend, op, config, schemas) };
+        } catch (err) {
+          if (err instanceof DomainError) return { ok: false, error: toPlainError(err) };
+          throw err;
+        }
+      });
+      const { oldest, newest } = backend.feedBounds();
+      if (newest - oldest + 1n > BigInt(config.feedLimit)) backend.trimFeed(newest - BigInt(config.feedLimit));
+      return results;
     });
-    const { oldest, newest } = backend.feedBounds();
-    if (newest - oldest + 1n > BigInt(config.feedLimit)) backend.trimFeed(newest - BigInt(config.feedLimit));
-    return results;
-  });
+  } catch (err) {
+    schemas.forget();
+    throw err;
+  }
 }
 
 /** Seeds the default tuple from the environment when the store has none. */
@@ -50,10 +59,14 @@ export function seedDefaults(backend: Backend, config: WriterConfig, now: Date):
   });
 }
 
-function applyOne(backend: Backend, op: WriteOp, config: WriterConfig): OpValue {
+function applyOne(backend: Backend, op: WriteOp, config: WriterConfig, schemas: LocalSchemas): OpValue {
   switch (op.kind) {
     case "create":
-      return create(backend, op.input);
+      return create(backend, op.input, schemas);
+    case "putSchema":
+      return schemas.put(backend, op.change, config.historyLimit);
+    case "deleteSchema":
+      return schemas.delete(backend, op.change, config.historyLimit);
     case "delete": {
       const session = activeSession(backend, op.sessionId);
       const { revision } = tupleRow(backend, op.sessionId);
@@ -63,13 +76,16 @@ function applyOne(backend: Backend, op: WriteOp, config: WriterConfig): OpValue 
       return { kind: "delete", deletedAt: op.at, feed: appendFeed(backend, { sessionId: op.sessionId, scope: "session", revision, kind: "session_deleted", entry }) };
     }
     case "mutate":
-      return mutate(backend, op, config);
+      return mutate(backend, op, config, schemas);
   }
 }
 
-function create(backend: Backend, input: Extract<WriteOp, { kind: "create" }>["input"]): OpValue {
+function create(backend: Backend, input: Extract<WriteOp, { kind: "create" }>["input"], schemas: LocalSchemas): OpValue {
   const taken = creationError(input.sessionId, backend.session(input.sessionId));
   if (taken) throw taken;
+  // The copies are writes like any other: each must satisfy its key's schema.
+  const issues = schemas.copied(backend, DEFAULT_TUPLE);
+  if (issues.length > 0) throw errors.schemaInvalid(issues);
   const defaults = tupleRow(backend, DEFAULT_TUPLE);
   const session: StoredSession = {
     sessionId: input.sessionId,
@@ -113,7 +129,7 @@ function appendFeed(backend: Backend, change: NewFeedChange): FeedChange {
   return { ...change, position: { shard: "", seq: backend.appendFeed(change) } };
 }
 
-function mutate(backend: Backend, op: Extract<WriteOp, { kind: "mutate" }>, config: WriterConfig): OpValue {
+function mutate(backend: Backend, op: Extract<WriteOp, { kind: "mutate" }>, config: WriterConfig, schemas: LocalSchemas): OpValue {
   const { ref, mutation, options } = op;
   const id = tupleOf(backend, ref);
   const row = tupleRow(backend, id);
@@ -130,6 +146,7 @@ function mutate(backend: Backend, op: Extract<WriteOp, { kind: "mutate" }>, conf
     limits: config.limits,
     historyLimit: config.historyLimit,
     requestIdLimit: config.requestIdLimit,
+    schemas,
   });
   if (!decided.ok) throw decided.error;
   const plan = decided.plan;

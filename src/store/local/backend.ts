@@ -4,11 +4,15 @@
 // plain maps (tests, DATA_DIR=:memory:) and SQLite (the durable default).
 import type { Remembered, SettingWrite } from "../../domain/engine.js";
 import type { ControlFields, FeedChange, HistoryEntry, SessionRecord } from "../../domain/types.js";
+import type { SchemaHistoryEntry, SchemaRecord } from "../store.js";
 
 export type StoredSession = Omit<SessionRecord, "updatedAt">;
 
 /** A change as appended to the feed, before it has its position. */
 export type NewFeedChange = Omit<FeedChange, "position">;
+
+/** A schema change as recorded, before it has its revision; a put keeps its schema's text. */
+export type NewSchemaHistory = Omit<SchemaHistoryEntry, "revision"> & { text?: string };
 
 /** A tuple's id: the session id, or DEFAULT_TUPLE for the default tuple (never a valid session id). */
 export type TupleId = string;
@@ -76,6 +80,23 @@ export interface Backend {
   feedAfter(after: bigint, limit: number): FeedChange[];
   /** The oldest retained and the newest sequence numbers (oldest = newest + 1 when none is retained). */
   feedBounds(): { oldest: bigint; newest: bigint };
+
+  /** The schema registry, in the same transaction as the values it governs. */
+  schema(key: string): SchemaRecord | undefined;
+  /** Every registered schema, by key. */
+  schemas(): SchemaRecord[];
+  putSchema(record: SchemaRecord): void;
+  dropSchema(key: string): void;
+  /** The newest schema revision taken (0 before the first schema change); every put and delete moves it. */
+  schemaRevision(): bigint;
+  /** Records a schema change; answers its revision (above every earlier one, never reused). */
+  appendSchemaHistory(entry: NewSchemaHistory): bigint;
+  /** Drops schema history at or below `through`. */
+  trimSchemaHistory(through: bigint): void;
+  /** One key's schema history, newest first. */
+  schemaHistory(key: string, limit: number): SchemaHistoryEntry[];
+  /** Every tuple's stored text of `key`, by tuple id. */
+  valuesOf(key: string): [id: TupleId, text: string][];
 
   /** Throws when the storage cannot answer. */
   ping(): void;

@@ -9,6 +9,7 @@ import { errors } from "../../domain/errors.js";
 import { encodeCursor, type FeedCursor } from "../../domain/feed.js";
 import { mutationFingerprint } from "../../domain/fingerprint.js";
 import { setOwn } from "../../domain/json.js";
+import { SchemaValidators } from "../../domain/schemas.js";
 import type { FeedChange, FeedEvent, HistoryEntry, JsonObject, JsonValue, Mutation, MutationResult, ScopeRef, StoreEvent, Tuple, WriteOptions } from "../../domain/types.js";
 import type { Logger } from "../../observe/log.js";
 import {
@@ -17,6 +18,10 @@ import {
   type Listener,
   type NewSession,
   type Provenance,
+  type SchemaChange,
+  type SchemaPut,
+  type SchemaRecord,
+  type ViolationReport,
   type SessionPage,
   type SettingsRead,
   type SettingsTexts,
@@ -28,6 +33,7 @@ import {
 import { RefusalHold } from "../refusal-hold.js";
 import { DEFAULT_TUPLE, type Backend, type TupleId } from "./backend.js";
 import { BatchFailed, GroupCommit, type Committer } from "./group-commit.js";
+import { readViolations } from "./schema-ops.js";
 import { activeSession, tupleOf, tupleRow } from "./tuples.js";
 import type { OpResult, OpValue, TupleTexts, WriteOp } from "./write-ops.js";
 
@@ -52,6 +58,8 @@ export class LocalStore implements Store {
   private readonly reader: Backend;
   private readonly now: () => Date;
   private readonly refusals: RefusalHold;
+  /** Compiled schemas for reads (the writer has its own, in its thread). */
+  private readonly validators = new SchemaValidators();
   private hooks: StoreHooks = {};
 
   constructor(private readonly parts: LocalStoreParts) {
@@ -191,6 +199,32 @@ export class LocalStore implements Store {
       for (const s of found.slice(0, room)) tuples.push({ sessionId: s.sessionId, scope: "session", tuple: this.snapshot(s.sessionId) });
       return { tuples, nextAfter: found.length > room ? (tuples[tuples.length - 1]!.sessionId) : undefined };
     });
+  }
+
+  async putSchema(change: SchemaPut) {
+    const { changed, revision, violations } = await this.write({ kind: "putSchema", change }, "schema");
+    return { changed, revision, violations };
+  }
+
+  async deleteSchema(change: SchemaChange) {
+    const { changed, revision } = await this.write({ kind: "deleteSchema", change }, "schema");
+    return { changed, revision };
+  }
+
+  async getSchema(key: string, historyLimit: number) {
+    return this.reader.read(() => {
+      const schema = this.reader.schema(key);
+      if (!schema) throw errors.schemaNotFound(key);
+      return { schema, history: this.reader.schemaHistory(key, historyLimit) };
+    });
+  }
+
+  async listSchemas(): Promise<SchemaRecord[]> {
+    return this.reader.read(() => this.reader.schemas());
+  }
+
+  async listViolations(key: string, limit: number): Promise<ViolationReport> {
+    return this.reader.read(() => readViolations(this.reader, this.validators, key, limit));
   }
 
   /** Ready means readable and writable: the writer is alive and no batch failed in the last few seconds. */

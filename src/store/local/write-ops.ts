@@ -4,10 +4,12 @@
 // is queued.
 import { DomainError, type ErrorFacts, type ErrorReason } from "../../domain/errors.js";
 import type { ControlFields, FeedChange, HistoryEntry, JsonValue, Mutation, ScopeRef, SessionRecord, WriteOptions } from "../../domain/types.js";
-import type { NewSession, Provenance } from "../store.js";
+import type { NewSession, Provenance, SchemaChange, SchemaPut } from "../store.js";
 
 export type WriteOp =
   | { kind: "create"; input: NewSession }
+  | { kind: "putSchema"; change: SchemaPut }
+  | { kind: "deleteSchema"; change: SchemaChange }
   | { kind: "delete"; sessionId: string; at: Date; by?: Provenance }
   | { kind: "mutate"; ref: ScopeRef; mutation: Mutation; options: WriteOptions; time: Date; fingerprint?: string };
 
@@ -20,6 +22,7 @@ export interface TupleTexts extends ControlFields {
 export type OpValue = (
   | { kind: "create"; session: SessionRecord; tuple: TupleTexts }
   | { kind: "delete"; deletedAt: Date }
+  | { kind: "schema"; changed: boolean; revision: bigint; violations: number }
   | {
       kind: "mutate";
       changed: boolean;
@@ -72,6 +75,7 @@ export interface BatchFailure {
  * counts UTF-16 units and ignores JSON punctuation.
  */
 export function writeBytes(op: WriteOp): number {
+  if (op.kind === "putSchema") return 256 + op.change.text.length;
   if (op.kind !== "mutate") return 256;
   const m = op.mutation;
   switch (m.op) {

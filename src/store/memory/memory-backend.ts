@@ -4,7 +4,8 @@
 import type { Remembered, SettingWrite } from "../../domain/engine.js";
 import { compareKeys } from "../../domain/json.js";
 import type { FeedChange, HistoryEntry } from "../../domain/types.js";
-import type { Backend, NewFeedChange, StoredSession, TupleId, TupleRow } from "../local/backend.js";
+import type { Backend, NewFeedChange, NewSchemaHistory, StoredSession, TupleId, TupleRow } from "../local/backend.js";
+import type { SchemaHistoryEntry, SchemaRecord } from "../store.js";
 
 interface TupleData {
   row: TupleRow;
@@ -22,6 +23,10 @@ export class MemoryBackend implements Backend {
   /** Oldest first. */
   private feed: FeedChange[] = [];
   private feedSeq = 0n;
+  private readonly schemaRecords = new Map<string, SchemaRecord>();
+  /** Oldest first. */
+  private schemaLog: SchemaHistoryEntry[] = [];
+  private schemaSeq = 0n;
 
   transaction<T>(fn: () => T): T {
     return fn();
@@ -144,6 +149,50 @@ export class MemoryBackend implements Backend {
 
   feedBounds(): { oldest: bigint; newest: bigint } {
     return { oldest: this.feed[0]?.position.seq ?? this.feedSeq + 1n, newest: this.feedSeq };
+  }
+
+  schema(key: string): SchemaRecord | undefined {
+    const r = this.schemaRecords.get(key);
+    return r && { ...r };
+  }
+
+  schemas(): SchemaRecord[] {
+    return [...this.schemaRecords.values()].sort((a, b) => compareKeys(a.key, b.key)).map((r) => ({ ...r }));
+  }
+
+  putSchema(record: SchemaRecord): void {
+    this.schemaRecords.set(record.key, { ...record });
+  }
+
+  dropSchema(key: string): void {
+    this.schemaRecords.delete(key);
+  }
+
+  schemaRevision(): bigint {
+    return this.schemaSeq;
+  }
+
+  appendSchemaHistory(entry: NewSchemaHistory): bigint {
+    const { text: _, ...rest } = entry;
+    this.schemaLog.push({ ...rest, revision: ++this.schemaSeq });
+    return this.schemaSeq;
+  }
+
+  trimSchemaHistory(through: bigint): void {
+    this.schemaLog = this.schemaLog.filter((e) => e.revision > through);
+  }
+
+  schemaHistory(key: string, limit: number): SchemaHistoryEntry[] {
+    return this.schemaLog.filter((e) => e.key === key).slice(-limit).reverse().map((e) => ({ ...e }));
+  }
+
+  valuesOf(key: string): [TupleId, string][] {
+    const found: [TupleId, string][] = [];
+    for (const [id, t] of this.tuples) {
+      const text = t.settings.get(key);
+      if (text !== undefined) found.push([id, text]);
+    }
+    return found.sort(([a], [b]) => compareKeys(a, b));
   }
 
   ping(): void {}

@@ -15,6 +15,8 @@ export interface FeedShard {
   shard: string;
   seq: string;
   log: string;
+  /** The shard's schema generation (lua/includes/schema.lua). */
+  schemaGen: string;
 }
 
 export class FeedShards {

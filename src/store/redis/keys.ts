@@ -46,15 +46,39 @@ export class RedisKeys {
     return `${this.prefix}{idx}:sessions`;
   }
 
-  /** A change feed's counter and stream (./feed-shards.ts picks which), one hash tag. */
-  feed(tag: string): { seq: string; log: string } {
-    return { seq: `${this.prefix}{${tag}}:feed-seq`, log: `${this.prefix}{${tag}}:feed` };
+  /**
+   * A shard's own keys, one hash tag on its node (./feed-shards.ts picks
+   * which): its change feed's counter and stream, and its schema generation,
+   * which every schema change moves (./schema-view.ts).
+   */
+  feed(tag: string): { seq: string; log: string; schemaGen: string } {
+    return { seq: `${this.prefix}{${tag}}:feed-seq`, log: `${this.prefix}{${tag}}:feed`, schemaGen: `${this.prefix}{${tag}}:schema-gen` };
+  }
+
+  /** The schema registry (./schema-registry.ts), in a slot of its own; its channel tells instances it changed. */
+  schemas(): { registry: string; revision: string; history: string; channel: string } {
+    const base = `${this.prefix}{schemas}`;
+    return { registry: `${base}:registry`, revision: `${base}:revision`, history: `${base}:history`, channel: `${base}:changes` };
+  }
+
+  /** SCAN pattern of every session's settings hash (the registry checks each one's value of a key). */
+  sessionSettingsPattern(): string {
+    return `${this.escapedPrefix()}{s:*}:settings`;
+  }
+
+  /** The session id in a key that sessionSettingsPattern() matched. */
+  sessionOfSettings(key: string): string {
+    return key.slice(this.prefix.length + 3, key.length - "}:settings".length);
   }
 
   /** The prefix of every event channel, for recognising our messages. */
   channelPattern(): string {
-    // The prefix is literal: its glob characters are escaped.
-    return `${this.prefix.replace(/[*?[\]\\]/g, "\\$&")}*:events`;
+    return `${this.escapedPrefix()}*:events`;
+  }
+
+  /** The prefix in a glob pattern: literal, its glob characters escaped. */
+  private escapedPrefix(): string {
+    return this.prefix.replace(/[*?[\]\\]/g, "\\$&");
   }
 
   private tag(tag: string): TupleKeys {

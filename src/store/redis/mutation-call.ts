@@ -12,6 +12,27 @@ type MutationScript = "setEntries" | "replaceSettings" | "unsetSetting" | "setPa
 
 type WriteConfig = Pick<Config, "limits" | "historyLimit" | "requestIdLimit" | "feedLimit">;
 
+/**
+ * What Node checked a write's schemas at (lua/includes/schema.lua): the
+ * shard's schema generation, the verdict, and for a path write into a key
+ * with a schema, that key's stored text the check read ("" = absent).
+ */
+export interface SchemaArgs {
+  generation: string;
+  verdict: "ok" | "invalid";
+  casKey: string;
+  casText: string;
+  /** For a compare-and-set: this write's token, and whether it claims the field if it loses again. */
+  token?: string;
+  claim?: boolean;
+}
+
+/** A write checked against no schema, on a store where none was ever registered (the benchmark's raw calls). */
+export const UNCHECKED: SchemaArgs = { generation: "0", verdict: "ok", casKey: "", casText: "" };
+
+/** How long a claim on a field holds (lua/includes/schema.lua) if its write never comes back. */
+const CLAIM_MS = 200;
+
 /** The frame every write script reads (includes/write.lua), then the operation's own arguments. */
 export function mutationCall(
   k: TupleKeys,
@@ -21,6 +42,7 @@ export function mutationCall(
   options: WriteOptions,
   config: WriteConfig,
   time: Date,
+  schema: SchemaArgs = UNCHECKED,
 ): [MutationScript, (string | number)[]] {
   const fingerprint = options.requestId === undefined ? "" : mutationFingerprint(ref.scope, m, options.ifRevision);
   const frame = [
@@ -30,6 +52,8 @@ export function mutationCall(
     options.withSettings || m.op === "controls" ? "1" : "0", ref.scope, ref.scope === "default" ? "" : ref.sessionId,
     options.claimedActor ?? "", options.requestId ?? "", fingerprint, config.requestIdLimit,
     ...feedArgs(feed, config),
+    ...schemaArgs(feed, schema),
+    schema.casKey === "" ? "" : `${k.settings}:claim:${schema.casKey}`, schema.token ?? "", schema.claim ? "1" : "0", CLAIM_MS,
   ];
   switch (m.op) {
     case "set":
@@ -50,6 +74,11 @@ export function mutationCall(
   }
 }
 
+
+/** The frame's schema arguments (lua/includes/schema.lua). */
+export function schemaArgs(feed: FeedShard, schema: SchemaArgs): string[] {
+  return [feed.schemaGen, schema.generation, schema.verdict, schema.casKey, schema.casText];
+}
 
 /** The feed a script appends to: its counter and stream keys, its bound and its shard's name (lua/includes/feed.lua). */
 export function feedArgs(feed: FeedShard, config: Pick<Config, "feedLimit">): (string | number)[] {

@@ -3,11 +3,16 @@
 // Script reply codes turn into domain errors in one table (./script-codes.ts);
 // what a failed call means for the caller is decided in one place
 // (./call-budget.ts); the dataset identity guard (./dataset.ts) refuses to serve
-// a Redis that lost its data.
+// a Redis that lost its data. Writes are checked against the keys' JSON
+// Schemas in Node and confirmed by their script (./schema-view.ts,
+// ./checked-write.ts); the schema registry is ./schema-registry.ts. (Over 300
+// lines: it is the Store interface's one Redis implementation, each method a
+// few commands; the rules live in the modules it names.)
 import { Cluster, type Redis } from "ioredis";
 import type { Logger } from "../../observe/log.js";
 import type { Config } from "../../config.js";
-import { errors, type DomainError } from "../../domain/errors.js";
+import { errors, type DomainError, type Issue } from "../../domain/errors.js";
+import { copiedIssues } from "../../domain/typed-writes.js";
 import { encodeCursor, type FeedCursor } from "../../domain/feed.js";
 import {
   CONTROL_NAMES,
@@ -31,6 +36,8 @@ import {
   type ListedSession,
   type Listener,
   type NewSession,
+  type SchemaChange,
+  type SchemaPut,
   type SessionPage,
   type SettingsRead,
   type SettingsTexts,
@@ -56,8 +63,11 @@ import { createRedisClient, describeRedis, quit, type RedisConnectionConfig } fr
 import { DatasetIdentity } from "./dataset.js";
 import { RedisKeys, type TupleKeys } from "./keys.js";
 import { FeedShards } from "./feed-shards.js";
-import { feedArgs, mutationCall } from "./mutation-call.js";
+import { feedArgs, mutationCall, schemaArgs } from "./mutation-call.js";
 import { withinBudget, type CallBudget, type CallKind } from "./call-budget.js";
+import { RedisSchemaRegistry } from "./schema-registry.js";
+import { SchemaView, type CheckedWrite } from "./schema-view.js";
+import { checkedWrite } from "./checked-write.js";
 import { expectOk, type ReplyFacts } from "./script-codes.js";
 import { registerScripts, type ScriptCommands } from "./scripts.js";
 import { Subscriptions } from "./subscriptions.js";
@@ -92,6 +102,9 @@ export class RedisStore implements Store {
   private readonly keys: RedisKeys;
   private readonly subscriptions: Subscriptions;
   private readonly feeds: FeedShards;
+  /** The schema registry as this instance checks writes against it, and the registry itself (issue 24). */
+  private readonly schemaView: SchemaView;
+  private readonly schemas: RedisSchemaRegistry;
   /** The last refusal (out of memory, read-only, a slot failing over, ...), which keeps the store not ready for a while. */
   private refusal?: { error: Error; at: number };
 
@@ -107,6 +120,10 @@ export class RedisStore implements Store {
     this.keys = new RedisKeys(config.redisPrefix);
     this.subscriptions = new Subscriptions(redis, { channels: parseEvent, patterns: parseFeedEvent }, (fn) => this.run(this.budget("read"), fn));
     this.feeds = new FeedShards(redis, this.keys);
+    const read = <T>(fn: () => Promise<T>) => this.run(this.budget("read"), fn);
+    const write = <T>(fn: () => Promise<T>) => this.run(this.budget("write"), fn);
+    this.schemaView = new SchemaView(redis, this.keys, this.feeds, this.subscriptions, read);
+    this.schemas = new RedisSchemaRegistry(redis, this.keys, this.feeds, config, read, write);
   }
 
   /** Connects, registers the scripts, claims the dataset identity and seeds the default tuple. */
@@ -149,8 +166,8 @@ export class RedisStore implements Store {
     const defaults = await this.readTupleAt(this.keys.defaults(), false, input.sessionId, budget);
     const controls: ControlFields = { ...pickControls(defaults), ...input.overrides };
     const k = this.keys.session(input.sessionId);
-    const pairs = objectPairs(defaults.settings);
-    const bytes = pairs.reduce((n, s) => n + Buffer.byteLength(s), 0);
+    const flat = objectPairs(defaults.settings);
+    const bytes = flat.reduce((n, s) => n + Buffer.byteLength(s), 0);
     // The list index is in another slot, so it cannot share the script. It is
     // written first, and ListSessions lists an id only when its meta says the
     // session is active and user-owned: a crash between the two leaves an id
@@ -161,16 +178,21 @@ export class RedisStore implements Store {
     // no migration.
     if (!input.systemOwned) await this.run(budget, () => this.redis.zadd(this.keys.sessionIndex(), 0, input.sessionId));
     const by = input.by ?? BY_DEFAULT;
-    const reply = await this.run(budget, () =>
-      this.redis.createSession(
-        k.meta, k.tuple, k.settings, k.history,
-        input.sessionId, input.cwd, input.createdAt.getTime(), input.systemOwned ? "1" : "0",
-        controls.model ?? "", controls.approvalPolicy, controls.networkAccess, controls.filesystemSandbox,
-        bytes, k.channel, ...feedArgs(this.feeds.of(k.meta), this.config), by.actor, by.source, createdChanges(controls, pairs),
-        ...pairs,
-      ),
+    const feed = this.feeds.of(k.meta);
+    const copies = pairs(flat);
+    const { reply, issues } = await this.typedWrite(
+      budget,
+      () => this.schemaView.checkCopies(feed, (check) => copiedIssues(copies, check)),
+      (checked) =>
+        this.redis.createSession(
+          k.meta, k.tuple, k.settings, k.history,
+          input.sessionId, input.cwd, input.createdAt.getTime(), input.systemOwned ? "1" : "0",
+          controls.model ?? "", controls.approvalPolicy, controls.networkAccess, controls.filesystemSandbox,
+          bytes, k.channel, ...feedArgs(feed, this.config), by.actor, by.source, createdChanges(controls, flat),
+          ...schemaArgs(feed, checked).slice(0, 3), ...flat,
+        ),
     );
-    this.expectOk(reply, { sessionId: input.sessionId });
+    this.expectOk(reply, { sessionId: input.sessionId, issues });
     const { overrides: _, ...fields } = input;
     const session: SessionRecord = { ...fields, updatedAt: input.createdAt, state: "active" };
     return { session, tuple: { ...controls, settings: defaults.settings, revision: 0n } };
@@ -257,9 +279,18 @@ export class RedisStore implements Store {
   async mutate(ref: ScopeRef, mutation: Mutation, options: WriteOptions): Promise<MutationResult> {
     const budget = this.budget("write", options.requestId);
     const k = await this.target(ref, budget);
-    const [script, args] = mutationCall(k, this.feeds.of(k.tuple), ref, mutation, options, this.config, this.now());
-    const reply = await this.run(budget, () => this.redis[script](...args));
-    this.expectOk(reply, { ...ref, ifRevision: options.ifRevision, requestId: options.requestId });
+    const feed = this.feeds.of(k.tuple);
+    const time = this.now();
+    const { reply, issues } = await this.typedWrite(
+      budget,
+      (moved) => this.schemaView.checkWrite(feed, mutation, (key) => (moved ? Promise.resolve(moved.text) : this.run(budget, () => this.redis.hget(k.settings, key)))),
+      (checked) => {
+        const [script, args] = mutationCall(k, feed, ref, mutation, options, this.config, time, checked);
+        return this.redis[script](...args);
+      },
+      mutation.op === "path" ? { hash: k.settings, mutation } : undefined,
+    );
+    this.expectOk(reply, { ...ref, ifRevision: options.ifRevision, requestId: options.requestId, issues });
     const result: MutationResult = {
       changed: reply[1] === 1,
       revision: BigInt(reply[2] as number | string),
@@ -336,6 +367,36 @@ export class RedisStore implements Store {
     for (const t of read) if (t) tuples.push(t);
     const nextAfter = page.nextAfter === undefined ? undefined : page.sessions.length > 0 ? page.sessions[page.sessions.length - 1]!.session.sessionId : "";
     return { tuples, nextAfter };
+  }
+
+  putSchema(change: SchemaPut) {
+    return this.schemas.put(change);
+  }
+
+  deleteSchema(change: SchemaChange) {
+    return this.schemas.delete(change);
+  }
+
+  getSchema(key: string, historyLimit: number) {
+    return this.schemas.get(key, historyLimit);
+  }
+
+  listSchemas() {
+    return this.schemas.list();
+  }
+
+  listViolations(key: string, limit: number) {
+    return this.schemas.violations(key, limit);
+  }
+
+  /** A write checked against the schemas, sent again while they (or the value checked) move under it (./checked-write.ts). */
+  private typedWrite(
+    budget: CallBudget,
+    check: (moved?: { text: string | null }) => Promise<CheckedWrite>,
+    send: (checked: CheckedWrite) => Promise<unknown[]>,
+    path?: { hash: string; mutation: Extract<Mutation, { op: "path" }> },
+  ): Promise<{ reply: unknown[]; issues: Issue[] }> {
+    return checkedWrite({ view: this.schemaView, run: (b, fn) => this.run(b, fn), budget, check, send, path });
   }
 
   /** Each shard's newest seq and oldest retained one, with up to `count` entries after `from`. */

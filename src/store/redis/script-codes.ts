@@ -4,7 +4,7 @@
 // same case, so all stores answer identical errors and messages (bullmq keeps
 // its script codes the same way). test/lua-codes.test.ts holds the names and
 // numbers here equal to codes.lua's.
-import { DomainError, errors } from "../../domain/errors.js";
+import { DomainError, errors, type Issue } from "../../domain/errors.js";
 import { limitErrors, type Limits } from "../../domain/limits.js";
 import type { Scope } from "../../domain/types.js";
 
@@ -14,6 +14,8 @@ export interface ReplyFacts {
   ifRevision?: bigint;
   requestId?: string;
   limits: Pick<Limits, "maxSettingsKeys" | "maxSettingsBytes">;
+  /** What Node's schema check found, answered when the script confirms it (SCHEMA_INVALID). */
+  issues?: Issue[];
 }
 
 type ToError = (reply: unknown[], f: ReplyFacts) => DomainError;
@@ -27,7 +29,14 @@ export const SCRIPT_CODES: Record<string, [code: number, toError: ToError]> = {
   TOO_MANY_BYTES: [-6, (_, f) => limitErrors.bytes(f.limits.maxSettingsBytes)],
   EXISTS: [-8, (_, f) => errors.exists(f.sessionId)],
   REQUEST_REUSED: [-9, (_, f) => errors.requestReused(f.requestId ?? "")],
+  // Retried by the caller (./schema-view.ts); answered only when the schemas kept changing under every try.
+  SCHEMA_STALE: [-10, () => errors.unavailable("the key's schema or value kept changing while this write was checked; nothing was applied: retry")],
+  SCHEMA_INVALID: [-11, (_, f) => errors.schemaInvalid(f.issues ?? [])],
+  SCHEMA_BUSY: [-12, () => errors.unavailable("another change of this key's schema is in progress; nothing was registered: retry")],
 };
+
+/** A script's answer that the schemas it was checked against are out of date: read them again and retry. */
+export const SCHEMA_STALE = SCRIPT_CODES.SCHEMA_STALE![0];
 
 const BY_CODE = new Map(Object.values(SCRIPT_CODES));
 

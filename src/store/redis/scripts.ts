@@ -50,6 +50,8 @@ export interface ScriptCommands {
   readScope(...args: (string | number)[]): Promise<unknown[]>;
   readHistory(...args: (string | number)[]): Promise<unknown[]>;
   readFeed(...args: (string | number)[]): Promise<unknown[]>;
+  beginSchema(...args: (string | number)[]): Promise<unknown[]>;
+  settleSchema(...args: (string | number)[]): Promise<unknown[]>;
 }
 
 export function registerScripts<T extends Redis | Cluster>(redis: T): T & ScriptCommands {

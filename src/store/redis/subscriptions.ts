@@ -28,9 +28,15 @@ interface Channel<E> {
   ready: Promise<void>;
 }
 
-/** Channels by name (SUBSCRIBE: one scope's events), or patterns (PSUBSCRIBE: the change feed's). */
-type Kind = "channels" | "patterns";
-type EventOf<K extends Kind> = K extends "channels" ? StoreEvent : FeedEvent;
+/**
+ * Channels by name (SUBSCRIBE: one scope's events), patterns (PSUBSCRIBE: the
+ * change feed's), or signals (SUBSCRIBE to a channel whose messages only say
+ * "something changed": the schema registry's).
+ */
+type Kind = "channels" | "patterns" | "signals";
+/** What a signal's listener hears: a message came, or messages may have been missed. */
+export type Signal = { type: "signal" } | { type: "unavailable" };
+type EventOf<K extends Kind> = K extends "channels" ? StoreEvent : K extends "patterns" ? FeedEvent : Signal;
 
 /** One subscriber connection and what is subscribed on it; replaced as a whole when it drops. */
 interface Connection {
@@ -38,6 +44,7 @@ interface Connection {
   up: Promise<void>;
   channels: Map<string, Channel<StoreEvent>>;
   patterns: Map<string, Channel<FeedEvent>>;
+  signals: Map<string, Channel<Signal>>;
 }
 
 /** Runs one Redis command within the store's budget and outcome rules. */
@@ -62,6 +69,11 @@ export class Subscriptions {
     return this.join("channels", name, listener);
   }
 
+  /** Every message on channel `name`, as a bare signal (SUBSCRIBE). */
+  subscribeSignal(name: string, listener: (event: Signal) => void): Promise<Unsubscribe> {
+    return this.join("signals", name, listener);
+  }
+
   /** Every event whose channel matches `pattern` (PSUBSCRIBE), as the change feed hears them. */
   subscribePattern(pattern: string, listener: (event: FeedEvent) => void): Promise<Unsubscribe> {
     return this.join("patterns", pattern, listener);
@@ -75,7 +87,7 @@ export class Subscriptions {
     let channel = table.get(name);
     if (!channel) {
       // Later listeners of the same channel wait for the same acknowledgement.
-      const subscribing = kind === "channels" ? redis.subscribe(name) : redis.psubscribe(name);
+      const subscribing = kind === "patterns" ? redis.psubscribe(name) : redis.subscribe(name);
       const created: Channel<EventOf<K>> = { listeners: new Set(), ready: this.run(() => subscribing).then(() => undefined) };
       table.set(name, created);
       created.ready.catch(() => {
@@ -89,7 +101,7 @@ export class Subscriptions {
       joined.listeners.delete(listener);
       if (joined.listeners.size === 0 && table.get(name) === joined) {
         table.delete(name);
-        (kind === "channels" ? redis.unsubscribe(name) : redis.punsubscribe(name)).catch(() => {});
+        (kind === "patterns" ? redis.punsubscribe(name) : redis.unsubscribe(name)).catch(() => {});
       }
     };
     try {
@@ -107,6 +119,7 @@ export class Subscriptions {
     if (!connection) return;
     for (const channel of [...connection.channels.values()]) deliver(channel.listeners, { type: "unavailable" });
     for (const pattern of [...connection.patterns.values()]) deliver(pattern.listeners, { type: "unavailable" });
+    for (const signal of [...connection.signals.values()]) deliver(signal.listeners, { type: "unavailable" });
   }
 
   async close(quitWithin: number): Promise<void> {
@@ -120,10 +133,12 @@ export class Subscriptions {
     if (this.current) return this.current;
     const redis = this.newConnection();
     markLostAfterSend(redis);
-    const connection: Connection = { redis, up: redis.connect(), channels: new Map(), patterns: new Map() };
+    const connection: Connection = { redis, up: redis.connect(), channels: new Map(), patterns: new Map(), signals: new Map() };
     connection.up.catch(() => {});
     redis.on("error", () => {});
     redis.on("message", (name: string, message: string) => {
+      const signal = connection.signals.get(name);
+      if (signal) deliver<Signal>(signal.listeners, { type: "signal" });
       const channel = connection.channels.get(name);
       const event = channel && this.parse.channels(message);
       if (event) deliver(channel.listeners, event);

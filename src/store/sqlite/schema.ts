@@ -76,6 +76,33 @@ const MIGRATIONS: string[] = [
     changes       TEXT NOT NULL
   );
   `,
+  // 3: typed settings (issue 24): at most one JSON Schema per top-level key,
+  // in the same database as the values it governs, so that a write is checked
+  // inside its transaction against the schema committed beside it. Revisions
+  // count schema changes store-wide (AUTOINCREMENT: never reused, even after
+  // the oldest history is trimmed).
+  `
+  CREATE TABLE schemas (
+    key        TEXT PRIMARY KEY,
+    revision   INTEGER NOT NULL,
+    schema     TEXT NOT NULL,
+    time       INTEGER NOT NULL,
+    actor      TEXT NOT NULL,
+    source     TEXT NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE schema_history (
+    revision      INTEGER PRIMARY KEY AUTOINCREMENT,
+    key           TEXT NOT NULL,
+    op            TEXT NOT NULL CHECK (op IN ('put', 'delete')),
+    schema        TEXT,
+    actor         TEXT NOT NULL,
+    claimed_actor TEXT,
+    source        TEXT NOT NULL,
+    time          INTEGER NOT NULL,
+    forced        INTEGER NOT NULL,
+    violations    INTEGER NOT NULL
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -7,9 +7,13 @@
 import Database, { type Statement } from "better-sqlite3";
 import type { Outcome, Remembered, SettingWrite } from "../../domain/engine.js";
 import type { FeedChange, HistoryEntry } from "../../domain/types.js";
-import { DEFAULT_TUPLE, type Backend, type NewFeedChange, type StoredSession, type TupleId, type TupleRow } from "../local/backend.js";
+import { DEFAULT_TUPLE, type Backend, type NewFeedChange, type NewSchemaHistory, type StoredSession, type TupleId, type TupleRow } from "../local/backend.js";
 import { assertOurs, migrate } from "./schema.js";
-import { entryColumns, SQL, toEntry, toFeedChange, toSession, type FeedRow, type HistoryRow, type SessionRow, type TupleDbRow } from "./sqlite-rows.js";
+import type { SchemaHistoryEntry, SchemaRecord } from "../store.js";
+import {
+  entryColumns, SQL, toEntry, toFeedChange, toSchemaHistory, toSchemaRecord, toSession,
+  type FeedRow, type HistoryRow, type SchemaHistoryRow, type SchemaRow, type SessionRow, type TupleDbRow,
+} from "./sqlite-rows.js";
 
 export type SqliteSynchronous = "FULL" | "NORMAL";
 
@@ -60,6 +64,8 @@ export class SqliteBackend implements Backend {
       this.q.setting.pluck();
       this.q.settingKeys.pluck();
       this.q.settings.raw();
+      this.q.schemaRevision.pluck();
+      this.q.valuesOf.raw();
       this.snapshot = db.transaction((fn: () => unknown) => fn());
       this.db = db;
     } catch (err) {
@@ -230,6 +236,44 @@ export class SqliteBackend implements Backend {
     const newest = BigInt((this.q.newestFeed.get() as number | undefined) ?? 0);
     const oldest = this.q.oldestFeed.get() as number | null;
     return { oldest: oldest === null ? newest + 1n : BigInt(oldest), newest };
+  }
+
+  schema(key: string): SchemaRecord | undefined {
+    const row = this.q.schema.get(key) as SchemaRow | undefined;
+    return row && toSchemaRecord(row);
+  }
+
+  schemas(): SchemaRecord[] {
+    return (this.q.schemas.all() as SchemaRow[]).map(toSchemaRecord);
+  }
+
+  putSchema(r: SchemaRecord): void {
+    this.q.putSchema.run(r.key, r.revision, r.text, r.time.getTime(), r.actor, r.source);
+  }
+
+  dropSchema(key: string): void {
+    this.q.dropSchema.run(key);
+  }
+
+  schemaRevision(): bigint {
+    return BigInt((this.q.schemaRevision.get() as number | undefined) ?? 0);
+  }
+
+  appendSchemaHistory(e: NewSchemaHistory): bigint {
+    const run = this.q.appendSchemaHistory.run(e.key, e.op, e.text ?? null, e.actor, e.claimedActor ?? null, e.source, e.time.getTime(), e.forced ? 1 : 0, e.violations);
+    return BigInt(run.lastInsertRowid);
+  }
+
+  trimSchemaHistory(through: bigint): void {
+    this.q.trimSchemaHistory.run(through);
+  }
+
+  schemaHistory(key: string, limit: number): SchemaHistoryEntry[] {
+    return (this.q.schemaHistory.all(key, limit) as SchemaHistoryRow[]).map(toSchemaHistory);
+  }
+
+  valuesOf(key: string): [TupleId, string][] {
+    return this.q.valuesOf.all(key) as [TupleId, string][];
   }
 
   ping(): void {

@@ -2,6 +2,7 @@
 // objects (the schema itself is ./schema.ts).
 import type { Change, ChangeKind, FeedChange, HistoryEntry, Scope } from "../../domain/types.js";
 import type { StoredSession } from "../local/backend.js";
+import type { SchemaHistoryEntry, SchemaRecord } from "../store.js";
 
 export interface SessionRow {
   session_id: string;
@@ -71,6 +72,16 @@ export const SQL = {
   feedAfter: "SELECT * FROM feed WHERE seq > ? ORDER BY seq LIMIT ?",
   oldestFeed: "SELECT min(seq) FROM feed",
   newestFeed: "SELECT seq FROM sqlite_sequence WHERE name = 'feed'",
+  schema: "SELECT * FROM schemas WHERE key = ?",
+  schemas: "SELECT * FROM schemas ORDER BY key",
+  putSchema: "INSERT OR REPLACE INTO schemas (key, revision, schema, time, actor, source) VALUES (?, ?, ?, ?, ?, ?)",
+  dropSchema: "DELETE FROM schemas WHERE key = ?",
+  schemaRevision: "SELECT seq FROM sqlite_sequence WHERE name = 'schema_history'",
+  appendSchemaHistory: `INSERT INTO schema_history (key, op, schema, actor, claimed_actor, source, time, forced, violations)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  trimSchemaHistory: "DELETE FROM schema_history WHERE revision <= ?",
+  schemaHistory: "SELECT * FROM schema_history WHERE key = ? ORDER BY revision DESC LIMIT ?",
+  valuesOf: "SELECT tuple, value FROM settings WHERE key = ? ORDER BY tuple",
   ping: "SELECT 1",
   begin: "BEGIN IMMEDIATE",
   commit: "COMMIT",
@@ -124,4 +135,38 @@ export function toFeedChange(row: FeedRow): FeedChange {
     kind: row.kind,
     entry: toEntry(row, row.scope),
   };
+}
+
+export interface SchemaRow {
+  key: string;
+  revision: number;
+  schema: string;
+  time: number;
+  actor: string;
+  source: string;
+}
+
+export interface SchemaHistoryRow {
+  revision: number;
+  key: string;
+  op: "put" | "delete";
+  actor: string;
+  claimed_actor: string | null;
+  source: string;
+  time: number;
+  forced: number;
+  violations: number;
+}
+
+export function toSchemaRecord(r: SchemaRow): SchemaRecord {
+  return { key: r.key, revision: BigInt(r.revision), text: r.schema, time: new Date(r.time), actor: r.actor, source: r.source };
+}
+
+export function toSchemaHistory(r: SchemaHistoryRow): SchemaHistoryEntry {
+  const entry: SchemaHistoryEntry = {
+    revision: BigInt(r.revision), key: r.key, op: r.op, actor: r.actor, source: r.source,
+    time: new Date(r.time), forced: r.forced === 1, violations: r.violations,
+  };
+  if (r.claimed_actor !== null) entry.claimedActor = r.claimed_actor;
+  return entry;
 }

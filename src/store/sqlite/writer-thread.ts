@@ -5,6 +5,7 @@
 // answers each write's result, or how the batch failed as a whole.
 import { parentPort, workerData } from "node:worker_threads";
 import { applyBatch, seedDefaults, type WriterConfig } from "../local/apply-batch.js";
+import { LocalSchemas } from "../local/schema-ops.js";
 import type { BatchFailure, WriteOp } from "../local/write-ops.js";
 import { CommitFailed, SqliteBackend, type SqliteSynchronous } from "./sqlite-backend.js";
 
@@ -26,6 +27,8 @@ const data = workerData as WriterData;
 const post = (message: FromWriter) => port.postMessage(message);
 
 let backend: SqliteBackend | undefined;
+/** This thread's view of the committed schemas, with its own compiled validators. */
+const schemas = new LocalSchemas();
 try {
   backend = new SqliteBackend({ file: data.file, role: "writer", synchronous: data.synchronous });
   seedDefaults(backend, data.config, new Date());
@@ -42,7 +45,7 @@ port.on("message", (message: ToWriter) => {
     return;
   }
   try {
-    post({ batch: message.batch, results: applyBatch(backend!, message.ops, data.config) });
+    post({ batch: message.batch, results: applyBatch(backend!, message.ops, data.config, schemas) });
   } catch (err) {
     post({ batch: message.batch, failure: failureOf(err) });
   }

@@ -1,5 +1,5 @@
 // The one mapping from domain errors to REST statuses and bodies (SPEC §4).
-import { DomainError } from "../../domain/errors.js";
+import { DomainError, pointerOf, type Issue, type Violation } from "../../domain/errors.js";
 import type { Logger } from "../../observe/log.js";
 import { codeName } from "../rpc/connect-protocol.js";
 import { CONNECT_CODES } from "../connect-errors.js";
@@ -49,7 +49,7 @@ async function restAnswerOf(err: DomainError, ops: Operations): Promise<RestAnsw
   const message = err.message;
   switch (err.reason) {
     case "INVALID_REQUEST":
-      return { status: 400, body: { status: "error", code: "invalid_request", message, issues: f.issues ?? [] } };
+      return { status: 400, body: { status: "error", code: "invalid_request", message, issues: (f.issues ?? []).map(restIssue) } };
     case "SYSTEM_SESSION":
       return { status: 403, body: { status: "error", code: "system_session", sessionId: f.sessionId, message } };
     case "SESSION_NOT_FOUND":
@@ -106,5 +106,24 @@ async function restAnswerOf(err: DomainError, ops: Operations): Promise<RestAnsw
         headers: { "retry-after": String(Math.max(1, Math.ceil(retryAfterMs / 1000))) },
       };
     }
+    case "SCHEMA_VIOLATED":
+      return {
+        status: 409,
+        body: { status: "error", code: "schema_violated", message, key: f.key, count: f.violationCount, violations: (f.violations ?? []).map(violationJson) },
+      };
+    case "SCHEMA_NOT_FOUND":
+      return { status: 404, body: { status: "error", code: "schema_not_found", key: f.key, message } };
   }
+}
+
+/**
+ * An issue as REST shows it: a schema issue as {path: JSON Pointer within
+ * the settings map, message, keyword}; any other as {code, path: [...], message}.
+ */
+export function restIssue(i: Issue): unknown {
+  return i.keyword === undefined ? i : { path: pointerOf(i.path), message: i.message, keyword: i.keyword };
+}
+
+export function violationJson(v: Violation) {
+  return { sessionId: v.sessionId, scope: v.scope, issues: v.issues.map(restIssue) };
 }

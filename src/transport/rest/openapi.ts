@@ -16,6 +16,9 @@ import {
   listSessionsQuery,
   listSettingsQuery,
   settingsBody,
+  putSchemaBody,
+  deleteSchemaQuery,
+  violationsQuery,
 } from "./schemas.js";
 
 const json = (schema: z.ZodType, description: string) => ({ description, content: { "application/json": { schema } } });
@@ -54,6 +57,12 @@ const write: ZodOpenApiResponsesObject = {
 };
 
 const sessionId = z.object({ sessionId: z.string().meta({ description: `1-${MAX_ID_LENGTH} characters from A-Z a-z 0-9 . _ : -` }) });
+const schemaKey = z.object({ key: z.string().meta({ description: "The top-level settings key (URL-encoded)." }) });
+/** What changing a schema may answer besides (it needs the admin role with authentication on). */
+const schemaChange: ZodOpenApiResponsesObject = {
+  ...common,
+  ...crossSite([R.forbidden], "The role may not change schemas (admin only)."),
+};
 const op = (summary: string, responses: ZodOpenApiResponsesObject, extra: Partial<ZodOpenApiOperationObject> = {}): ZodOpenApiOperationObject => ({
   summary,
   responses,
@@ -101,6 +110,32 @@ export function openApiDocument(): object {
           "200": { description: "A text/event-stream; each change's id is its cursor (see FeedChange).", content: { "text/event-stream": { schema: R.feedChange } } },
           "410": json(R.feedTruncated, "The feed no longer reaches `after`."),
         }, { requestParams: { query: changesQuery } }),
+      },
+      "/api/schemas": {
+        get: op("Every registered schema's key and revision", { ...common, "403": json(R.forbidden, "The role may not read."), "200": json(R.listSchemasResponse, "By key.") }),
+      },
+      "/api/schemas/{key}": {
+        put: op("Register (or replace) a key's JSON Schema; every write of the key is then checked against it", {
+          ...schemaChange,
+          ...notJson,
+          "200": json(R.putSchemaResponse, "Registered, or unchanged (the same schema)."),
+          "400": json(R.invalidRequest, "The schema does not compile, is over MAX_SCHEMA_BYTES, or references anything outside itself; the issues say where."),
+          "409": json(R.schemaViolated, "Stored values of the key break the schema (and force was not given); nothing was registered."),
+          "413": json(R.payloadTooLarge, "The body is over MAX_BODY_BYTES."),
+        }, { requestParams: { path: schemaKey }, ...body(putSchemaBody) }),
+        get: op("A key's schema, with its recent changes", {
+          ...common, "403": json(R.forbidden, "The role may not read."),
+          "200": json(R.getSchemaResponse, "The schema."), "404": json(R.schemaNotFound, "The key has no schema."),
+        }, { requestParams: { path: schemaKey } }),
+        delete: op("Remove a key's schema (writes of the key are no longer checked)", {
+          ...schemaChange, "200": json(R.deleteSchemaResponse, "Removed, or unchanged (the key had none)."),
+        }, { requestParams: { path: schemaKey, query: deleteSchemaQuery } }),
+      },
+      "/api/schemas/{key}/violations": {
+        get: op("The stored values of a key that break its schema (registered with force, say)", {
+          ...common, "403": json(R.forbidden, "The role may not read."),
+          "200": json(R.violationsResponse, "How many scopes, and the first of them."), "404": json(R.schemaNotFound, "The key has no schema."),
+        }, { requestParams: { path: schemaKey, query: violationsQuery } }),
       },
       "/api/sessions/{sessionId}": {
         get: op("Get a session", { ...session, "200": json(R.sessionResponse, "The session.") }, { requestParams: { path: sessionId } }),

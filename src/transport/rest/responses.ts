@@ -123,6 +123,29 @@ export const feedChange = z
   })
   .meta({ id: "FeedChange", description: "The data of an `event: change`; its id is the cursor." });
 
+// ---- Schemas (typed settings) ----
+const schemaRevision = z.number().int().nonnegative().meta({ description: "Schema revisions count schema changes store-wide: each put or delete takes the next." });
+export const putSchemaResponse = z
+  .object({ status: outcome, key: z.string(), revision: schemaRevision, violations: z.number().int().meta({ description: "With force: stored values that break it." }) })
+  .meta({ id: "PutSchemaResponse" });
+export const deleteSchemaResponse = z.object({ status: outcome, key: z.string(), revision: schemaRevision }).meta({ id: "DeleteSchemaResponse" });
+export const schemaHistoryEntry = z
+  .object({
+    revision: schemaRevision, op: z.enum(["put", "delete"]), actor: z.string(), claimedActor: z.string().optional(), source: z.string(),
+    time: z.iso.datetime(), forced: z.boolean(), violations: z.number().int(),
+  })
+  .meta({ id: "SchemaHistoryEntry" });
+export const getSchemaResponse = z
+  .object({
+    key: z.string(), schema: z.record(z.string(), jsonValue), revision: schemaRevision,
+    updatedAt: z.iso.datetime(), actor: z.string(), source: z.string(),
+    history: z.array(schemaHistoryEntry).meta({ description: "This key's recent schema changes, newest first." }),
+  })
+  .meta({ id: "GetSchemaResponse" });
+export const listSchemasResponse = z
+  .object({ schemas: z.array(z.object({ key: z.string(), revision: schemaRevision })) })
+  .meta({ id: "ListSchemasResponse" });
+
 // ---- Errors (SPEC §4) ----
 const error = (code: string) => ({ status: z.literal("error"), code: z.literal(code), message: z.string() });
 export const issue = z
@@ -132,7 +155,23 @@ export const issue = z
     message: z.string(),
   })
   .meta({ id: "Issue" });
-export const invalidRequest = z.object({ ...error("invalid_request"), issues: z.array(issue) }).meta({ id: "ApiValidationError" });
+export const schemaIssue = z
+  .object({
+    path: z.string().meta({ description: 'A JSON Pointer within the settings map, the top-level key first: "/team/review/autoApprove/threshold".' }),
+    message: z.string(),
+    keyword: z.string().meta({ description: 'The JSON Schema keyword the value failed: "maximum", "enum", "required", ...' }),
+  })
+  .meta({ id: "SchemaIssue", description: "A settings value that breaks its key's JSON Schema." });
+export const invalidRequest = z
+  .object({ ...error("invalid_request"), issues: z.array(z.union([issue, schemaIssue])) })
+  .meta({ id: "ApiValidationError" });
+export const violation = z
+  .object({ sessionId: z.string().meta({ description: "Empty for the default scope." }), scope, issues: z.array(schemaIssue) })
+  .meta({ id: "SchemaViolation" });
+export const schemaViolated = z
+  .object({ ...error("schema_violated"), key: z.string(), count: z.number().int(), violations: z.array(violation).meta({ description: "The first 20: the default scope first, then sessions by id." }) })
+  .meta({ id: "SchemaViolated" });
+export const schemaNotFound = z.object({ ...error("schema_not_found"), key: z.string() }).meta({ id: "SchemaNotFound" });
 export const unauthenticated = z.object(error("unauthenticated")).meta({ id: "Unauthenticated" });
 export const forbidden = z.object(error("forbidden")).meta({ id: "Forbidden" });
 export const systemSession = z.object({ ...error("system_session"), sessionId: z.string() }).meta({ id: "SystemSessionError" });
@@ -163,3 +202,6 @@ export const unavailable = z.object(error("unavailable")).meta({ id: "Unavailabl
 export const originNotAllowed = z.object(error("origin_not_allowed")).meta({ id: "OriginNotAllowed" });
 export const unsupportedMediaType = z.object(error("unsupported_media_type")).meta({ id: "UnsupportedMediaType" });
 export const internal = z.object(error("internal_error")).meta({ id: "InternalError" });
+export const violationsResponse = z
+  .object({ key: z.string(), revision: z.number().int(), count: z.number().int(), violations: z.array(violation) })
+  .meta({ id: "ListViolationsResponse" });

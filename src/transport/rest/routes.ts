@@ -33,6 +33,7 @@ import { controlsViewJson, historyEntryJson, sessionJson, sessionListJson, setti
 import { ok, written, type Ctx, type Handler } from "./route-context.js";
 import { getChanges, listSettings } from "./change-routes.js";
 import { peerOf } from "../peer.js";
+import { SCHEMA_ROUTES } from "./schema-routes.js";
 
 /** What every write takes besides its payload: provenance, compare-and-set and the Idempotency-Key header. */
 function writeOf(ctx: Ctx, fields: { ifRevision?: number | string; actor?: string; source?: string }) {
@@ -229,6 +230,7 @@ const ROUTES: { method: string; name: string; procedure: string; pattern: RegExp
     ["DELETE", "/api/sessions/:sessionId/settings/:key", "UnsetSetting", deleteSetting],
     ["GET", "/api/sessions/:sessionId/session-controls", "GetControls", getControls],
     ["POST", "/api/sessions/:sessionId/session-controls", "ApplyControls", postControls],
+    ...SCHEMA_ROUTES,
   ] as const
 ).map(([method, name, procedure, handler]) => ({
   method,

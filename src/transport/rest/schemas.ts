@@ -123,6 +123,22 @@ export const eventsQuery = z.object({
   includeSettings: bool.optional(),
 });
 
+/** PUT /api/schemas/{key}: a JSON Schema (draft 2020-12) for the key, and who registers it. */
+export const putSchemaBody = z.object({
+  schema: jsonObject.meta({ description: "A JSON Schema (draft 2020-12) with references within itself only." }),
+  force: z.boolean().optional().meta({ description: "Register it even though stored values break it (they stay as they are; later writes are checked)." }),
+  actor: z.string().optional(),
+  source: z.string().optional(),
+});
+
+/** DELETE /api/schemas/{key}: who removes it. */
+export const deleteSchemaQuery = z.object({ actor: z.string().optional(), source: z.string().optional() });
+
+/** GET /api/schemas/{key}/violations. */
+export const violationsQuery = z.object({
+  limit: z.string().regex(/^\d{1,4}$/, "must be a number from 0 to 9999").optional().meta({ description: "How many offending scopes to list: 0 or absent means 100, at most 1000." }),
+});
+
 /** zod's issues in the domain's form; `under` places them below a field. */
 export function toIssues(error: z.ZodError, under: IssuePath = []): Issue[] {
   return error.issues.map((i) => ({

@@ -51,6 +51,9 @@ export function contractCalls(clients: () => Clients) {
     get sessions() {
       return clients().sessions;
     },
+    get schemas() {
+      return clients().schemas;
+    },
   };
   const id = () => `s-${randomUUID()}`;
   async function session(extra: Record<string, unknown> = {}): Promise<string> {

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file codexmanager/settings/v1/errors.proto.
  */
 export const file_codexmanager_settings_v1_errors: GenFile = /*@__PURE__*/
-  fileDesc("CiVjb2RleG1hbmFnZXIvc2V0dGluZ3MvdjEvZXJyb3JzLnByb3RvEhhjb2RleG1hbmFnZXIuc2V0dGluZ3MudjEikQMKC0Vycm9yRGV0YWlsEg4KBnJlYXNvbhgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEi4KBXNjb3BlGAMgASgOMh8uY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLlNjb3BlEi4KCmRlbGV0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEh4KEWV4cGVjdGVkX3JldmlzaW9uGAUgASgESACIAQESHQoQY3VycmVudF9yZXZpc2lvbhgGIAEoBEgBiAEBEhIKBWxpbWl0GAcgASgESAKIAQESLwoGaXNzdWVzGAggAygLMh8uY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLklzc3VlEhUKDW9sZGVzdF9jdXJzb3IYCSABKAkSLgoLcmV0cnlfYWZ0ZXIYCiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CFAoSX2V4cGVjdGVkX3JldmlzaW9uQhMKEV9jdXJyZW50X3JldmlzaW9uQggKBl9saW1pdCJLCgVJc3N1ZRIMCgRwYXRoGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSFQoNcGF0aF9zZWdtZW50cxgDIAMoCRIMCgRjb2RlGAQgASgJYgZwcm90bzM", [file_codexmanager_settings_v1_settings, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("CiVjb2RleG1hbmFnZXIvc2V0dGluZ3MvdjEvZXJyb3JzLnByb3RvEhhjb2RleG1hbmFnZXIuc2V0dGluZ3MudjEiiQQKC0Vycm9yRGV0YWlsEg4KBnJlYXNvbhgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEi4KBXNjb3BlGAMgASgOMh8uY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLlNjb3BlEi4KCmRlbGV0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEh4KEWV4cGVjdGVkX3JldmlzaW9uGAUgASgESACIAQESHQoQY3VycmVudF9yZXZpc2lvbhgGIAEoBEgBiAEBEhIKBWxpbWl0GAcgASgESAKIAQESLwoGaXNzdWVzGAggAygLMh8uY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLklzc3VlEhUKDW9sZGVzdF9jdXJzb3IYCSABKAkSLgoLcmV0cnlfYWZ0ZXIYCiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SCwoDa2V5GAsgASgJEhwKD3Zpb2xhdGlvbl9jb3VudBgMIAEoBEgDiAEBEjcKCnZpb2xhdGlvbnMYDSADKAsyIy5jb2RleG1hbmFnZXIuc2V0dGluZ3MudjEuVmlvbGF0aW9uQhQKEl9leHBlY3RlZF9yZXZpc2lvbkITChFfY3VycmVudF9yZXZpc2lvbkIICgZfbGltaXRCEgoQX3Zpb2xhdGlvbl9jb3VudCJtCgVJc3N1ZRIMCgRwYXRoGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSFQoNcGF0aF9zZWdtZW50cxgDIAMoCRIMCgRjb2RlGAQgASgJEg8KB2tleXdvcmQYBSABKAkSDwoHcG9pbnRlchgGIAEoCSKAAQoJVmlvbGF0aW9uEhIKCnNlc3Npb25faWQYASABKAkSLgoFc2NvcGUYAiABKA4yHy5jb2RleG1hbmFnZXIuc2V0dGluZ3MudjEuU2NvcGUSLwoGaXNzdWVzGAMgAygLMh8uY29kZXhtYW5hZ2VyLnNldHRpbmdzLnYxLklzc3VlYgZwcm90bzM", [file_codexmanager_settings_v1_settings, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Attached to every error the service returns, so that clients can tell
@@ -28,7 +28,8 @@ export type ErrorDetail = Message<"codexmanager.settings.v1.ErrorDetail"> & {
    * INVALID_REQUEST, SYSTEM_SESSION, SESSION_NOT_FOUND, SESSION_DELETED,
    * SESSION_EXISTS, DEFAULTS_LOCKED, REVISION_MISMATCH, PAYLOAD_TOO_LARGE,
    * HISTORY_TRUNCATED, WATCH_BACKLOG, STORE_UNAVAILABLE, OUTCOME_UNKNOWN,
-   * UNAUTHENTICATED, PERMISSION_DENIED, RATE_LIMITED.
+   * UNAUTHENTICATED, PERMISSION_DENIED, RATE_LIMITED, SCHEMA_VIOLATED,
+   * SCHEMA_NOT_FOUND.
    *
    * @generated from field: string reason = 1;
    */
@@ -85,6 +86,26 @@ export type ErrorDetail = Message<"codexmanager.settings.v1.ErrorDetail"> & {
    * @generated from field: google.protobuf.Duration retry_after = 10;
    */
   retryAfter?: Duration | undefined;
+
+  /**
+   * SCHEMA_VIOLATED and SCHEMA_NOT_FOUND: the settings key whose schema is meant.
+   *
+   * @generated from field: string key = 11;
+   */
+  key: string;
+
+  /**
+   * SCHEMA_VIOLATED: how many scopes hold a value of the key that breaks the
+   * schema, and the first of them (the default scope first, then by session id).
+   *
+   * @generated from field: optional uint64 violation_count = 12;
+   */
+  violationCount?: bigint | undefined;
+
+  /**
+   * @generated from field: repeated codexmanager.settings.v1.Violation violations = 13;
+   */
+  violations: Violation[];
 };
 
 /**
@@ -127,6 +148,22 @@ export type Issue = Message<"codexmanager.settings.v1.Issue"> & {
    * @generated from field: string code = 4;
    */
   code: string;
+
+  /**
+   * Set when a settings value breaks its key's JSON Schema: the schema
+   * keyword it failed ("maximum", "enum", "required", ...). path_segments and
+   * pointer then name the place within the settings map, the top-level key first.
+   *
+   * @generated from field: string keyword = 5;
+   */
+  keyword: string;
+
+  /**
+   * That place as a JSON Pointer (RFC 6901): "/team/review/autoApprove/threshold".
+   *
+   * @generated from field: string pointer = 6;
+   */
+  pointer: string;
 };
 
 /**
@@ -135,4 +172,35 @@ export type Issue = Message<"codexmanager.settings.v1.Issue"> & {
  */
 export const IssueSchema: GenMessage<Issue> = /*@__PURE__*/
   messageDesc(file_codexmanager_settings_v1_errors, 1);
+
+/**
+ * One scope whose stored value of a key breaks the key's schema.
+ *
+ * @generated from message codexmanager.settings.v1.Violation
+ */
+export type Violation = Message<"codexmanager.settings.v1.Violation"> & {
+  /**
+   * Empty for the default scope.
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: codexmanager.settings.v1.Scope scope = 2;
+   */
+  scope: Scope;
+
+  /**
+   * @generated from field: repeated codexmanager.settings.v1.Issue issues = 3;
+   */
+  issues: Issue[];
+};
+
+/**
+ * Describes the message codexmanager.settings.v1.Violation.
+ * Use `create(ViolationSchema)` to create a new message.
+ */
+export const ViolationSchema: GenMessage<Violation> = /*@__PURE__*/
+  messageDesc(file_codexmanager_settings_v1_errors, 2);
 

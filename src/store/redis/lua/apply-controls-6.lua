@@ -4,6 +4,7 @@
 --      then key, JSON pairs.
 --- @include "includes/json"
 --- @include "includes/session"
+--- @include "includes/schema"
 --- @include "includes/feed"
 --- @include "includes/write"
 local e = check_preconditions()

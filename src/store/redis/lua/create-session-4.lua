@@ -5,11 +5,15 @@
 -- ARGV: 1 id, 2 cwd, 3 createdAt (ms), 4 systemOwned (1/0), 5 model ('' = null),
 --       6 approvalPolicy, 7 networkAccess, 8 filesystemSandbox, 9 bytes, 10 channel,
 --       11 feed counter key, 12 feed stream key, 13 feed limit, 14 feed shard,
---       15 actor, 16 source, 17 the feed entry's changes (JSON), 18..: key, JSON pairs.
+--       15 actor, 16 source, 17 the feed entry's changes (JSON), 18 the shard's
+--       schema generation key, 19 the generation Node checked the copied
+--       settings at, 20 Node's verdict ('ok'/'invalid') (includes/schema.lua),
+--       21..: key, JSON pairs.
 --- @include "includes/session"
+--- @include "includes/schema"
 --- @include "includes/json"
 --- @include "includes/feed"
-local e = check_creatable(KEYS[1])
+local e = check_creatable(KEYS[1]) or check_schema(ARGV[18], ARGV[19], ARGV[20], KEYS[3], '', '', {})
 if e then return e end
 redis.call('HSET', KEYS[1], 'sessionId', ARGV[1], 'cwd', ARGV[2], 'createdAt', ARGV[3],
   'systemOwned', ARGV[4], 'state', 'active')
@@ -17,7 +21,7 @@ redis.call('HSET', KEYS[2], 'revision', 0, 'bytes', ARGV[9], 'updatedAt', ARGV[3
   'networkAccess', ARGV[7], 'filesystemSandbox', ARGV[8])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[2], 'model', ARGV[5]) end
 -- unpack() has a C-stack bound, so large maps go in batches.
-for i = 18, #ARGV, 400 do
+for i = 21, #ARGV, 400 do
   redis.call('HSET', KEYS[3], unpack(ARGV, i, math.min(i + 399, #ARGV)))
 end
 local feed = { seq = ARGV[11], log = ARGV[12], limit = ARGV[13], shard = ARGV[14] }

@@ -1,6 +1,7 @@
 -- Makes the map exactly the given object. ARGV after the frame: key, JSON pairs.
 --- @include "includes/json"
 --- @include "includes/session"
+--- @include "includes/schema"
 --- @include "includes/feed"
 --- @include "includes/write"
 local e = check_preconditions()

@@ -2,6 +2,7 @@
 -- ARGV after the frame: op, then key, JSON pairs, keys in byte order.
 --- @include "includes/json"
 --- @include "includes/session"
+--- @include "includes/schema"
 --- @include "includes/feed"
 --- @include "includes/write"
 local e = check_preconditions()

@@ -5,6 +5,7 @@
 --- @include "includes/json"
 --- @include "includes/path"
 --- @include "includes/session"
+--- @include "includes/schema"
 --- @include "includes/feed"
 --- @include "includes/write"
 local e = check_preconditions()

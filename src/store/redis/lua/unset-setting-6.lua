@@ -1,6 +1,7 @@
 -- Removes one top-level key. ARGV after the frame: key.
 --- @include "includes/json"
 --- @include "includes/session"
+--- @include "includes/schema"
 --- @include "includes/feed"
 --- @include "includes/write"
 local e = check_preconditions()

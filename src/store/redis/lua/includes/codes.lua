@@ -10,4 +10,7 @@ local E = {
   TOO_MANY_BYTES = -6,
   EXISTS = -8,
   REQUEST_REUSED = -9,
+  SCHEMA_STALE = -10,
+  SCHEMA_INVALID = -11,
+  SCHEMA_BUSY = -12,
 }

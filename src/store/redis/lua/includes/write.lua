@@ -12,7 +12,12 @@
 --       9 max bytes, 10 answer the map (1/0), 11 scope, 12 session id,
 --       13 claimed actor ('' = none), 14 request id ('' = none),
 --       15 fingerprint, 16 request ids remembered, 17 feed counter key,
---       18 feed stream key, 19 feed limit, 20 feed shard name, 21.. the
+--       18 feed stream key, 19 feed limit, 20 feed shard name, 21 the
+--       shard's schema generation key, 22 the generation Node checked at,
+--       23 Node's verdict ('ok'/'invalid'), 24 the settings field whose text
+--       the check read ('' = none), 25 that text ('' = absent), 26 that
+--       field's claim key, 27 this write's token, 28 claim it on a loss
+--       (1/0), 29 how long a claim holds (ms) (includes/schema.lua), 30.. the
 --       operation's own.
 local meta_key, tuple_key, settings_key, history_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local requests_key, request_order_key = KEYS[5], KEYS[6]
@@ -23,7 +28,7 @@ local want_settings, scope, session_id = ARGV[10] == '1', ARGV[11], ARGV[12]
 local claimed_actor, request_id, fingerprint = ARGV[13], ARGV[14], ARGV[15]
 local request_limit = tonumber(ARGV[16])
 local feed = { seq = ARGV[17], log = ARGV[18], limit = ARGV[19], shard = ARGV[20] }
-local OP_ARGS = 20
+local OP_ARGS = 29
 
 
 local function map_reply()
@@ -32,7 +37,8 @@ local function map_reply()
 end
 
 -- Session state, then a remembered request id (answered as it was first
--- time), then compare-and-set. Answers an early reply, or nil to go on.
+-- time), then compare-and-set, then the schemas (includes/schema.lua).
+-- Answers an early reply, or nil to go on.
 local function check_preconditions()
   if ARGV[1] == '1' then
     local e = check_session(meta_key)
@@ -48,7 +54,7 @@ local function check_preconditions()
   end
   local current = redis.call('HGET', tuple_key, 'revision') or '0'
   if if_revision ~= '' and if_revision ~= current then return { E.CONFLICT, current } end
-  return nil
+  return check_schema(ARGV[21], ARGV[22], ARGV[23], settings_key, ARGV[24], ARGV[25], { ARGV[26], ARGV[27], ARGV[28], ARGV[29] })
 end
 
 -- Staged changes: { kind, key, before JSON or nil, after JSON or nil }.
