@@ -10,7 +10,7 @@
 // each schema revision compiled once, its compiled function cached and
 // looked up when the schema is loaded, never per write.
 import { Ajv2020, type ErrorObject } from "ajv/dist/2020.js";
-import type { Limits } from "../config.js";
+import type { Limits } from "./limits.js";
 import { issue, type Issue, type IssuePath, type Violation } from "./errors.js";
 import { canonicalJson, compareKeys, isObject, utf8Length } from "./json.js";
 import type { JsonObject, JsonValue } from "./types.js";
