@@ -13,6 +13,7 @@ import { advance, encodeCursor, isAfter, type FeedCursor } from "../domain/feed.
 import type { FeedChange, FeedEvent } from "../domain/types.js";
 import type { Store, Unsubscribe } from "../store/store.js";
 import { Backlog } from "./watch-backlog.js";
+import type { StreamOptions } from "./watch.js";
 
 /** Which changes a watcher wants; absent fields do not filter. */
 export interface ChangeFilter {
@@ -27,13 +28,9 @@ export type ChangesItem =
   | { type: "change"; cursor: string; change: FeedChange }
   | { type: "heartbeat"; cursor: string };
 
-export interface ChangesOptions {
+export interface ChangesOptions extends StreamOptions {
   after?: FeedCursor;
   filter: ChangeFilter;
-  heartbeatMs: number;
-  backlog: { events: number; bytes: number };
-  signal: AbortSignal;
-  onEnd?: () => void;
 }
 
 export interface ChangesWatch extends AsyncIterable<ChangesItem> {

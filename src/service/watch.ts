@@ -27,9 +27,8 @@ export type WatchItem =
   | { type: "change"; entry: HistoryEntry; settings?: JsonObject }
   | { type: "heartbeat"; revision: bigint };
 
-export interface WatchOptions {
-  fromRevision?: bigint;
-  includeSettings: boolean;
+/** What every stream of changes is held to and ended by (watches of a scope, and the change feed). */
+export interface StreamOptions {
   heartbeatMs: number;
   backlog: { events: number; bytes: number };
   /**
@@ -39,6 +38,11 @@ export interface WatchOptions {
   signal: AbortSignal;
   /** Called once when the watch lets go of everything it held, however it ended. */
   onEnd?: () => void;
+}
+
+export interface WatchOptions extends StreamOptions {
+  fromRevision?: bigint;
+  includeSettings: boolean;
 }
 
 /**
