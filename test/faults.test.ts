@@ -230,6 +230,9 @@ describe("graceful shutdown under load", () => {
     if (cause?.code === "ECONNREFUSED") return "refused";
     // HTTP/2's REFUSED_STREAM says the stream was not processed (connect reports it as internal).
     if (err instanceof ConnectError && /ECONNREFUSED|REFUSED_STREAM/.test(err.message)) return "refused";
+    // A reset while connecting (the connect syscall failed): the connection never opened, so
+    // nothing of a request was sent. A SYN that reaches the listener just as it closes gets it.
+    if (err instanceof ConnectError && /\bconnect ECONNRESET\b/.test(err.message)) return "refused";
     // A connection accepted after shutdown began: 503 unavailable, not applied.
     if ((err as Error).message === "status 503") return "refused";
     return `${(err as Error).message} ${cause?.code ?? ""}`.trim();
