@@ -14,7 +14,6 @@ import type { Logger } from "./observe/log.js";
 import { createMetrics, type Metrics } from "./observe/metrics.js";
 import { changesService } from "./service/changes-service.js";
 import { sessionService, settingsService } from "./service/connect-services.js";
-import { startTracing } from "./observe/tracing.js";
 import { healthService } from "./service/health.js";
 import { createOperations, operationsState, type OperationHooks } from "./service/operations.js";
 import { RateLimiter } from "./service/rate-limits.js";
@@ -45,7 +44,8 @@ export interface ServerDeps {
 
 export async function startServer({ config, store: bareStore, log, auth, routes, extraServices }: ServerDeps): Promise<RunningServer> {
   const metrics = createMetrics(() => bareStore.ping().then(() => true, () => false));
-  const tracing = config.tracesExporter ? startTracing(bareStore.kind, log) : undefined;
+  // Loaded only when on: OpenTelemetry's SDK costs ~30 MiB of memory in every process that imports it.
+  const tracing = config.tracesExporter ? (await import("./observe/tracing.js")).startTracing(bareStore.kind, log) : undefined;
   const store = instrumentStore(bareStore, metrics.storeSeconds);
   bareStore.observe?.({ batch: (writes) => metrics.batchWrites.observe(writes) });
   const observe = callObserver(log, metrics);
