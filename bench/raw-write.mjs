@@ -1,11 +1,11 @@
-// T6: the service's write script called straight through ioredis, from a
-// process of its own (the driver pins it to core 1, beside Redis), with
-// `inflight` calls in flight: the rate one Redis runs the write at, to set
-// against the rate one service instance serves writes at.
-//   node bench/raw-evalsha.mjs <redis-url> <prefix> <sessionId> <calls> <inflight>
+// T6: the service's write function (FCALL) called straight through ioredis,
+// from a process of its own (the driver pins it to core 1, beside Redis),
+// with `inflight` calls in flight, while the driver reads Redis's CPU per
+// call from INFO commandstats.
+//   node bench/raw-write.mjs <redis-url> <prefix> <sessionId> <calls> <inflight>
 // The arguments are built by the service's own mutationCall (one set of one
 // key, a new value every call, so every call is a real change), and the
-// scripts registered by its registerScripts, on a client with the service's
+// functions registered by its registerScripts, on a client with the service's
 // auto-pipelining. The first fifth of the calls warm up and are not timed.
 // Prints "TIMED" when the timed calls start, then RESULT {"calls":..,"seconds":..,"rps":..,"changed":..}
 import { Redis } from "ioredis";
@@ -20,6 +20,7 @@ const calls = Number(callsText);
 const inflight = Number(inflightText);
 const config = loadConfig({ REDIS_URL: url, REDIS_PREFIX: prefix });
 const redis = registerScripts(new Redis(url, { enableAutoPipelining: true, maxRetriesPerRequest: 0 }));
+await redis.loadFunctions();
 const keys = new RedisKeys(prefix).session(sessionId);
 const feed = new FeedShards(redis, new RedisKeys(prefix)).of(keys.tuple);
 const ref = { sessionId, scope: "session" };
