@@ -294,7 +294,7 @@ export class RedisStore implements Store {
     this.expectOk(reply, { ...ref, ifRevision: options.ifRevision, requestId: options.requestId, issues });
     const result: MutationResult = {
       changed: reply[1] === 1,
-      revision: BigInt(reply[2] as number | string),
+      revision: BigInt(reply[2] as string),
       removed: reply[3] === 1,
     };
     if (typeof reply[4] === "string") result.value = JSON.parse(reply[4]) as JsonValue;

@@ -6,10 +6,10 @@
 -- a slot of their own (the caller names them; they are not the script's
 -- declared KEYS, which must share one slot).
 --
--- feed_append(feed, fields) answers the new seq; `feed` is
+-- feed_append(feed, fields) answers the new seq (as text); `feed` is
 -- { seq = key, log = key, limit = n, shard = name }.
 local function feed_append(feed, fields)
-  local seq = redis.call('INCR', feed.seq)
+  local seq = tostring(redis.call('INCR', feed.seq))
   redis.call('XADD', feed.log, 'MAXLEN', '~', feed.limit, seq .. '-0', unpack(fields))
   return seq
 end

@@ -25,15 +25,15 @@ local OP_ARGS = 29
 -- Staged changes: { kind, key, before JSON or nil, after JSON or nil }.
 local function write_frame(KEYS, ARGV)
   return {
-    keys = KEYS, argv = ARGV,
+    argv = ARGV,
     meta_key = KEYS[1], tuple_key = KEYS[2], settings_key = KEYS[3], history_key = KEYS[4],
     requests_key = KEYS[5], request_order_key = KEYS[6],
     if_revision = ARGV[2], now = ARGV[3], actor = ARGV[4], source = ARGV[5],
     history_bound = ARGV[6], channel = ARGV[7],
-    max_keys = tonumber(ARGV[8]), max_bytes = tonumber(ARGV[9]),
+    max_keys = ARGV[8], max_bytes = ARGV[9],
     want_settings = ARGV[10] == '1', scope = ARGV[11], session_id = ARGV[12],
     claimed_actor = ARGV[13], request_id = ARGV[14], fingerprint = ARGV[15],
-    request_limit = tonumber(ARGV[16]),
+    request_limit = ARGV[16],
     feed = { seq = ARGV[17], log = ARGV[18], limit = ARGV[19], shard = ARGV[20] },
     changes = {}, tuple_writes = {}, key_delta = 0, byte_delta = 0,
   }
@@ -103,10 +103,10 @@ end
 
 -- A write may not grow the map past a limit; shrinking is always allowed.
 local function check_limits(w)
-  if w.key_delta > 0 and redis.call('HLEN', w.settings_key) + w.key_delta > w.max_keys then
+  if w.key_delta > 0 and redis.call('HLEN', w.settings_key) + w.key_delta > tonumber(w.max_keys) then
     return { E.TOO_MANY_KEYS }
   end
-  if w.byte_delta > 0 and w.bytes + w.byte_delta > w.max_bytes then
+  if w.byte_delta > 0 and w.bytes + w.byte_delta > tonumber(w.max_bytes) then
     return { E.TOO_MANY_BYTES }
   end
   return nil
@@ -131,8 +131,10 @@ local function apply_staged(w, revision)
   redis.call('HSET', w.tuple_key, unpack(tuple))
 end
 
+-- The new revision is formatted once (Lua formats a number with sprintf each
+-- time it is concatenated or passed to a command).
 local function commit(w, op, path_json)
-  local revision = tonumber(w.revision) + 1
+  local revision = tostring(tonumber(w.revision) + 1)
   apply_staged(w, revision)
   local parts = {}
   for i, c in ipairs(w.changes) do
@@ -160,7 +162,7 @@ local function remember(w, changed, revision, removed, value)
   if w.request_id == '' then return end
   redis.call('HSET', w.requests_key, w.request_id, cjson.encode({ w.fingerprint, changed, tostring(revision), removed, value or nil }))
   redis.call('RPUSH', w.request_order_key, w.request_id)
-  while redis.call('LLEN', w.request_order_key) > w.request_limit do
+  while redis.call('LLEN', w.request_order_key) > tonumber(w.request_limit) do
     redis.call('HDEL', w.requests_key, redis.call('LPOP', w.request_order_key))
   end
 end
@@ -174,7 +176,7 @@ local function finish(w, op, removed, value, path_json)
   if e then return e end
   local changed = #w.changes > 0
   local revision
-  if changed then revision = commit(w, op, path_json) else revision = tonumber(w.revision) end
+  if changed then revision = commit(w, op, path_json) else revision = w.revision end
   local c, r = changed and 1 or 0, removed and 1 or 0
   remember(w, c, revision, r, value)
   return { 0, c, revision, r, value or false, map_reply(w), 0 }
