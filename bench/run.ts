@@ -90,7 +90,7 @@ async function selectRuns(scenarios: Scenario[]): Promise<RunDef[]> {
 /**
  * The rounds: the 4 x 32 family, the 16 x 1 family (with HTTP/1.1's 16 connections) and the durable
  * writes against etcd, in an order reversed every other round, each family rotated every round; then
- * raw EVALSHA and the half-rate run.
+ * raw writes (T6) and the half-rate run.
  */
 async function runRounds(defs: RunDef[]): Promise<void> {
   const families = [
