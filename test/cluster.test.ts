@@ -1,6 +1,7 @@
 // The whole contract suite and the watch suite on a real three-master Redis
 // Cluster: every script touches one slot (the default scope's included),
 // and two instances on the cluster see each other's writes and events.
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startCluster, type TestCluster } from "./support/cluster.js";
 import { contractSuite } from "./support/contract-suite.js";
@@ -57,6 +58,33 @@ it("really runs on the cluster", async () => {
   try {
     const ready = await fetch(`${server.url}/readyz`);
     expect(await ready.json()).toEqual({ status: "ok", store: "redis-cluster" });
+  } finally {
+    await server.close();
+  }
+});
+
+it("loads its functions library again on every master that forgot it (FUNCTION FLUSH), and writes to every shard go on", async () => {
+  const server = await start();
+  try {
+    const sdk = createSettingsSdk(makeTransport(server.url, "grpc"));
+    const masters = await cluster.masters();
+    // One session on each master, so each forgotten library is met by a write.
+    const byMaster = new Map<number, string>();
+    for (let i = 0; i < 200 && byMaster.size < masters.length; i++) {
+      const id = `flushed-${i}-${Date.now()}`;
+      const port = await cluster.masterOf(`{s:${id}}`);
+      if (!byMaster.has(port)) byMaster.set(port, id);
+    }
+    expect(byMaster.size).toBe(masters.length);
+    const ids = [...byMaster.values()];
+    for (const id of ids) await sdk.sessions.create({ sessionId: id });
+    for (const port of masters) {
+      const node = new Redis(port, "127.0.0.1");
+      await node.call("FUNCTION", "FLUSH");
+      node.disconnect();
+    }
+    for (const id of ids) expect((await sdk.session(id).settings.set("n", 1)).revision).toBe(1n);
+    for (const id of ids) expect(await sdk.session(id).settings.getKey("n")).toMatchObject({ found: true, value: 1 });
   } finally {
     await server.close();
   }

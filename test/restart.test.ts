@@ -60,14 +60,15 @@ it.each(durable)("keeps data, revisions, history, tombstones and system sessions
   }
 });
 
-it("reloads its scripts by itself when Redis has forgotten them (NOSCRIPT)", async () => {
+it("reloads its functions library by itself when Redis has forgotten it (FUNCTION FLUSH)", async () => {
   const server = await startTestServer({ backend: "redis", redisUrl: redis.url });
   try {
     const c = server.clients("grpc");
     const sessionId = `noscript-${randomUUID()}`;
     await c.sessions.createSession({ sessionId });
     const raw = new Redis(redis.url);
-    await raw.script("FLUSH");
+    await raw.call("FUNCTION", "FLUSH");
+    expect(await raw.call("FUNCTION", "LIST")).toEqual([]);
     raw.disconnect();
     const res = await c.settings.setSettings({ sessionId, update: { case: "path", value: { path: "a.b", value: { kind: { case: "numberValue", value: 1 } } } } });
     expect(res.revision).toBe(1n);

@@ -21,8 +21,10 @@ export interface RunRecord {
   ticks: number;
   otherCore0Pct: number;
   redisUs?: number;
-  /** raw EVALSHA: the client process's CPU per call. */
+  /** raw writes: the client process's CPU per call. */
   clientUs?: number;
+  /** raw writes: Redis's µs per FCALL of the write function (INFO commandstats). */
+  scriptUs?: number;
   changedPct?: number;
   /** grpc-load: its own CPU use, % of core 1. */
   loadBusyPct?: number;

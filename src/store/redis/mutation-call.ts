@@ -1,5 +1,5 @@
 // The script and arguments of one mutation, shared by the Redis store and the
-// benchmark's raw-EVALSHA scenario.
+// benchmark's raw-write scenario.
 import type { Config } from "../../config.js";
 import { mutationFingerprint } from "../../domain/fingerprint.js";
 import { canonicalJson } from "../../domain/json.js";

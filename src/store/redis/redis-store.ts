@@ -126,7 +126,7 @@ export class RedisStore implements Store {
     this.schemas = new RedisSchemaRegistry(redis, this.keys, this.feeds, config, read, write);
   }
 
-  /** Connects, registers the scripts, claims the dataset identity and seeds the default tuple. */
+  /** Connects, claims the dataset identity, loads the functions library (./scripts.ts) and seeds the default tuple. */
   static async connect(config: RedisConfig, { now = () => new Date(), log }: { now?: () => Date; log?: Logger } = {}): Promise<RedisStore> {
     const client = createRedisClient(config);
     client.on("error", () => {
@@ -146,6 +146,7 @@ export class RedisStore implements Store {
     );
     if (log) logConnection(client, describeRedis(config), log);
     const store = new RedisStore(registerScripts(client), config, dataset, now, log);
+    await store.run(store.budget("write"), () => store.redis.loadFunctions());
     const d = keys.defaults();
     const seed = config.seedDefaults;
     await store.run(store.budget("write"), () => store.redis.seedDefaults(d.tuple, seed.approvalPolicy, seed.networkAccess, seed.filesystemSandbox));
@@ -293,7 +294,7 @@ export class RedisStore implements Store {
     this.expectOk(reply, { ...ref, ifRevision: options.ifRevision, requestId: options.requestId, issues });
     const result: MutationResult = {
       changed: reply[1] === 1,
-      revision: BigInt(reply[2] as number | string),
+      revision: BigInt(reply[2] as string),
       removed: reply[3] === 1,
     };
     if (typeof reply[4] === "string") result.value = JSON.parse(reply[4]) as JsonValue;
@@ -406,7 +407,7 @@ export class RedisStore implements Store {
       shards.map(async (shard) => {
         const feed = this.feeds.named(shard);
         if (!feed) throw errors.unavailable(`the change feed has no shard ${JSON.stringify(shard)} now (Redis Cluster's slots moved): list again`);
-        const [newest, oldestId, entries] = (await this.run(budget, () => this.redis.readFeed(feed.seq, feed.log, from.toString(), count))) as [string, string | false, StreamEntry[]];
+        const [newest, oldestId, entries] = (await this.run(budget, () => this.redis.readFeed(feed.seq, feed.log, from.toString(), count, this.config.feedLimit))) as [string, string | false, StreamEntry[]];
         const last = BigInt(newest);
         return { shard, from, newest: last, oldest: oldestId ? revisionOf(oldestId) : last + 1n, entries };
       }),
@@ -465,7 +466,7 @@ export class RedisStore implements Store {
   private async readHistory(ref: ScopeRef, mode: "since" | "before", revision: string, count: number) {
     const budget = this.budget("read");
     const k = await this.target(ref, budget);
-    const reply = await this.run(budget, () => this.redis.readHistory(k.meta, k.tuple, k.history, checkFlag(ref), mode, revision, count));
+    const reply = await this.run(budget, () => this.redis.readHistory(k.meta, k.tuple, k.history, checkFlag(ref), mode, revision, count, this.config.historyLimit));
     this.expectOk(reply, ref);
     return reply;
   }

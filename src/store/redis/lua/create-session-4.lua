@@ -27,7 +27,7 @@ end
 local feed = { seq = ARGV[11], log = ARGV[12], limit = ARGV[13], shard = ARGV[14] }
 local seq = feed_append(feed, { 'sid', ARGV[1], 'scope', 'session', 'rev', 0, 'kind', 'session_created',
   'op', 'create', 'actor', ARGV[15], 'source', ARGV[16], 'time', ARGV[3], 'changes', ARGV[17] })
-redis.call('PUBLISH', ARGV[10], '{"type":"created","sessionId":' .. json_string(ARGV[1])
-  .. ',"revision":0,"actor":' .. json_string(ARGV[15]) .. ',"source":' .. json_string(ARGV[16]) .. ',"time":' .. ARGV[3]
+redis.call('PUBLISH', ARGV[10], '{"type":"created","sessionId":' .. event_string(ARGV[1])
+  .. ',"revision":0,"actor":' .. event_string(ARGV[15]) .. ',"source":' .. event_string(ARGV[16]) .. ',"time":' .. ARGV[3]
   .. ',"changes":' .. ARGV[17] .. ',"feed":' .. feed_json(feed, seq) .. '}')
 return { 0 }

@@ -17,7 +17,7 @@ redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
 local feed = { seq = ARGV[5], log = ARGV[6], limit = ARGV[7], shard = ARGV[8] }
 local seq = feed_append(feed, { 'sid', session_id, 'scope', 'session', 'rev', revision, 'kind', 'session_deleted',
   'op', 'delete', 'actor', ARGV[3], 'source', ARGV[4], 'time', ARGV[1], 'changes', '[]' })
-redis.call('PUBLISH', ARGV[2], '{"type":"deleted","sessionId":' .. json_string(session_id) .. ',"deletedAt":' .. ARGV[1]
-  .. ',"revision":' .. revision .. ',"actor":' .. json_string(ARGV[3]) .. ',"source":' .. json_string(ARGV[4])
+redis.call('PUBLISH', ARGV[2], '{"type":"deleted","sessionId":' .. event_string(session_id) .. ',"deletedAt":' .. ARGV[1]
+  .. ',"revision":' .. revision .. ',"actor":' .. event_string(ARGV[3]) .. ',"source":' .. event_string(ARGV[4])
   .. ',"feed":' .. feed_json(feed, seq) .. '}')
 return { 0 }

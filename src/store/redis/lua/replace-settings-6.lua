@@ -4,7 +4,8 @@
 --- @include "includes/schema"
 --- @include "includes/feed"
 --- @include "includes/write"
-local e = check_preconditions()
+local w = write_frame(KEYS, ARGV)
+local e = check_preconditions(w)
 if e then return e end
-stage_replace(OP_ARGS + 1)
-return finish('replace', false, nil)
+stage_replace(w, OP_ARGS + 1)
+return finish(w, 'replace', false, nil)

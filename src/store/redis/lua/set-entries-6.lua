@@ -5,10 +5,11 @@
 --- @include "includes/schema"
 --- @include "includes/feed"
 --- @include "includes/write"
-local e = check_preconditions()
+local w = write_frame(KEYS, ARGV)
+local e = check_preconditions(w)
 if e then return e end
 local op = ARGV[OP_ARGS + 1]
 for i = OP_ARGS + 2, #ARGV, 2 do
-  stage_setting(ARGV[i], redis.call('HGET', settings_key, ARGV[i]) or nil, ARGV[i + 1])
+  stage_setting(w, ARGV[i], redis.call('HGET', w.settings_key, ARGV[i]) or nil, ARGV[i + 1])
 end
-return finish(op, false, op == 'set' and ARGV[OP_ARGS + 2] or nil)
+return finish(w, op, false, op == 'set' and ARGV[OP_ARGS + 3] or nil)

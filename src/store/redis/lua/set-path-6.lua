@@ -8,18 +8,23 @@
 --- @include "includes/schema"
 --- @include "includes/feed"
 --- @include "includes/write"
-local e = check_preconditions()
+local w = write_frame(KEYS, ARGV)
+local e = check_preconditions(w)
 if e then return e end
 local path_op, key = ARGV[OP_ARGS + 1], ARGV[OP_ARGS + 3]
-local segments, all = {}, { json_string(key) }
+local segments, all = {}, { event_string(key) }
 for i = OP_ARGS + 4, #ARGV do
   segments[#segments + 1] = ARGV[i]
-  all[#all + 1] = json_string(ARGV[i])
+  all[#all + 1] = event_string(ARGV[i])
 end
-local before = redis.call('HGET', settings_key, key) or nil
+local before = redis.call('HGET', w.settings_key, key) or nil
 local top = nil
 if before then top = json_decode(before) end
 local after, removed = apply_path(top, segments, 1, path_op, json_decode(ARGV[OP_ARGS + 2]))
-if after ~= top then stage_setting(key, before, after ~= nil and json_encode(after) or nil) end
+local value = before
+if after ~= top then
+  value = after ~= nil and json_encode(after) or nil
+  stage_setting(w, key, before, value)
+end
 local path_json = '{"segments":[' .. table.concat(all, ',') .. '],"op":"' .. path_op .. '"}'
-return finish('path', removed, key, path_json)
+return finish(w, 'path', removed, value, path_json)

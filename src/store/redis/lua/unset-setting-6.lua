@@ -4,8 +4,9 @@
 --- @include "includes/schema"
 --- @include "includes/feed"
 --- @include "includes/write"
-local e = check_preconditions()
+local w = write_frame(KEYS, ARGV)
+local e = check_preconditions(w)
 if e then return e end
 local key = ARGV[OP_ARGS + 1]
-stage_setting(key, redis.call('HGET', settings_key, key) or nil, nil)
-return finish('unset', #changes > 0, nil)
+stage_setting(w, key, redis.call('HGET', w.settings_key, key) or nil, nil)
+return finish(w, 'unset', #w.changes > 0, nil)

@@ -19,144 +19,165 @@
 --       field's claim key, 27 this write's token, 28 claim it on a loss
 --       (1/0), 29 how long a claim holds (ms) (includes/schema.lua), 30.. the
 --       operation's own.
-local meta_key, tuple_key, settings_key, history_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local requests_key, request_order_key = KEYS[5], KEYS[6]
-local if_revision, now, actor, source = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local history_bound, channel = ARGV[6], ARGV[7]
-local max_keys, max_bytes = tonumber(ARGV[8]), tonumber(ARGV[9])
-local want_settings, scope, session_id = ARGV[10] == '1', ARGV[11], ARGV[12]
-local claimed_actor, request_id, fingerprint = ARGV[13], ARGV[14], ARGV[15]
-local request_limit = tonumber(ARGV[16])
-local feed = { seq = ARGV[17], log = ARGV[18], limit = ARGV[19], shard = ARGV[20] }
 local OP_ARGS = 29
 
+-- One write's frame and staged changes, read from its KEYS and ARGV.
+-- Staged changes: { kind, key, before JSON or nil, after JSON or nil }.
+local function write_frame(KEYS, ARGV)
+  return {
+    argv = ARGV,
+    meta_key = KEYS[1], tuple_key = KEYS[2], settings_key = KEYS[3], history_key = KEYS[4],
+    requests_key = KEYS[5], request_order_key = KEYS[6],
+    if_revision = ARGV[2], now = ARGV[3], actor = ARGV[4], source = ARGV[5],
+    history_bound = ARGV[6], channel = ARGV[7],
+    max_keys = ARGV[8], max_bytes = ARGV[9],
+    want_settings = ARGV[10] == '1', scope = ARGV[11], session_id = ARGV[12],
+    claimed_actor = ARGV[13], request_id = ARGV[14], fingerprint = ARGV[15],
+    request_limit = ARGV[16],
+    feed = { seq = ARGV[17], log = ARGV[18], limit = ARGV[19], shard = ARGV[20] },
+    changes = {}, tuple_writes = {}, key_delta = 0, byte_delta = 0,
+  }
+end
 
-local function map_reply()
-  if want_settings then return redis.call('HGETALL', settings_key) end
+local function map_reply(w)
+  if w.want_settings then return redis.call('HGETALL', w.settings_key) end
   return false
 end
 
 -- Session state, then a remembered request id (answered as it was first
 -- time), then compare-and-set, then the schemas (includes/schema.lua).
--- Answers an early reply, or nil to go on.
-local function check_preconditions()
+-- Answers an early reply, or nil to go on. Reads the tuple's revision and
+-- bytes once, for commit.
+local function check_preconditions(w)
+  local ARGV = w.argv
   if ARGV[1] == '1' then
-    local e = check_session(meta_key)
+    local e = check_session(w.meta_key)
     if e then return e end
   end
-  if request_id ~= '' then
-    local seen = redis.call('HGET', requests_key, request_id)
+  if w.request_id ~= '' then
+    local seen = redis.call('HGET', w.requests_key, w.request_id)
     if seen then
       local r = cjson.decode(seen)
-      if r[1] ~= fingerprint then return { E.REQUEST_REUSED } end
-      return { 0, r[2], r[3], r[4], r[5] or false, map_reply(), 1 }
+      if r[1] ~= w.fingerprint then return { E.REQUEST_REUSED } end
+      return { 0, r[2], r[3], r[4], r[5] or false, map_reply(w), 1 }
     end
   end
-  local current = redis.call('HGET', tuple_key, 'revision') or '0'
-  if if_revision ~= '' and if_revision ~= current then return { E.CONFLICT, current } end
-  return check_schema(ARGV[21], ARGV[22], ARGV[23], settings_key, ARGV[24], ARGV[25], { ARGV[26], ARGV[27], ARGV[28], ARGV[29] })
+  local t = redis.call('HMGET', w.tuple_key, 'revision', 'bytes')
+  w.revision, w.bytes = t[1] or '0', tonumber(t[2] or '0')
+  if w.if_revision ~= '' and w.if_revision ~= w.revision then return { E.CONFLICT, w.revision } end
+  return check_schema(ARGV[21], ARGV[22], ARGV[23], w.settings_key, ARGV[24], ARGV[25], { ARGV[26], ARGV[27], ARGV[28], ARGV[29] })
 end
 
--- Staged changes: { kind, key, before JSON or nil, after JSON or nil }.
-local changes, tuple_writes = {}, {}
-local key_delta, byte_delta = 0, 0
-
-local function stage_setting(key, before, after)
+local function stage_setting(w, key, before, after)
   if before == after then return end
-  changes[#changes + 1] = { 'setting', key, before, after }
-  if before then key_delta, byte_delta = key_delta - 1, byte_delta - #key - #before end
-  if after then key_delta, byte_delta = key_delta + 1, byte_delta + #key + #after end
+  w.changes[#w.changes + 1] = { 'setting', key, before, after }
+  if before then w.key_delta, w.byte_delta = w.key_delta - 1, w.byte_delta - #key - #before end
+  if after then w.key_delta, w.byte_delta = w.key_delta + 1, w.byte_delta + #key + #after end
 end
 
-local function stage_control(name, raw)
-  local old = redis.call('HGET', tuple_key, name) or nil
+local function stage_control(w, name, raw)
+  local old = redis.call('HGET', w.tuple_key, name) or nil
   if old == raw then return end
-  changes[#changes + 1] = { 'control', name, old and json_string(old) or 'null', raw and json_string(raw) or 'null' }
-  tuple_writes[#tuple_writes + 1] = { name, raw }
+  w.changes[#w.changes + 1] = { 'control', name, old and event_string(old) or 'null', raw and event_string(raw) or 'null' }
+  w.tuple_writes[#w.tuple_writes + 1] = { name, raw }
 end
 
 -- Stages making the map exactly the key/JSON pairs in ARGV[first..]: every
 -- key of either side, in byte order.
-local function stage_replace(first)
+local function stage_replace(w, first)
+  local ARGV = w.argv
   local wanted, keys = {}, {}
   for i = first, #ARGV, 2 do
     wanted[ARGV[i]] = ARGV[i + 1]
     keys[#keys + 1] = ARGV[i]
   end
-  local current = redis.call('HGETALL', settings_key)
+  local current = redis.call('HGETALL', w.settings_key)
   local have = {}
   for i = 1, #current, 2 do
     have[current[i]] = current[i + 1]
     if wanted[current[i]] == nil then keys[#keys + 1] = current[i] end
   end
   table.sort(keys, byte_less)
-  for _, key in ipairs(keys) do stage_setting(key, have[key], wanted[key]) end
+  for _, key in ipairs(keys) do stage_setting(w, key, have[key], wanted[key]) end
 end
 
 -- A write may not grow the map past a limit; shrinking is always allowed.
-local function check_limits()
-  if key_delta > 0 and redis.call('HLEN', settings_key) + key_delta > max_keys then
+local function check_limits(w)
+  if w.key_delta > 0 and redis.call('HLEN', w.settings_key) + w.key_delta > tonumber(w.max_keys) then
     return { E.TOO_MANY_KEYS }
   end
-  if byte_delta > 0 and tonumber(redis.call('HGET', tuple_key, 'bytes') or '0') + byte_delta > max_bytes then
+  if w.byte_delta > 0 and w.bytes + w.byte_delta > tonumber(w.max_bytes) then
     return { E.TOO_MANY_BYTES }
   end
   return nil
 end
 
-local function commit(op, path_json)
-  for _, c in ipairs(changes) do
+-- The settings hash's writes as one HSET and one HDEL, the tuple's as one
+-- HSET (revision, updatedAt, bytes, controls) and one HDEL of a cleared control.
+local function apply_staged(w, revision)
+  local set, del = {}, {}
+  for _, c in ipairs(w.changes) do
     if c[1] == 'setting' then
-      if c[4] then redis.call('HSET', settings_key, c[2], c[4]) else redis.call('HDEL', settings_key, c[2]) end
+      if c[4] then set[#set + 1] = c[2]; set[#set + 1] = c[4] else del[#del + 1] = c[2] end
     end
   end
-  for _, w in ipairs(tuple_writes) do
-    if w[2] then redis.call('HSET', tuple_key, w[1], w[2]) else redis.call('HDEL', tuple_key, w[1]) end
+  -- unpack() has a C-stack bound, so large maps go in batches.
+  for i = 1, #set, 400 do redis.call('HSET', w.settings_key, unpack(set, i, math.min(i + 399, #set))) end
+  for i = 1, #del, 200 do redis.call('HDEL', w.settings_key, unpack(del, i, math.min(i + 199, #del))) end
+  local tuple = { 'revision', revision, 'updatedAt', w.now, 'bytes', w.bytes + w.byte_delta }
+  for _, t in ipairs(w.tuple_writes) do
+    if t[2] then tuple[#tuple + 1] = t[1]; tuple[#tuple + 1] = t[2] else redis.call('HDEL', w.tuple_key, t[1]) end
   end
-  if byte_delta ~= 0 then redis.call('HINCRBY', tuple_key, 'bytes', byte_delta) end
-  redis.call('HSET', tuple_key, 'updatedAt', now)
-  local revision = redis.call('HINCRBY', tuple_key, 'revision', 1)
+  redis.call('HSET', w.tuple_key, unpack(tuple))
+end
+
+-- The new revision is formatted once (Lua formats a number with sprintf each
+-- time it is concatenated or passed to a command).
+local function commit(w, op, path_json)
+  local revision = tostring(tonumber(w.revision) + 1)
+  apply_staged(w, revision)
   local parts = {}
-  for i, c in ipairs(changes) do
-    parts[i] = '{"kind":"' .. c[1] .. '","key":' .. json_string(c[2])
+  for i, c in ipairs(w.changes) do
+    parts[i] = '{"kind":"' .. c[1] .. '","key":' .. event_string(c[2])
       .. (c[3] and (',"before":' .. c[3]) or '') .. (c[4] and (',"after":' .. c[4]) or '') .. '}'
   end
   local changes_json = '[' .. table.concat(parts, ',') .. ']'
-  local entry = { 'op', op, 'actor', actor, 'source', source, 'time', now, 'changes', changes_json }
+  local claimed_actor = w.claimed_actor
+  local entry = { 'op', op, 'actor', w.actor, 'source', w.source, 'time', w.now, 'changes', changes_json }
   if claimed_actor ~= '' then entry[#entry + 1] = 'claimedActor'; entry[#entry + 1] = claimed_actor end
   if path_json then entry[#entry + 1] = 'path'; entry[#entry + 1] = path_json end
-  redis.call('XADD', history_key, 'MAXLEN', history_bound, revision .. '-0', unpack(entry))
+  history_append(w.history_key, w.history_bound, revision, entry)
   local kind = op == 'controls' and 'controls' or 'settings'
-  local seq = feed_append(feed, { 'sid', session_id, 'scope', scope, 'rev', revision, 'kind', kind, unpack(entry) })
-  redis.call('PUBLISH', channel, '{"type":"change","scope":"' .. scope .. '","sessionId":' .. json_string(session_id)
-    .. ',"revision":' .. revision .. ',"op":"' .. op .. '","actor":' .. json_string(actor)
-    .. (claimed_actor ~= '' and (',"claimedActor":' .. json_string(claimed_actor)) or '')
+  local seq = feed_append(w.feed, { 'sid', w.session_id, 'scope', w.scope, 'rev', revision, 'kind', kind, unpack(entry) })
+  redis.call('PUBLISH', w.channel, '{"type":"change","scope":"' .. w.scope .. '","sessionId":' .. event_string(w.session_id)
+    .. ',"revision":' .. revision .. ',"op":"' .. op .. '","actor":' .. event_string(w.actor)
+    .. (claimed_actor ~= '' and (',"claimedActor":' .. event_string(claimed_actor)) or '')
     .. (path_json and (',"path":' .. path_json) or '')
-    .. ',"source":' .. json_string(source) .. ',"time":' .. now .. ',"changes":' .. changes_json
-    .. ',"feed":' .. feed_json(feed, seq) .. '}')
+    .. ',"source":' .. event_string(w.source) .. ',"time":' .. w.now .. ',"changes":' .. changes_json
+    .. ',"feed":' .. feed_json(w.feed, seq) .. '}')
   return revision
 end
 
-local function remember(changed, revision, removed, value)
-  if request_id == '' then return end
-  redis.call('HSET', requests_key, request_id, cjson.encode({ fingerprint, changed, tostring(revision), removed, value or nil }))
-  redis.call('RPUSH', request_order_key, request_id)
-  while redis.call('LLEN', request_order_key) > request_limit do
-    redis.call('HDEL', requests_key, redis.call('LPOP', request_order_key))
+local function remember(w, changed, revision, removed, value)
+  if w.request_id == '' then return end
+  redis.call('HSET', w.requests_key, w.request_id, cjson.encode({ w.fingerprint, changed, tostring(revision), removed, value or nil }))
+  redis.call('RPUSH', w.request_order_key, w.request_id)
+  while redis.call('LLEN', w.request_order_key) > tonumber(w.request_limit) do
+    redis.call('HDEL', w.requests_key, redis.call('LPOP', w.request_order_key))
   end
 end
 
 -- Commits when something changed, then answers:
--- { 0, changed, revision, removed, value of value_key or false, map or false, replayed }.
-local function finish(op, removed, value_key, path_json)
-  local e = check_limits()
+-- { 0, changed, revision, removed, value or false, map or false, replayed }.
+-- `value` is the text of the key the write names after it (set and path
+-- writes; nil when absent), which the caller knows without a read.
+local function finish(w, op, removed, value, path_json)
+  local e = check_limits(w)
   if e then return e end
-  local changed = #changes > 0
+  local changed = #w.changes > 0
   local revision
-  if changed then revision = commit(op, path_json) else revision = tonumber(redis.call('HGET', tuple_key, 'revision') or '0') end
-  local value = false
-  if value_key then value = redis.call('HGET', settings_key, value_key) end
+  if changed then revision = commit(w, op, path_json) else revision = w.revision end
   local c, r = changed and 1 or 0, removed and 1 or 0
-  remember(c, revision, r, value)
-  return { 0, c, revision, r, value, map_reply(), 0 }
+  remember(w, c, revision, r, value)
+  return { 0, c, revision, r, value or false, map_reply(w), 0 }
 end
