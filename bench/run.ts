@@ -39,7 +39,8 @@ import { killAllNow, pinSelf, stopAll } from "./lib/procs.js";
 import { printReport, type Results } from "./lib/report.js";
 import { H1, S, type RunDef, type Scenario } from "./lib/scenario.js";
 import { servers, startRedis, startServer, work } from "./lib/servers.js";
-import { paired, summarize, targets } from "./lib/targets.js";
+import { allocationTarget, paired, summarize, targets } from "./lib/targets.js";
+import { allocation } from "./scenarios/alloc.js";
 import { bigMaps } from "./scenarios/big-maps.js";
 import { CPU_SCENARIOS } from "./scenarios/cpu.js";
 import { DURABLE_SCENARIOS, durableRows, durableTargets } from "./scenarios/durable.js";
@@ -107,10 +108,10 @@ async function runRounds(defs: RunDef[]): Promise<void> {
       const offset = ((round - 1) * step) % Math.max(1, fam.length);
       for (let i = 0; i < fam.length; i++) await runOne(fam[(i + offset) % fam.length]!, round);
     }
-    if (!ONLY) {
-      await runRaw(round);
-      await runHalfRate(defs.find((d) => d.key === `set-grpc@${S.id}`)!, round);
-    }
+    if (!ONLY) await runRaw(round);
+    // T7 also in a partial run that measures set-grpc.
+    const setGrpc = defs.find((d) => d.key === `set-grpc@${S.id}`);
+    if (setGrpc) await runHalfRate(setGrpc, round);
   }
 }
 
@@ -197,6 +198,11 @@ async function main(): Promise<void> {
   if (!SKIP.has("typed")) {
     log("typed settings: validation cost per write");
     results.typed = { validation: validationCost(QUICK ? 20_000 : 200_000), rows: typedRows(summary) };
+  }
+  if (!SKIP.has("alloc")) {
+    log("allocation per call (T8)");
+    results.alloc = await timed("alloc", allocation);
+    results.targets.T8 = allocationTarget(results.alloc);
   }
   if (!SKIP.has("fanout")) {
     log("watch fan-out");

@@ -3,7 +3,7 @@
 //   --profile[=<id>]     also a V8 CPU profile of the server for one scenario (default set-grpc)
 //   --rounds=N           rounds instead of 5 (full) or 1 (quick)
 //   --only=<ids>         only these scenarios (comma-separated ids; no targets then)
-//   --skip=<parts>       leave out fanout, bigmaps, durable (the etcd comparison), tracing and/or typed (schemas)
+//   --skip=<parts>       leave out fanout, bigmaps, durable (the etcd comparison), tracing, typed (schemas) and/or alloc (T8)
 import { join } from "node:path";
 
 const argv = process.argv.slice(2);
@@ -16,8 +16,8 @@ export const SKIP = new Set(argv.find((a) => a.startsWith("--skip="))?.slice("--
 
 /** Times and counts: a full run, or the quick smoke run. */
 export const BUDGET = QUICK
-  ? { rounds: 1, warmS: 0.5, runS: 0.8, cpuFloorS: 0.3, rawCalls: 15_000, watchers: 200, feedWatchers: 100, fanoutS: 2, bigReads: 3, readersPer: 2 }
-  : { rounds: 5, warmS: 1, runS: 2.5, cpuFloorS: 1.5, rawCalls: 60_000, watchers: 2000, feedWatchers: 1000, fanoutS: 10, bigReads: 10, readersPer: 10 };
+  ? { rounds: 1, warmS: 0.5, runS: 0.8, cpuFloorS: 0.3, rawCalls: 15_000, watchers: 200, feedWatchers: 100, fanoutS: 2, bigReads: 3, readersPer: 2, allocCalls: 4000 }
+  : { rounds: 5, warmS: 1, runS: 2.5, cpuFloorS: 1.5, rawCalls: 60_000, watchers: 2000, feedWatchers: 1000, fanoutS: 10, bigReads: 10, readersPer: 10, allocCalls: 20_000 };
 const roundsArg = argv.find((a) => a.startsWith("--rounds="));
 if (roundsArg) BUDGET.rounds = Number(roundsArg.split("=")[1]);
 

@@ -2,6 +2,7 @@
 // anchors, the targets, the durable writes against etcd, the embedded store,
 // the watch fan-out and the big map; and a Markdown text for the README's
 // performance section, built from the same results (performance-md.ts).
+import type { AllocResults } from "../scenarios/alloc.js";
 import { typedLines, type TypedResults } from "../scenarios/typed.js";
 import type { ProfileSummary } from "./profile.js";
 import type { LatencyStats } from "./stats.js";
@@ -98,6 +99,8 @@ export interface Results {
   tracing?: { note: string; rows: unknown[] };
   fanout?: { connect: Record<string, unknown>; sse: Record<string, unknown>; feed?: Record<string, unknown> };
   bigMaps?: Record<string, unknown>;
+  /** Allocation per call (T8): bench/scenarios/alloc.ts. */
+  alloc?: AllocResults;
   /** Typed settings: validation CPU per write, and writes with and without a schema. */
   typed?: TypedResults;
   profile?: { scenario: string; file: string; summary: ProfileSummary };

@@ -2,6 +2,7 @@
 // per-round ratio to the grpc-js anchor, and the targets T1..T7 (ratios or
 // bounds measured within the run). The durable-write targets D1..D4 are in
 // scenarios/durable.ts.
+import type { AllocResults } from "../scenarios/alloc.js";
 import { runs } from "./measure.js";
 import type { RunRecord, Summary, Target } from "./report.js";
 import { anchorKey, H1, M, S, type Scenario } from "./scenario.js";
@@ -131,4 +132,19 @@ export function targets(sum: Record<string, Summary>): Record<string, Target> {
     detail: { perRound: half.perRound, rps: h?.rps, p50Ms: h?.p50Ms, p99Ms: h?.p99Ms },
   };
   return t;
+}
+
+/** T8: JS heap bytes allocated per call (scenarios/alloc.ts). */
+export function allocationTarget(a: AllocResults): Target {
+  const set = a.setGrpc.bytesPerCall;
+  const get = a.getGrpc.bytesPerCall;
+  const kb = (x: number) => `${(x / 1024).toFixed(1)} KB`;
+  return {
+    name: "bytes allocated per SetSettings over gRPC (a change) and per GetSettings 10 keys over gRPC (Redis)",
+    measured: set,
+    shown: `${kb(set)}; GetSettings ${kb(get)}; watch delivery ${kb(a.watchDelivery.bytesPerCall)}`,
+    target: "<= 8 KB, and GetSettings <= 4 KB",
+    pass: set <= 8 * 1024 && get <= 4 * 1024,
+    detail: { ...a },
+  };
 }

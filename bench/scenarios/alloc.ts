@@ -1,0 +1,126 @@
+// T8, allocation per call: bytes the service on Redis allocates on its JS
+// heap per SetSettings over gRPC (every write a change), per GetSettings of
+// 10 keys over gRPC, and per watch delivery (Connect streaming). Garbage is
+// what makes the GC tail of T7: every byte counts, also what a scavenge
+// collects a moment later.
+//
+// How it counts (bench/child.mjs, "heap-count-start/stop"): v8.GCProfiler
+// gives used_heap_size just before and just after every GC; the bytes
+// allocated in a window are the growth between GCs (before GC i minus after
+// GC i-1) summed, plus the growth since the last GC. Only the server process
+// counts, over a run of n calls after a warm-up; off-heap memory (Buffer
+// backing stores, native HTTP/2 state) is not in it.
+//
+// A watch delivery: the same paced gRPC writes to one session, once with
+// `WATCHERS` Connect watchers on it and once with none; the difference over
+// (writes x watchers) is the cost of delivering one change to one watcher.
+import { httpRequest, until } from "../lib/clients.js";
+import { BUDGET, log } from "../lib/flags.js";
+import { drive, settle } from "../lib/measure.js";
+import { distinctSets, getFrame, PATHS } from "../lib/messages.js";
+import { start, type Proc } from "../lib/procs.js";
+import { S, type RunDef } from "../lib/scenario.js";
+import { ROOT, servers, type Server } from "../lib/servers.js";
+
+export interface AllocRow {
+  /** Calls (or deliveries) measured. */
+  calls: number;
+  bytesPerCall: number;
+  /** GCs in the window, and their pause per call. */
+  gcs: number;
+  gcUsPerCall: number;
+}
+
+export interface AllocResults {
+  method: string;
+  setGrpc: AllocRow;
+  getGrpc: AllocRow;
+  watchDelivery: AllocRow & { watchers: number; writes: number };
+}
+
+const WATCHERS = 50;
+/** Created by populate(); the fan-out runs watch it too, on servers of their own. */
+const WATCHED = "bench-watch";
+
+const def = (id: string, load: RunDef["scenario"]["load"]): RunDef => ({ key: `${id}@${S.id}`, scenario: { id, label: id, server: "redis", load, shapes: [S] }, shape: S });
+const SET = def("alloc-set", { kind: "grpc-load", path: PATHS.set, frames: distinctSets(["bench-set"]) });
+const GET = def("alloc-get", { kind: "h2load", path: PATHS.get, body: getFrame("bench-get") });
+const WATCHED_SET = def("alloc-watched-set", { kind: "grpc-load", path: PATHS.set, frames: distinctSets([WATCHED]) });
+
+interface HeapCount {
+  bytes: number;
+  gcs: number;
+  gcMs: number;
+}
+
+/** The server's JS heap allocation while `f` runs (after the server has settled from whatever came before). */
+async function counted(srv: Server, f: () => Promise<unknown>): Promise<HeapCount> {
+  await settle(srv);
+  srv.proc.send("heap-count-start");
+  await f();
+  const reply = srv.proc.nextLine("HEAP ", 10_000);
+  srv.proc.send("heap-count-stop");
+  const line = await reply;
+  const n = (k: string) => Number(new RegExp(`${k}=([\\d.]+)`).exec(line)?.[1] ?? NaN);
+  if (line.includes("error")) throw new Error(`${srv.proc.name}: ${line}`);
+  return { bytes: n("bytes"), gcs: n("gcs"), gcMs: n("gcMs") };
+}
+
+const row = (h: HeapCount, calls: number): AllocRow => ({ calls, bytesPerCall: Math.round(h.bytes / calls), gcs: h.gcs, gcUsPerCall: +((1000 * h.gcMs) / calls).toFixed(2) });
+
+/** n calls of `d` as fast as the shape allows, after a warm-up. */
+async function perCall(srv: Server, d: RunDef, n: number): Promise<AllocRow> {
+  await drive(d, { durationS: BUDGET.warmS, timeoutMs: 60_000 });
+  let calls = 0;
+  const h = await counted(srv, async () => {
+    calls = (await drive(d, { n, timeoutMs: 120_000 })).calls;
+  });
+  return row(h, calls);
+}
+
+async function watchStreams(url: string): Promise<number> {
+  const r = await httpRequest(`${url}/metrics`);
+  let n = 0;
+  for (const m of r.body.matchAll(/^settings_watch_streams\{[^}]*\} (\d+)$/gm)) n += Number(m[1]);
+  return n;
+}
+
+/** Paced writes to the watched session with `watchers` open, then with none: bytes per delivery. */
+async function perDelivery(srv: Server, writes: number): Promise<AllocResults["watchDelivery"]> {
+  const paced = () => drive(WATCHED_SET, { n: writes, rps: 200, timeoutMs: 120_000 });
+  await drive(WATCHED_SET, { durationS: BUDGET.warmS, timeoutMs: 60_000 });
+  const client: Proc = await start("watchers-alloc", [process.execPath, "bench/watchers.mjs", srv.url, WATCHED, String(WATCHERS), "connect", "2", "250"], { core: 1, cwd: ROOT });
+  let watched: HeapCount;
+  try {
+    await client.nextLine("CREATED", 60_000);
+    await paced(); // the watchers' own warm-up
+    watched = await counted(srv, paced);
+    const open = await watchStreams(srv.url);
+    if (open < WATCHERS) throw new Error(`alloc: ${open} of ${WATCHERS} watch streams still open after the writes`);
+  } finally {
+    client.child.stdin!.end();
+    await client.exited;
+  }
+  await until("the watch streams to close", async () => (await watchStreams(srv.url)) === 0, 20_000);
+  const alone = await counted(srv, paced);
+  const deliveries = writes * WATCHERS;
+  return { ...row({ bytes: watched.bytes - alone.bytes, gcs: watched.gcs, gcMs: watched.gcMs - alone.gcMs }, deliveries), watchers: WATCHERS, writes };
+}
+
+export async function allocation(): Promise<AllocResults> {
+  const srv = servers.get("redis");
+  if (!srv) throw new Error("alloc: the service on Redis is not running");
+  const n = BUDGET.allocCalls;
+  const out: AllocResults = {
+    method: "JS heap bytes allocated in the server (v8.GCProfiler: growth of used_heap_size between GCs, so collected garbage counts) / calls, after a warm-up",
+    setGrpc: await perCall(srv, SET, n),
+    getGrpc: await perCall(srv, GET, n),
+    watchDelivery: await perDelivery(srv, Math.round(n / 20)),
+  };
+  const kb = (x: number) => `${(x / 1024).toFixed(1)} KB`;
+  log(
+    `  allocation per call: SetSettings ${kb(out.setGrpc.bytesPerCall)}, GetSettings 10 keys ${kb(out.getGrpc.bytesPerCall)}, ` +
+      `watch delivery ${kb(out.watchDelivery.bytesPerCall)} (${WATCHERS} watchers x ${out.watchDelivery.writes} writes)`,
+  );
+  return out;
+}
