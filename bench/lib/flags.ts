@@ -1,6 +1,7 @@
 // The command line of `npm run bench`, and where the run prints.
 //   --quick              one short round (CI's smoke run)
 //   --profile[=<id>]     also a V8 CPU profile of the server for one scenario (default set-grpc)
+//   --heap-prof          also a sampling heap profile of each T8 window (results/heap-*.heapprofile)
 //   --rounds=N           rounds instead of 5 (full) or 1 (quick)
 //   --only=<ids>         only these scenarios (comma-separated ids; no targets then)
 //   --skip=<parts>       leave out fanout, bigmaps, durable (the etcd comparison), tracing, typed (schemas) and/or alloc (T8)
@@ -11,6 +12,7 @@ const argv = process.argv.slice(2);
 export const QUICK = argv.includes("--quick");
 const profileArg = argv.find((a) => a === "--profile" || a.startsWith("--profile="));
 export const PROFILE = profileArg === undefined ? undefined : profileArg.includes("=") ? profileArg.slice("--profile=".length) : "set-grpc";
+export const HEAP_PROF = argv.includes("--heap-prof");
 export const ONLY = argv.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",");
 export const SKIP = new Set(argv.find((a) => a.startsWith("--skip="))?.slice("--skip=".length).split(",") ?? []);
 

@@ -15,9 +15,11 @@
 // `WATCHERS` Connect watchers on it and once with none; the difference over
 // (writes x watchers) is the cost of delivering one change to one watcher.
 import { httpRequest, until } from "../lib/clients.js";
-import { BUDGET, log } from "../lib/flags.js";
+import { join } from "node:path";
+import { BUDGET, HEAP_PROF, log, RESULTS } from "../lib/flags.js";
+import { summarizeHeapProfile } from "../lib/heap-profile.js";
 import { drive, settle } from "../lib/measure.js";
-import { distinctSets, getFrame, PATHS } from "../lib/messages.js";
+import { distinctSets, getFrame, noopFrame, PATHS } from "../lib/messages.js";
 import { start, type Proc } from "../lib/procs.js";
 import { S, type RunDef } from "../lib/scenario.js";
 import { ROOT, servers, type Server } from "../lib/servers.js";
@@ -33,6 +35,10 @@ export interface AllocRow {
 
 export interface AllocResults {
   method: string;
+  /** The floor every gRPC call pays here (Node's HTTP/2 stream, the interceptors): BenchService/Noop. */
+  noopGrpc: AllocRow;
+  /** Anchor A, a bare node:http2 gRPC no-op: what Node's HTTP/2 layer allocates per call, below any code of ours. */
+  bareNoop: AllocRow;
   setGrpc: AllocRow;
   getGrpc: AllocRow;
   watchDelivery: AllocRow & { watchers: number; writes: number };
@@ -44,6 +50,8 @@ const WATCHED = "bench-watch";
 
 const def = (id: string, load: RunDef["scenario"]["load"]): RunDef => ({ key: `${id}@${S.id}`, scenario: { id, label: id, server: "redis", load, shapes: [S] }, shape: S });
 const SET = def("alloc-set", { kind: "grpc-load", path: PATHS.set, frames: distinctSets(["bench-set"]) });
+const BARE = { ...def("alloc-bare", { kind: "h2load", path: PATHS.noop, body: noopFrame }), scenario: { id: "alloc-bare", label: "alloc-bare", server: "bare" as const, load: { kind: "h2load" as const, path: PATHS.noop, body: noopFrame }, shapes: [S] } };
+const NOOP = def("alloc-noop", { kind: "h2load", path: PATHS.noop, body: noopFrame });
 const GET = def("alloc-get", { kind: "h2load", path: PATHS.get, body: getFrame("bench-get") });
 const WATCHED_SET = def("alloc-watched-set", { kind: "grpc-load", path: PATHS.set, frames: distinctSets([WATCHED]) });
 
@@ -54,10 +62,19 @@ interface HeapCount {
 }
 
 /** The server's JS heap allocation while `f` runs (after the server has settled from whatever came before). */
-async function counted(srv: Server, f: () => Promise<unknown>): Promise<HeapCount> {
+async function counted(srv: Server, f: () => Promise<unknown>, name: string): Promise<HeapCount> {
   await settle(srv);
+  if (HEAP_PROF) srv.proc.send("alloc-start");
   srv.proc.send("heap-count-start");
   await f();
+  if (HEAP_PROF) {
+    const file = join(RESULTS, `heap-${name}.heapprofile`);
+    const written = srv.proc.nextLine("ALLOC ", 30_000);
+    srv.proc.send(`alloc-stop ${file}`);
+    await written;
+    const s = summarizeHeapProfile(file, 25);
+    log(`  ${file}: top self\n${s.self.map((x) => `    ${x.pct.toFixed(1).padStart(5)} % ${x.frame}`).join("\n")}`);
+  }
   const reply = srv.proc.nextLine("HEAP ", 10_000);
   srv.proc.send("heap-count-stop");
   const line = await reply;
@@ -72,9 +89,13 @@ const row = (h: HeapCount, calls: number): AllocRow => ({ calls, bytesPerCall: M
 async function perCall(srv: Server, d: RunDef, n: number): Promise<AllocRow> {
   await drive(d, { durationS: BUDGET.warmS, timeoutMs: 60_000 });
   let calls = 0;
-  const h = await counted(srv, async () => {
-    calls = (await drive(d, { n, timeoutMs: 120_000 })).calls;
-  });
+  const h = await counted(
+    srv,
+    async () => {
+      calls = (await drive(d, { n, timeoutMs: 120_000 })).calls;
+    },
+    d.scenario.id,
+  );
   return row(h, calls);
 }
 
@@ -94,7 +115,7 @@ async function perDelivery(srv: Server, writes: number): Promise<AllocResults["w
   try {
     await client.nextLine("CREATED", 60_000);
     await paced(); // the watchers' own warm-up
-    watched = await counted(srv, paced);
+    watched = await counted(srv, paced, "alloc-watched");
     const open = await watchStreams(srv.url);
     if (open < WATCHERS) throw new Error(`alloc: ${open} of ${WATCHERS} watch streams still open after the writes`);
   } finally {
@@ -102,7 +123,7 @@ async function perDelivery(srv: Server, writes: number): Promise<AllocResults["w
     await client.exited;
   }
   await until("the watch streams to close", async () => (await watchStreams(srv.url)) === 0, 20_000);
-  const alone = await counted(srv, paced);
+  const alone = await counted(srv, paced, "alloc-unwatched");
   const deliveries = writes * WATCHERS;
   return { ...row({ bytes: watched.bytes - alone.bytes, gcs: watched.gcs, gcMs: watched.gcMs - alone.gcMs }, deliveries), watchers: WATCHERS, writes };
 }
@@ -113,13 +134,15 @@ export async function allocation(): Promise<AllocResults> {
   const n = BUDGET.allocCalls;
   const out: AllocResults = {
     method: "JS heap bytes allocated in the server (v8.GCProfiler: growth of used_heap_size between GCs, so collected garbage counts) / calls, after a warm-up",
+    bareNoop: await perCall(servers.get("bare")!, BARE, n),
+    noopGrpc: await perCall(srv, NOOP, n),
     setGrpc: await perCall(srv, SET, n),
     getGrpc: await perCall(srv, GET, n),
     watchDelivery: await perDelivery(srv, Math.round(n / 20)),
   };
   const kb = (x: number) => `${(x / 1024).toFixed(1)} KB`;
   log(
-    `  allocation per call: SetSettings ${kb(out.setGrpc.bytesPerCall)}, GetSettings 10 keys ${kb(out.getGrpc.bytesPerCall)}, ` +
+    `  allocation per call: bare node:http2 no-op ${kb(out.bareNoop.bytesPerCall)}, Noop ${kb(out.noopGrpc.bytesPerCall)}, SetSettings ${kb(out.setGrpc.bytesPerCall)}, GetSettings 10 keys ${kb(out.getGrpc.bytesPerCall)}, ` +
       `watch delivery ${kb(out.watchDelivery.bytesPerCall)} (${WATCHERS} watchers x ${out.watchDelivery.writes} writes)`,
   );
   return out;
