@@ -10,10 +10,12 @@
 //           has already collected) and write the .heapprofile, "ALLOC <file>";
 //           "snapshot <file>" writes a heap snapshot, "SNAPSHOT <file>";
 //           "heap-count-start" / "heap-count-stop" count every byte allocated
-//           on the JS heap in between, "HEAP bytes=<n> gcs=<n> gcMs=<ms>":
+//           on the JS heap in between, "HEAP bytes=<n> gcs=<n> gcMs=<ms> ...":
 //           used_heap_size just before each GC minus just after the one
 //           before (v8.GCProfiler), plus the growth since the last, so what
-//           scavenges and mark-compacts collect is counted too
+//           scavenges and mark-compacts collect is counted too; also the
+//           mark-compacts among the GCs, the longest pause, and the heap used
+//           after the last GC
 //   exit    when stdin closes (the driver is gone, whatever killed it), or on
 //           SIGINT/SIGTERM, after `close` (a --cpu-prof profile is written on
 //           a normal exit only)
@@ -33,14 +35,18 @@ function heapCountStop() {
   let bytes = 0;
   let after = heapCount.used;
   let gcUs = 0;
+  let maxUs = 0;
+  let markCompacts = 0;
   for (const s of statistics) {
     bytes += s.beforeGC.heapStatistics.usedHeapSize - after;
     after = s.afterGC.heapStatistics.usedHeapSize;
     gcUs += s.cost;
+    maxUs = Math.max(maxUs, s.cost);
+    if (s.gcType === "MarkSweepCompact") markCompacts++;
   }
   bytes += getHeapStatistics().used_heap_size - after;
   heapCount = undefined;
-  return `HEAP bytes=${bytes} gcs=${statistics.length} gcMs=${(gcUs / 1000).toFixed(1)}`;
+  return `HEAP bytes=${bytes} gcs=${statistics.length} gcMs=${(gcUs / 1000).toFixed(1)} markCompacts=${markCompacts} maxGcMs=${(maxUs / 1000).toFixed(1)} heapAfter=${after}`;
 }
 
 export function announce(name, port, close = async () => {}) {

@@ -31,6 +31,11 @@ export interface AllocRow {
   /** GCs in the window, and their pause per call. */
   gcs: number;
   gcUsPerCall: number;
+  /** Of those GCs, the mark-compacts (T7's tail), and the longest pause of any. */
+  markCompacts: number;
+  maxGcMs: number;
+  /** The JS heap in use after the window's last GC. */
+  heapAfterMb: number;
 }
 
 export interface AllocResults {
@@ -59,6 +64,9 @@ interface HeapCount {
   bytes: number;
   gcs: number;
   gcMs: number;
+  markCompacts: number;
+  maxGcMs: number;
+  heapAfter: number;
 }
 
 /** The server's JS heap allocation while `f` runs (after the server has settled from whatever came before). */
@@ -80,10 +88,18 @@ async function counted(srv: Server, f: () => Promise<unknown>, name: string): Pr
   const line = await reply;
   const n = (k: string) => Number(new RegExp(`${k}=([\\d.]+)`).exec(line)?.[1] ?? NaN);
   if (line.includes("error")) throw new Error(`${srv.proc.name}: ${line}`);
-  return { bytes: n("bytes"), gcs: n("gcs"), gcMs: n("gcMs") };
+  return { bytes: n("bytes"), gcs: n("gcs"), gcMs: n("gcMs"), markCompacts: n("markCompacts"), maxGcMs: n("maxGcMs"), heapAfter: n("heapAfter") };
 }
 
-const row = (h: HeapCount, calls: number): AllocRow => ({ calls, bytesPerCall: Math.round(h.bytes / calls), gcs: h.gcs, gcUsPerCall: +((1000 * h.gcMs) / calls).toFixed(2) });
+const row = (h: HeapCount, calls: number): AllocRow => ({
+  calls,
+  bytesPerCall: Math.round(h.bytes / calls),
+  gcs: h.gcs,
+  gcUsPerCall: +((1000 * h.gcMs) / calls).toFixed(2),
+  markCompacts: h.markCompacts,
+  maxGcMs: h.maxGcMs,
+  heapAfterMb: +(h.heapAfter / 2 ** 20).toFixed(1),
+});
 
 /** n calls of `d` as fast as the shape allows, after a warm-up. */
 async function perCall(srv: Server, d: RunDef, n: number): Promise<AllocRow> {
@@ -125,7 +141,7 @@ async function perDelivery(srv: Server, writes: number): Promise<AllocResults["w
   await until("the watch streams to close", async () => (await watchStreams(srv.url)) === 0, 20_000);
   const alone = await counted(srv, paced, "alloc-unwatched");
   const deliveries = writes * WATCHERS;
-  return { ...row({ bytes: watched.bytes - alone.bytes, gcs: watched.gcs, gcMs: watched.gcMs - alone.gcMs }, deliveries), watchers: WATCHERS, writes };
+  return { ...row({ ...watched, bytes: watched.bytes - alone.bytes, gcMs: watched.gcMs - alone.gcMs }, deliveries), watchers: WATCHERS, writes };
 }
 
 export async function allocation(): Promise<AllocResults> {
