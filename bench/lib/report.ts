@@ -2,7 +2,7 @@
 // anchors, the targets, the durable writes against etcd, the embedded store,
 // the watch fan-out and the big map; and a Markdown text for the README's
 // performance section, built from the same results (performance-md.ts).
-import type { AllocResults } from "../scenarios/alloc.js";
+import { allocLines, type AllocResults } from "../scenarios/alloc.js";
 import { typedLines, type TypedResults } from "../scenarios/typed.js";
 import type { ProfileSummary } from "./profile.js";
 import type { LatencyStats } from "./stats.js";
@@ -214,7 +214,7 @@ export function printReport(r: Results, log: (line?: string) => void): void {
     log("");
     for (const l of targetTable(r)) log(l);
   }
-  for (const section of [durableLines(r), sqliteLines(r), typedLines(r.typed), fanoutTable(r), bigMapLines(r)]) {
+  for (const section of [durableLines(r), sqliteLines(r), typedLines(r.typed), allocLines(r.alloc), fanoutTable(r), bigMapLines(r)]) {
     if (!section.length) continue;
     log("");
     for (const l of section) log(l);

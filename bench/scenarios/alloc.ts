@@ -163,3 +163,22 @@ export async function allocation(): Promise<AllocResults> {
   );
   return out;
 }
+
+/** T8's table: each path's bytes per call, above anchor A's, and the GCs of its window. */
+export function allocLines(a: AllocResults | undefined): string[] {
+  if (!a) return [];
+  const kb = (x: number) => (x / 1024).toFixed(1);
+  const floor = a.bareNoop.bytesPerCall;
+  const rows: [string, AllocRow][] = [
+    ["A: bare node:http2 gRPC no-op", a.bareNoop],
+    ["BenchService/Noop, gRPC", a.noopGrpc],
+    ["SetSettings 1 key, gRPC, Redis (every write a change)", a.setGrpc],
+    ["GetSettings 10 keys, gRPC, Redis", a.getGrpc],
+    ["a watch delivery (one change to one Connect watcher)", a.watchDelivery],
+  ];
+  return [
+    "| allocation (JS heap) | KB per call | above A | GCs in the window | of them mark-compacts | GC pause µs per call | longest GC ms |",
+    "|---|---:|---:|---:|---:|---:|---:|",
+    ...rows.map(([name, r], i) => `| ${name} | ${kb(r.bytesPerCall)} | ${i === 0 || r === a.watchDelivery ? "" : kb(r.bytesPerCall - floor)} | ${r.gcs} | ${r.markCompacts} | ${r.gcUsPerCall} | ${r.maxGcMs} |`),
+  ];
+}

@@ -40,12 +40,31 @@ type ImplFn = (req: unknown, ctx: HandlerContext) => unknown;
 
 /** The implementation's answer as a message of the output type (connect accepts init objects). */
 function normalize(output: DescMessage, out: unknown): Message {
-  const typed = out !== null && typeof out === "object" && (out as { $typeName?: string }).$typeName === output.typeName;
-  return typed ? (out as Message) : create(output, out as never);
+  return isMessageOf(output, out) ? out : create(output, out as never);
 }
 
-async function* normalizeAll(output: DescMessage, out: AsyncIterable<unknown>): AsyncGenerator<Message> {
-  for await (const message of out) yield normalize(output, message);
+function isMessageOf(output: DescMessage, out: unknown): out is Message {
+  return out !== null && typeof out === "object" && (out as { $typeName?: string }).$typeName === output.typeName;
+}
+
+/**
+ * The implementation's stream with each answer as a message of the output type. A mapping
+ * iterator rather than a generator stage: an answer that already is a message (a change shared
+ * by every watcher) passes with its own result object, and no promise of this stage's own.
+ */
+function normalizeAll(output: DescMessage, out: AsyncIterable<unknown>): AsyncIterable<Message> {
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<Message> {
+      const inner = out[Symbol.asyncIterator]();
+      const typed = (r: IteratorResult<unknown>): IteratorResult<Message> =>
+        r.done || isMessageOf(output, r.value) ? (r as IteratorResult<Message>) : { done: false, value: normalize(output, r.value) };
+      return {
+        next: () => inner.next().then(typed),
+        return: (value?: unknown) => (inner.return ? inner.return(value).then(typed) : Promise.resolve({ done: true, value: undefined })),
+        throw: (err?: unknown) => (inner.throw ? inner.throw(err).then(typed) : Promise.reject(err)),
+      };
+    },
+  };
 }
 
 function chain(fn: ImplFn, method: DescMethod, service: DescService, interceptors: Interceptor[]): Method["call"] {
