@@ -14,7 +14,7 @@
 // A watch delivery: the same paced gRPC writes to one session, once with
 // `WATCHERS` Connect watchers on it and once with none; the difference over
 // (writes x watchers) is the cost of delivering one change to one watcher.
-import { httpRequest, until } from "../lib/clients.js";
+import { until } from "../lib/clients.js";
 import { join } from "node:path";
 import { BUDGET, HEAP_PROF, log, RESULTS } from "../lib/flags.js";
 import { summarizeHeapProfile } from "../lib/heap-profile.js";
@@ -23,6 +23,7 @@ import { distinctSets, getFrame, noopFrame, PATHS } from "../lib/messages.js";
 import { start, type Proc } from "../lib/procs.js";
 import { S, type RunDef } from "../lib/scenario.js";
 import { ROOT, servers, type Server } from "../lib/servers.js";
+import { watchStreams } from "./fanout.js";
 
 export interface AllocRow {
   /** Calls (or deliveries) measured. */
@@ -113,13 +114,6 @@ async function perCall(srv: Server, d: RunDef, n: number): Promise<AllocRow> {
     d.scenario.id,
   );
   return row(h, calls);
-}
-
-async function watchStreams(url: string): Promise<number> {
-  const r = await httpRequest(`${url}/metrics`);
-  let n = 0;
-  for (const m of r.body.matchAll(/^settings_watch_streams\{[^}]*\} (\d+)$/gm)) n += Number(m[1]);
-  return n;
 }
 
 /** Paced writes to the watched session with `watchers` open, then with none: bytes per delivery. */
