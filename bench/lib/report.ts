@@ -32,6 +32,8 @@ export interface RunRecord {
   /** Probed beside the run (durable writes on the service). */
   healthz?: LatencyStats;
   getSettings?: LatencyStats;
+  /** The half-rate run (T7): the server's GCs meanwhile (scenarios/alloc.ts counts them). */
+  gc?: { count: number; markCompacts: number; pauseMs: number; maxPauseMs: number; bytesPerCall: number };
 }
 
 export interface Summary {

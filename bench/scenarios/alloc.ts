@@ -61,7 +61,7 @@ const NOOP = def("alloc-noop", { kind: "h2load", path: PATHS.noop, body: noopFra
 const GET = def("alloc-get", { kind: "h2load", path: PATHS.get, body: getFrame("bench-get") });
 const WATCHED_SET = def("alloc-watched-set", { kind: "grpc-load", path: PATHS.set, frames: distinctSets([WATCHED]) });
 
-interface HeapCount {
+export interface HeapCount {
   bytes: number;
   gcs: number;
   gcMs: number;
@@ -71,12 +71,13 @@ interface HeapCount {
 }
 
 /** The server's JS heap allocation while `f` runs (after the server has settled from whatever came before). */
-async function counted(srv: Server, f: () => Promise<unknown>, name: string): Promise<HeapCount> {
+export async function counted(srv: Server, f: () => Promise<unknown>, name?: string): Promise<HeapCount> {
   await settle(srv);
-  if (HEAP_PROF) srv.proc.send("alloc-start");
+  const profiled = HEAP_PROF && name !== undefined;
+  if (profiled) srv.proc.send("alloc-start");
   srv.proc.send("heap-count-start");
   await f();
-  if (HEAP_PROF) {
+  if (profiled) {
     const file = join(RESULTS, `heap-${name}.heapprofile`);
     const written = srv.proc.nextLine("ALLOC ", 30_000);
     srv.proc.send(`alloc-stop ${file}`);

@@ -3,13 +3,15 @@
 //     process of its own on core 1 (beside Redis), 64 in flight: the rate one
 //     Redis runs writes at, against the rate one service instance serves them;
 //   - SetSettings over gRPC at half the rate this round measured at saturation
-//     (4 x 32): the latency tail when the server is not queueing.
+//     (4 x 32): the latency tail when the server is not queueing, and the
+//     server's GCs meanwhile (their count, mark-compacts and pauses).
 import { BUDGET, log } from "../lib/flags.js";
-import { measure, record, runs } from "../lib/measure.js";
+import { measure, record, runs, serverOf, type Measured } from "../lib/measure.js";
 import { cpuUse, mark, start } from "../lib/procs.js";
 import type { RunRecord } from "../lib/report.js";
 import type { RunDef } from "../lib/scenario.js";
 import { PREFIX, redisProc, redisUrl, ROOT } from "../lib/servers.js";
+import { counted } from "./alloc.js";
 
 export async function runRaw(round: number): Promise<void> {
   const proc = await start("raw-evalsha", [process.execPath, "bench/raw-evalsha.mjs", redisUrl(), PREFIX, "bench-raw", String(BUDGET.rawCalls), "64"], { core: 1, cwd: ROOT });
@@ -42,6 +44,10 @@ export async function runHalfRate(def: RunDef, round: number): Promise<void> {
   if (!max) return;
   const rate = max / 2;
   const n = Math.max(200, Math.round(rate * BUDGET.runS * 1.5));
-  const m = await measure(def, n, { rps: rate, timeoutMs: Math.max(20_000, (4000 * n) / rate) });
-  record(round, "set-grpc@half-rate", "set-grpc@half-rate", def.shape.id, m);
+  // The server counts its GCs meanwhile: T7's tail is their pauses.
+  let m!: Measured;
+  const h = await counted(serverOf(def), async () => (m = await measure(def, n, { rps: rate, timeoutMs: Math.max(20_000, (4000 * n) / rate) })));
+  const gc = { count: h.gcs, markCompacts: h.markCompacts, pauseMs: h.gcMs, maxPauseMs: h.maxGcMs, bytesPerCall: Math.round(h.bytes / m.result.calls) };
+  record(round, "set-grpc@half-rate", "set-grpc@half-rate", def.shape.id, m).gc = gc;
+  log(`      its GCs: ${gc.count} (${gc.markCompacts} mark-compacts), ${gc.pauseMs} ms in all, the longest ${gc.maxPauseMs} ms; ${(gc.bytesPerCall / 1024).toFixed(1)} KB allocated per call`);
 }
