@@ -33,7 +33,7 @@ export interface RunRecord {
   healthz?: LatencyStats;
   getSettings?: LatencyStats;
   /** The half-rate run (T7): the server's GCs meanwhile (scenarios/alloc.ts counts them). */
-  gc?: { count: number; markCompacts: number; pauseMs: number; maxPauseMs: number; bytesPerCall: number };
+  gc?: { count: number; markCompacts: number; pauseMs: number; maxPauseMs: number };
 }
 
 export interface Summary {
