@@ -8,18 +8,46 @@
 //           "alloc-start" / "alloc-stop <file>" sample where the process
 //           allocates (V8's sampling heap profiler, including objects the GC
 //           has already collected) and write the .heapprofile, "ALLOC <file>";
-//           "snapshot <file>" writes a heap snapshot, "SNAPSHOT <file>"
+//           "snapshot <file>" writes a heap snapshot, "SNAPSHOT <file>";
+//           "heap-count-start" / "heap-count-stop" count every byte allocated
+//           on the JS heap in between, "HEAP bytes=<n> gcs=<n> gcMs=<ms> ...":
+//           used_heap_size just before each GC minus just after the one
+//           before (v8.GCProfiler), plus the growth since the last, so what
+//           scavenges and mark-compacts collect is counted too; also the
+//           mark-compacts among the GCs, the longest pause, and the heap used
+//           after the last GC
 //   exit    when stdin closes (the driver is gone, whatever killed it), or on
 //           SIGINT/SIGTERM, after `close` (a --cpu-prof profile is written on
 //           a normal exit only)
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector";
-import { writeHeapSnapshot } from "node:v8";
+import { GCProfiler, getHeapStatistics, writeHeapSnapshot } from "node:v8";
 import { createInterface } from "node:readline";
 
 const hrtimeUs = () => process.hrtime.bigint() / 1000n;
 
 let allocations;
+let heapCount;
+
+/** Bytes allocated on the JS heap since `heapCount` started, and the GCs meanwhile (see the header). */
+function heapCountStop() {
+  const { statistics } = heapCount.profiler.stop();
+  let bytes = 0;
+  let after = heapCount.used;
+  let gcUs = 0;
+  let maxUs = 0;
+  let markCompacts = 0;
+  for (const s of statistics) {
+    bytes += s.beforeGC.heapStatistics.usedHeapSize - after;
+    after = s.afterGC.heapStatistics.usedHeapSize;
+    gcUs += s.cost;
+    maxUs = Math.max(maxUs, s.cost);
+    if (s.gcType === "MarkSweepCompact") markCompacts++;
+  }
+  bytes += getHeapStatistics().used_heap_size - after;
+  heapCount = undefined;
+  return `HEAP bytes=${bytes} gcs=${statistics.length} gcMs=${(gcUs / 1000).toFixed(1)} markCompacts=${markCompacts} maxGcMs=${(maxUs / 1000).toFixed(1)} heapAfter=${after}`;
+}
 
 export function announce(name, port, close = async () => {}) {
   let closing = false;
@@ -46,6 +74,12 @@ export function announce(name, port, close = async () => {}) {
     } else if (cmd.startsWith("snapshot ")) {
       const file = writeHeapSnapshot(cmd.slice("snapshot ".length));
       process.stdout.write(`SNAPSHOT ${file}\n`);
+    } else if (cmd === "heap-count-start") {
+      heapCount = { profiler: new GCProfiler(), used: 0 };
+      heapCount.profiler.start();
+      heapCount.used = getHeapStatistics().used_heap_size;
+    } else if (cmd === "heap-count-stop") {
+      process.stdout.write(`${heapCount ? heapCountStop() : "HEAP error not started"}\n`);
     } else if (cmd === "alloc-start") {
       allocations ??= new Session();
       allocations.connect();

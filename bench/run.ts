@@ -39,7 +39,8 @@ import { killAllNow, pinSelf, stopAll } from "./lib/procs.js";
 import { printReport, type Results } from "./lib/report.js";
 import { H1, S, type RunDef, type Scenario } from "./lib/scenario.js";
 import { servers, startRedis, startServer, work } from "./lib/servers.js";
-import { paired, summarize, targets } from "./lib/targets.js";
+import { allocationTarget, paired, summarize, targets } from "./lib/targets.js";
+import { allocation } from "./scenarios/alloc.js";
 import { bigMaps } from "./scenarios/big-maps.js";
 import { CPU_SCENARIOS } from "./scenarios/cpu.js";
 import { DURABLE_SCENARIOS, durableRows, durableTargets } from "./scenarios/durable.js";
@@ -109,7 +110,9 @@ async function runRounds(defs: RunDef[]): Promise<void> {
     }
     // T6 alone with --only=raw-write (no service run then: its writes/s is unknown).
     if (!ONLY || ONLY.includes("raw-write")) await runRaw(round);
-    if (!ONLY) await runHalfRate(defs.find((d) => d.key === `set-grpc@${S.id}`)!, round);
+    // T7 also in a partial run that measures set-grpc.
+    const setGrpc = defs.find((d) => d.key === `set-grpc@${S.id}`);
+    if (setGrpc) await runHalfRate(setGrpc, round);
   }
 }
 
@@ -196,6 +199,11 @@ async function main(): Promise<void> {
   if (!SKIP.has("typed")) {
     log("typed settings: validation cost per write");
     results.typed = { validation: validationCost(QUICK ? 20_000 : 200_000), rows: typedRows(summary) };
+  }
+  if (!SKIP.has("alloc")) {
+    log("allocation per call (T8)");
+    results.alloc = await timed("alloc", allocation);
+    results.targets.T8 = allocationTarget(results.alloc);
   }
   if (!SKIP.has("fanout")) {
     log("watch fan-out");

@@ -1,6 +1,7 @@
 // bench/results/performance.md: the README's "Performance" section as this
 // run would write it, from the same tables the console shows.
 import { writeFileSync } from "node:fs";
+import { allocLines } from "../scenarios/alloc.js";
 import { typedLines } from "../scenarios/typed.js";
 import { bigMapLines, durableLines, fanoutTable, scenarioTable, sqliteLines, targetTable, type Results } from "./report.js";
 
@@ -16,7 +17,7 @@ export function writePerformanceMd(r: Results, file: string): void {
     "the bench's no-op `BenchService`), the same service on the embedded SQLite store, two anchors that answer the same",
     "gRPC no-op: **A**, a bare `node:http2` handler (the floor), and **B**, an `@grpc/grpc-js` server (the yardstick),",
     "and **etcd** 3.4 (Debian's `etcd-server`, one member, its default fsync before every acknowledgement), the anchor",
-    "for durable writes. Results go to the console and to `bench/results/latest.json` (git-ignored): `targets.T1`..`T7`",
+    "for durable writes. Results go to the console and to `bench/results/latest.json` (git-ignored): `targets.T1`..`T8`",
     "and `D1`..`D4`, every scenario's calls/s, p50/p99, server CPU per call and share of writes that changed the map,",
     "the anchors, `durable`, the SQLite figures, `fanout` and `bigMaps`. `--profile[=<scenario>]` adds a V8 CPU profile",
     "of the server for one scenario and prints its top frames.",
@@ -52,6 +53,16 @@ export function writePerformanceMd(r: Results, file: string): void {
     ...sqliteLines(r),
     "",
     ...(r.typed ? [...typedLines(r.typed), ""] : []),
+    ...(r.alloc
+      ? [
+          "**Allocation per call (T8).** Bytes the server allocates on its JS heap per call, collected garbage included",
+          "(`v8.GCProfiler`: the growth of the heap between GCs, summed over a run of calls after a warm-up); A, a bare",
+          "`node:http2` no-op, is what Node's HTTP/2 layer alone allocates per call:",
+          "",
+          ...allocLines(r.alloc),
+          "",
+        ]
+      : []),
     "**Watch fan-out.** Watchers on one session, held by a separate client process (`bench/watchers.mjs`, core 1) that",
     "waits until every stream has received its `created` message; then 10 writes/s, each stamped with its time, and",
     "each receipt timed in the same process:",

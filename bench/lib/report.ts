@@ -2,6 +2,7 @@
 // anchors, the targets, the durable writes against etcd, the embedded store,
 // the watch fan-out and the big map; and a Markdown text for the README's
 // performance section, built from the same results (performance-md.ts).
+import { allocLines, type AllocResults } from "../scenarios/alloc.js";
 import { typedLines, type TypedResults } from "../scenarios/typed.js";
 import type { ProfileSummary } from "./profile.js";
 import type { LatencyStats } from "./stats.js";
@@ -33,6 +34,8 @@ export interface RunRecord {
   /** Probed beside the run (durable writes on the service). */
   healthz?: LatencyStats;
   getSettings?: LatencyStats;
+  /** The half-rate run (T7): the server's GCs meanwhile (scenarios/alloc.ts counts them). */
+  gc?: { count: number; markCompacts: number; pauseMs: number; maxPauseMs: number };
 }
 
 export interface Summary {
@@ -100,6 +103,8 @@ export interface Results {
   tracing?: { note: string; rows: unknown[] };
   fanout?: { connect: Record<string, unknown>; sse: Record<string, unknown>; feed?: Record<string, unknown> };
   bigMaps?: Record<string, unknown>;
+  /** Allocation per call (T8): bench/scenarios/alloc.ts. */
+  alloc?: AllocResults;
   /** Typed settings: validation CPU per write, and writes with and without a schema. */
   typed?: TypedResults;
   profile?: { scenario: string; file: string; summary: ProfileSummary };
@@ -213,7 +218,7 @@ export function printReport(r: Results, log: (line?: string) => void): void {
     log("");
     for (const l of targetTable(r)) log(l);
   }
-  for (const section of [durableLines(r), sqliteLines(r), typedLines(r.typed), fanoutTable(r), bigMapLines(r)]) {
+  for (const section of [durableLines(r), sqliteLines(r), typedLines(r.typed), allocLines(r.alloc), fanoutTable(r), bigMapLines(r)]) {
     if (!section.length) continue;
     log("");
     for (const l of section) log(l);

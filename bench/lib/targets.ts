@@ -2,6 +2,7 @@
 // per-round ratio to the grpc-js anchor, and the targets T1..T7 (ratios or
 // bounds measured within the run). The durable-write targets D1..D4 are in
 // scenarios/durable.ts.
+import type { AllocResults } from "../scenarios/alloc.js";
 import { runs } from "./measure.js";
 import type { RunRecord, Summary, Target } from "./report.js";
 import { anchorKey, H1, M, S, type Scenario } from "./scenario.js";
@@ -140,4 +141,24 @@ export function targets(sum: Record<string, Summary>): Record<string, Target> {
     detail: { perRound: half.perRound, rps: h?.rps, p50Ms: h?.p50Ms, p99Ms: h?.p99Ms },
   };
   return t;
+}
+
+/**
+ * T8: JS heap bytes allocated per call (scenarios/alloc.ts), judged on the totals as the issue states
+ * them; beside each, what it allocates above anchor A (bare node:http2 answering a no-op), which is
+ * Node's own share of any gRPC call and alone above 8 KB.
+ */
+export function allocationTarget(a: AllocResults): Target {
+  const set = a.setGrpc.bytesPerCall;
+  const get = a.getGrpc.bytesPerCall;
+  const floor = a.bareNoop.bytesPerCall;
+  const kb = (x: number) => `${(x / 1024).toFixed(1)} KB`;
+  return {
+    name: "JS heap bytes allocated per SetSettings over gRPC (every write a change) and per GetSettings 10 keys over gRPC (Redis)",
+    measured: set,
+    shown: `${kb(set)} (A + ${kb(set - floor)}); GetSettings ${kb(get)} (A + ${kb(get - floor)}); A, bare node:http2 no-op, ${kb(floor)}`,
+    target: "<= 8 KB, and GetSettings <= 4 KB",
+    pass: set <= 8 * 1024 && get <= 4 * 1024,
+    detail: { ...a, aboveBareNoop: { setGrpc: set - floor, getGrpc: get - floor, noopGrpc: a.noopGrpc.bytesPerCall - floor } },
+  };
 }

@@ -15,7 +15,8 @@ import { cpuUse, gcRss, hrtimeMark, mark, start } from "../lib/procs.js";
 import { ROOT, startServer, stopServer } from "../lib/servers.js";
 import { round3 } from "../lib/stats.js";
 
-async function watchStreams(url: string): Promise<number> {
+/** Watch streams the server has open now, over every protocol (its /metrics). */
+export async function watchStreams(url: string): Promise<number> {
   const r = await httpRequest(`${url}/metrics`);
   let n = 0;
   for (const m of r.body.matchAll(/^settings_watch_streams\{[^}]*\} (\d+)$/gm)) n += Number(m[1]);

@@ -5,14 +5,16 @@
 //     commandstats: usec / calls of FCALL over the timed calls), and from it
 //     how many service instances one Redis carries at 80 % of its one core;
 //   - SetSettings over gRPC at half the rate this round measured at saturation
-//     (4 x 32): the latency tail when the server is not queueing.
+//     (4 x 32): the latency tail when the server is not queueing, and the
+//     server's GCs meanwhile (their count, mark-compacts and pauses).
 import { Redis } from "ioredis";
 import { BUDGET, log } from "../lib/flags.js";
-import { measure, record, runs } from "../lib/measure.js";
+import { measure, record, runs, serverOf, type Measured } from "../lib/measure.js";
 import { cpuUse, mark, start } from "../lib/procs.js";
 import type { RunRecord } from "../lib/report.js";
 import { S, type RunDef } from "../lib/scenario.js";
 import { PREFIX, redisProc, redisUrl, ROOT } from "../lib/servers.js";
+import { counted } from "./alloc.js";
 
 /** The share of one core a Redis is planned to run at. */
 export const REDIS_PLAN = 0.8;
@@ -74,6 +76,11 @@ export async function runHalfRate(def: RunDef, round: number): Promise<void> {
   if (!max) return;
   const rate = max / 2;
   const n = Math.max(200, Math.round(rate * BUDGET.runS * 1.5));
-  const m = await measure(def, n, { rps: rate, timeoutMs: Math.max(20_000, (4000 * n) / rate) });
-  record(round, "set-grpc@half-rate", "set-grpc@half-rate", def.shape.id, m);
+  // The server counts its GCs meanwhile: T7's tail is their pauses.
+  let m!: Measured;
+  const h = await counted(serverOf(def), async () => (m = await measure(def, n, { rps: rate, timeoutMs: Math.max(20_000, (4000 * n) / rate) })));
+  const gc = { count: h.gcs, markCompacts: h.markCompacts, pauseMs: h.gcMs, maxPauseMs: h.maxGcMs };
+  record(round, "set-grpc@half-rate", "set-grpc@half-rate", def.shape.id, m).gc = gc;
+  // (Bytes per call are T8's: this window also holds the run's checks, /metrics scrapes and revision reads.)
+  log(`      its GCs: ${gc.count} (${gc.markCompacts} mark-compacts), ${gc.pauseMs} ms in all, the longest ${gc.maxPauseMs} ms`);
 }

@@ -2,7 +2,7 @@
 // metric for every call, and a log line for every failed one (successful
 // ones at debug), with protocol, procedure, code, duration and actor.
 import type { Logger } from "./log.js";
-import type { Metrics } from "./metrics.js";
+import { Children, type Metrics } from "./metrics.js";
 
 export type Protocol = "grpc" | "grpc-web" | "connect" | "rest";
 
@@ -19,9 +19,11 @@ export interface CallOutcome {
 export type CallObserver = (call: CallOutcome) => void;
 
 export function callObserver(log: Logger, metrics: Metrics): CallObserver {
+  const counts = new Children((protocol, procedure, code) => metrics.calls.labels(protocol!, procedure!, code!));
+  const seconds = new Children((protocol, procedure) => metrics.callSeconds.labels(protocol!, procedure!));
   return (call) => {
-    metrics.calls.inc({ protocol: call.protocol, procedure: call.procedure, code: call.code });
-    metrics.callSeconds.observe({ protocol: call.protocol, procedure: call.procedure }, call.ms / 1000);
+    counts.get(call.protocol, call.procedure, call.code).inc();
+    seconds.get(call.protocol, call.procedure).observe(call.ms / 1000);
     const level = call.code === "ok" ? "debug" : call.code === "internal" || call.code === "unknown" ? "error" : "info";
     if (!log.isLevelEnabled(level)) return;
     log[level]({ protocol: call.protocol, procedure: call.procedure, code: call.code, ms: +call.ms.toFixed(1), ...(call.actor && { actor: call.actor }) }, "call");

@@ -89,3 +89,30 @@ export function createMetrics(ready: () => Promise<boolean>): Metrics {
     }),
   };
 }
+
+/**
+ * A metric's child per label values, made once: prom-client's labelled calls
+ * (`inc({...})`, `observe({...}, v)`, `startTimer`) build label objects and
+ * closures on every call, which is garbage on every RPC. Label values are few
+ * (protocols, procedures, codes, store operations and outcomes).
+ */
+export class Children<T> {
+  private readonly root = new Map<string, Map<string, T | Map<string, T>>>();
+  constructor(private readonly make: (...values: string[]) => T) {}
+
+  get(a: string, b: string, c?: string): T {
+    let byA = this.root.get(a);
+    if (!byA) this.root.set(a, (byA = new Map()));
+    if (c === undefined) {
+      let child = byA.get(b) as T | undefined;
+      if (child === undefined) byA.set(b, (child = this.make(a, b)));
+      return child;
+    }
+    let byB = byA.get(b) as Map<string, T> | undefined;
+    if (!byB) byA.set(b, (byB = new Map()));
+    let child = byB.get(c);
+    if (child === undefined) byB.set(c, (child = this.make(a, b, c)));
+    return child;
+  }
+}
+

@@ -8,12 +8,14 @@ import type { Protocol } from "../observe/calls.js";
 import type { HistoryEntry } from "../domain/types.js";
 import { streamInterrupt } from "./watch.js";
 import { withEncoders } from "./encoded-answer.js";
+import { setAnswerProto, type SetAnswer } from "./set-answer.js";
 import { SettingsSnapshot } from "./settings-snapshot.js";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { SessionService } from "../../gen/codexmanager/settings/v1/session_pb.js";
 import {
   GetSettingsResponseSchema,
   Mode,
+  SetSettingsResponseSchema,
   SettingsService,
   WatchSettingsResponseSchema,
   type Scope as ScopePb,
@@ -112,14 +114,8 @@ export function settingsService(ops: Operations): ServiceImpl<typeof SettingsSer
         writeInput(req, ctx),
         updateFromPb(req.update),
       );
-      return {
-        changed: result.changed,
-        revision: result.revision,
-        key: result.key,
-        value: valueToPb(result.value),
-        removed: result.removed,
-        replayed: result.replayed ?? false,
-      };
+      const answer: SetAnswer = { changed: result.changed, revision: result.revision, key: result.key, value: result.value, removed: result.removed, replayed: result.replayed ?? false };
+      return withEncoders(create(SetSettingsResponseSchema, { ...answer, value: valueToPb(result.value) }), { proto: () => setAnswerProto(answer) });
     },
 
     async unsetSetting(req, ctx) {

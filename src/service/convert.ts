@@ -1,7 +1,7 @@
 // Domain ↔ protobuf conversions for the Connect/gRPC handlers. Struct fields
-// arrive as JsonObject already; Value fields go through protobuf-es JSON.
-import { create, fromJson, toJson } from "@bufbuild/protobuf";
-import { timestampFromDate, ValueSchema, type Value } from "@bufbuild/protobuf/wkt";
+// arrive as JsonObject already; Value fields are walked directly (./value-json.ts).
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate, type Value } from "@bufbuild/protobuf/wkt";
 import {
   ApprovalPolicy as ApprovalPolicyPb,
   ChangeKind,
@@ -13,6 +13,7 @@ import {
   type Controls,
 } from "../../gen/codexmanager/settings/v1/settings_pb.js";
 import { SessionState } from "../../gen/codexmanager/settings/v1/session_pb.js";
+import { jsonOfValue, valueOfJson } from "./value-json.js";
 import { errors, issue, pointerOf, type Issue, type IssuePath, type Violation } from "../domain/errors.js";
 import {
   APPROVAL_POLICIES,
@@ -98,14 +99,14 @@ export function tupleToPb(t: Tuple): MessageInitShape<typeof ScopeControlsSchema
 export function valueFromPb(path: IssuePath, v: Value | undefined): JsonValue | undefined {
   if (v === undefined || v.kind.case === undefined) return undefined;
   try {
-    return toJson(ValueSchema, v) as JsonValue;
+    return jsonOfValue(v);
   } catch {
     throw errors.invalid([issue(path, "must be a finite JSON value", "invalid_value")]);
   }
 }
 
 export function valueToPb(v: JsonValue | undefined): Value | undefined {
-  return v === undefined ? undefined : fromJson(ValueSchema, v);
+  return v === undefined ? undefined : valueOfJson(v);
 }
 
 export function sessionToPb(s: SessionRecord): MessageInitShape<typeof SessionSchema> {

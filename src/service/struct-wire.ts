@@ -19,7 +19,7 @@ const TAG_LIST = 0x32;
 const TAG_FIELD1 = 0x0a;
 const TAG_FIELD2 = 0x12;
 
-function varintSize(n: number): number {
+export function varintSize(n: number): number {
   let size = 1;
   while (n > 0x7f) {
     n = Math.floor(n / 128);
@@ -31,12 +31,12 @@ function varintSize(n: number): number {
 /** Sizes of the objects and arrays met, so the write pass does not measure twice. */
 export type Sizes = Map<object, number>;
 
-function stringSize(s: string): number {
+export function stringSize(s: string): number {
   const n = Buffer.byteLength(s);
   return varintSize(n) + n;
 }
 
-function valueSize(v: JsonValue, sizes: Sizes): number {
+export function valueSize(v: JsonValue, sizes: Sizes): number {
   if (v === null) return 2;
   switch (typeof v) {
     case "number":

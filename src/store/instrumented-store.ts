@@ -3,6 +3,7 @@
 // reason), without the stores knowing about metrics.
 import type { Histogram } from "prom-client";
 import { DomainError } from "../domain/errors.js";
+import { Children } from "../observe/metrics.js";
 import type { Store } from "./store.js";
 
 const TIMED = new Set<string | symbol>([
@@ -12,21 +13,27 @@ const TIMED = new Set<string | symbol>([
 ]);
 
 export function instrumentStore(store: Store, seconds: Histogram<"operation" | "outcome">): Store {
+  const timers = new Children((operation, outcome) => seconds.labels(operation!, outcome!));
+  // One wrapper per operation, made at its first use: no closure, label object or timer per call.
+  const wrappers = new Map<string | symbol, (...args: unknown[]) => Promise<unknown>>();
+  const wrap = (operation: string, fn: (...a: unknown[]) => Promise<unknown>) => async (...args: unknown[]) => {
+    const started = performance.now();
+    try {
+      const result = await fn.apply(store, args);
+      timers.get(operation, "ok").observe((performance.now() - started) / 1000);
+      return result;
+    } catch (err) {
+      timers.get(operation, err instanceof DomainError ? err.reason : "error").observe((performance.now() - started) / 1000);
+      throw err;
+    }
+  };
   return new Proxy(store, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver) as unknown;
       if (typeof value !== "function" || !TIMED.has(prop)) return value;
-      return async (...args: unknown[]) => {
-        const end = seconds.startTimer({ operation: String(prop) });
-        try {
-          const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-          end({ outcome: "ok" });
-          return result;
-        } catch (err) {
-          end({ outcome: err instanceof DomainError ? err.reason : "error" });
-          throw err;
-        }
-      };
+      let wrapped = wrappers.get(prop);
+      if (!wrapped) wrappers.set(prop, (wrapped = wrap(String(prop), value as (...a: unknown[]) => Promise<unknown>)));
+      return wrapped;
     },
   });
 }

@@ -82,6 +82,85 @@ export interface H2Guard {
   refusing(): boolean;
 }
 
+/** What every tracked stream of one server shares (see TrackedStream). */
+interface StreamRules {
+  requestTimeoutMs: number;
+  idleTimeoutMs: number;
+  onReset: (session: http2.Http2Session, guard: SessionGuard) => void;
+  stalls: WriteStalls;
+}
+
+const TRACKED = Symbol("tracked stream");
+type Tracked = http2.ServerHttp2Stream & { [TRACKED]?: TrackedStream };
+
+/**
+ * One live stream's bounds: its request must arrive in time, its answer must not stall, and a
+ * reset by the client counts toward its caps. One object per stream; the listeners are shared
+ * functions that find it on the stream ("end", "aborted" and "close" are each emitted once).
+ */
+class TrackedStream {
+  private resetByUs = false;
+  /** The request has arrived whole (its headers are in, since this is a stream). */
+  private requestDone: boolean;
+  /** The client reset the stream before its answer began. */
+  private unanswered = false;
+  private readonly bodyTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly stream: http2.ServerHttp2Stream,
+    private readonly session: http2.Http2Session,
+    private readonly guard: SessionGuard,
+    private readonly rules: StreamRules,
+  ) {
+    (stream as Tracked)[TRACKED] = this;
+    this.requestDone = stream.endAfterHeaders;
+    if (!this.requestDone) this.bodyTimer = setTimeout(resetTracked, rules.requestTimeoutMs, stream);
+    stream.on("end", onTrackedEnd);
+    rules.stalls.watch(stream, () => this.reset());
+    // A stream the client resets before its answer began is counted; so is one it resets before
+    // it finished sending its request (a rapid-reset attacker sends no END_STREAM), answered or
+    // not: a path that answers at once (REST, health) would answer the attacker's every stream.
+    // A client that cancels a call it finished asking (a watch) is not counted.
+    stream.on("aborted", onTrackedAborted);
+    stream.on("close", onTrackedClose);
+  }
+
+  reset(): void {
+    this.resetByUs = true;
+    this.stream.close(NGHTTP2_CANCEL);
+  }
+
+  ended(): void {
+    this.requestDone = true;
+    clearTimeout(this.bodyTimer);
+  }
+
+  aborted(): void {
+    this.unanswered = !this.stream.headersSent;
+  }
+
+  closed(): void {
+    const { stream, session, guard, rules } = this;
+    clearTimeout(this.bodyTimer);
+    const unfinished = !this.requestDone && stream.rstCode !== NGHTTP2_NO_ERROR;
+    if (!this.resetByUs && (this.unanswered || unfinished)) rules.onReset(session, guard);
+    if (--guard.open === 0 && !session.destroyed) guard.idleFor(rules.idleTimeoutMs);
+  }
+}
+
+function resetTracked(stream: Tracked): void {
+  stream[TRACKED]?.reset();
+}
+function onTrackedEnd(this: Tracked): void {
+  this[TRACKED]?.ended();
+}
+function onTrackedAborted(this: Tracked): void {
+  this[TRACKED]?.aborted();
+}
+function onTrackedClose(this: Tracked): void {
+  this[TRACKED]?.closed();
+}
+
 /** The HTTP/2 server's settings: the bounds a conforming client is told of in SETTINGS. */
 export function http2Options(limits: HttpLimits): http2.ServerOptions {
   return {
@@ -163,34 +242,11 @@ export function guardHttp2(
   });
 
   /** Bounds one live stream's request time and unsent answer, counts its reset, and tracks the session's open streams. */
+  const rules: StreamRules = { requestTimeoutMs: limits.requestTimeoutMs, idleTimeoutMs: limits.idleTimeoutMs, onReset, stalls };
   const track = (stream: http2.ServerHttp2Stream, session: http2.Http2Session, guard: SessionGuard) => {
     clearTimeout(guard.idleTimer);
     guard.open++;
-    let resetByUs = false;
-    const reset = () => {
-      resetByUs = true;
-      stream.close(NGHTTP2_CANCEL);
-    };
-    // The request (headers are in, since this is a stream) must finish arriving in time.
-    let requestDone = stream.endAfterHeaders;
-    const bodyTimer = requestDone ? undefined : setTimeout(reset, limits.requestTimeoutMs);
-    stream.once("end", () => {
-      requestDone = true;
-      clearTimeout(bodyTimer);
-    });
-    stalls.watch(stream, reset);
-    // A stream the client resets before its answer began is counted; so is one it resets before
-    // it finished sending its request (a rapid-reset attacker sends no END_STREAM), answered or
-    // not: a path that answers at once (REST, health) would answer the attacker's every stream.
-    // A client that cancels a call it finished asking (a watch) is not counted.
-    let unanswered = false;
-    stream.once("aborted", () => (unanswered = !stream.headersSent));
-    stream.once("close", () => {
-      clearTimeout(bodyTimer);
-      const unfinished = !requestDone && stream.rstCode !== NGHTTP2_NO_ERROR;
-      if (!resetByUs && (unanswered || unfinished)) onReset(session, guard);
-      if (--guard.open === 0 && !session.destroyed) guard.idleFor(limits.idleTimeoutMs);
-    });
+    new TrackedStream(stream, session, guard, rules);
   };
 
   // Node's compat layer listens to "stream" and builds request/response objects for every

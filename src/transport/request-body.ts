@@ -31,7 +31,9 @@ export function declaredTooLarge(headers: IncomingHttpHeaders, limit: number, fr
 
 /** A body's chunks, kept while it is within the limit. */
 export class BodyBuffer {
-  private chunks: Buffer[] = [];
+  /** The first chunk, and the rest once there are more (most bodies come in one). */
+  private first?: Buffer;
+  private more?: Buffer[];
   size = 0;
 
   constructor(
@@ -43,25 +45,29 @@ export class BodyBuffer {
   add(chunk: Buffer): boolean {
     this.size += chunk.length;
     if (this.size > this.limit + this.framing) {
-      this.chunks = [];
+      this.clear();
       return false;
     }
-    this.chunks.push(chunk);
+    if (this.first === undefined) this.first = chunk;
+    else (this.more ??= [this.first]).push(chunk);
     return true;
   }
 
   /** Lets go of what was kept. */
   clear(): void {
-    this.chunks = [];
+    this.first = undefined;
+    this.more = undefined;
   }
 
   /** The whole body, handed over once. */
   take(): Buffer {
-    const chunks = this.chunks;
-    this.chunks = [];
-    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.size);
+    const { first, more } = this;
+    this.clear();
+    return more ? Buffer.concat(more, this.size) : (first ?? EMPTY);
   }
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /**
  * Reads a whole body, or rejects with the refusal past `limit` (the rest is

@@ -1,9 +1,9 @@
 // connect's HandlerContext for one fast-path call, built lazily: a call that
 // never reads its signal, headers or values allocates none of them.
 import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
-import type { Exchange } from "./types.js";
+import type { Exchange, FastContext } from "./types.js";
 
-export class CallContext implements HandlerContext {
+export class CallContext implements FastContext {
   readonly requestMethod = "POST";
   private controller?: AbortController;
   private rqh?: Headers;
@@ -81,6 +81,9 @@ export class CallContext implements HandlerContext {
   }
   get setTrailers(): Headers | undefined {
     return this.rst;
+  }
+  get existingValues(): ContextValues | undefined {
+    return this.vals;
   }
   get values(): ContextValues {
     return (this.vals ??= this.exchange.values?.() ?? createContextValues());

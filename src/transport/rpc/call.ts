@@ -18,8 +18,19 @@ import { decode, encodeAnswer, requestMessage } from "./wire.js";
 /** The source of a request body: an HTTP/2 stream, or a request object. */
 interface BodySource {
   on(event: "data", listener: (chunk: Buffer) => void): unknown;
+  on(event: "end", listener: () => void): unknown;
   off(event: "data", listener: (chunk: Buffer) => void): unknown;
   once(event: "end", listener: () => void): unknown;
+}
+
+const CALL = Symbol("rpc call");
+type Source = BodySource & { [CALL]?: RpcCall };
+
+function onCallData(this: Source, chunk: Buffer): void {
+  this[CALL]?.["data"](chunk, this);
+}
+function onCallEnd(this: Source): void {
+  this[CALL]?.["bodyEnd"]();
 }
 
 export abstract class RpcCall implements Exchange {
@@ -89,13 +100,16 @@ export abstract class RpcCall implements Exchange {
       this.timer = setTimeout(() => this.fail(new ConnectError("the call timed out", Code.DeadlineExceeded)), timeoutMs);
     }
     // How long the body may take is bounded per connection and stream (one-port.ts, h2-guard.ts).
-    const onData = (chunk: Buffer) => {
-      if (this.done || this.body.add(chunk)) return;
-      source.off("data", onData);
-      this.refuseBody();
-    };
-    source.on("data", onData);
-    source.once("end", () => this.bodyEnd());
+    // The listeners are shared functions that find this call on the source ("end" comes once).
+    (source as Source)[CALL] = this;
+    source.on("data", onCallData);
+    source.on("end", onCallEnd);
+  }
+
+  private data(chunk: Buffer, source: BodySource): void {
+    if (this.done || this.body.add(chunk)) return;
+    source.off("data", onCallData);
+    this.refuseBody();
   }
 
   private bodyEnd(): void {
@@ -107,10 +121,15 @@ export abstract class RpcCall implements Exchange {
     } catch (err) {
       return this.fail(this.failure(err));
     }
-    this.method
-      .call(input, this.ctx)
-      .then((out) => this.answer(out))
-      .catch((err: unknown) => this.fail(this.failure(err)));
+    void this.run(input);
+  }
+
+  private async run(input: Message): Promise<void> {
+    try {
+      await this.answer(await this.method.call(input, this.ctx));
+    } catch (err) {
+      this.fail(this.failure(err));
+    }
   }
 
   private answer(out: Message | AsyncIterable<Message>): Promise<void> | void {

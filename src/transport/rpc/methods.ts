@@ -40,82 +40,117 @@ type ImplFn = (req: unknown, ctx: HandlerContext) => unknown;
 
 /** The implementation's answer as a message of the output type (connect accepts init objects). */
 function normalize(output: DescMessage, out: unknown): Message {
-  const typed = out !== null && typeof out === "object" && (out as { $typeName?: string }).$typeName === output.typeName;
-  return typed ? (out as Message) : create(output, out as never);
+  return isMessageOf(output, out) ? out : create(output, out as never);
 }
 
-async function* normalizeAll(output: DescMessage, out: AsyncIterable<unknown>): AsyncGenerator<Message> {
-  for await (const message of out) yield normalize(output, message);
+function isMessageOf(output: DescMessage, out: unknown): out is Message {
+  return out !== null && typeof out === "object" && (out as { $typeName?: string }).$typeName === output.typeName;
+}
+
+/**
+ * The implementation's stream with each answer as a message of the output type. A mapping
+ * iterator rather than a generator stage: an answer that already is a message (a change shared
+ * by every watcher) passes with its own result object, and no promise of this stage's own.
+ */
+function normalizeAll(output: DescMessage, out: AsyncIterable<unknown>): AsyncIterable<Message> {
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<Message> {
+      const inner = out[Symbol.asyncIterator]();
+      const typed = (r: IteratorResult<unknown>): IteratorResult<Message> =>
+        r.done || isMessageOf(output, r.value) ? (r as IteratorResult<Message>) : { done: false, value: normalize(output, r.value) };
+      return {
+        next: () => inner.next().then(typed),
+        return: (value?: unknown) => (inner.return ? inner.return(value).then(typed) : Promise.resolve({ done: true, value: undefined })),
+        throw: (err?: unknown) => (inner.throw ? inner.throw(err).then(typed) : Promise.reject(err)),
+      };
+    },
+  };
 }
 
 function chain(fn: ImplFn, method: DescMethod, service: DescService, interceptors: Interceptor[]): Method["call"] {
   const output = method.output;
   const streaming = method.methodKind === "server_streaming";
-  const invoke = (message: unknown, ctx: HandlerContext) => {
+  const invoke = async (message: unknown, ctx: HandlerContext): Promise<Message | AsyncIterable<Message>> => {
+    if (!streaming) return normalize(output, await fn(message, ctx));
     const out = fn(message, ctx);
-    if (!streaming) return Promise.resolve(out).then((o) => normalize(output, o));
     if (out === null || typeof out !== "object" || !(Symbol.asyncIterator in out)) {
       throw new ConnectError(`${method.name} did not answer a stream`, Code.Internal);
     }
-    return Promise.resolve(normalizeAll(output, out as AsyncIterable<unknown>));
+    return normalizeAll(output, out as AsyncIterable<unknown>);
   };
   if (interceptors.length === 0) return invoke;
 
-  // connect's request and response shapes, with lazy getters so that building
-  // them costs nothing the interceptors do not read.
-  const inner = async (req: UnaryRequest | StreamRequest): Promise<UnaryResponse | StreamResponse> => {
-    const ctx = (req as unknown as Record<typeof ctxKey, HandlerContext>)[ctxKey];
-    const input = req.stream ? await first(req.message) : req.message;
-    const message = await invoke(input, ctx);
-    return {
-      stream: streaming,
-      message,
-      method,
-      service,
-      get header() {
-        return ctx.responseHeader;
-      },
-      get trailer() {
-        return ctx.responseTrailer;
-      },
-    } as UnaryResponse | StreamResponse;
+  const inner = async (req: FastRequest): Promise<UnaryResponse | StreamResponse> => {
+    const input = req.stream ? await first(req.message as AsyncIterable<unknown>) : req.message;
+    return new FastResponse(streaming, await invoke(input, req.ctx), method, service, req.ctx) as unknown as UnaryResponse | StreamResponse;
   };
   let next = inner;
   for (const i of [...interceptors].reverse()) next = i(next as never) as typeof inner;
   return async (message, ctx) => {
-    const req = {
-      stream: streaming,
-      // A server-streaming call's interceptors see its one request message as a stream, as in connect.
-      message: streaming ? once(message) : message,
-      method,
-      service,
-      requestMethod: "POST",
-      [ctxKey]: ctx,
-      get url() {
-        return ctx.url;
-      },
-      get signal() {
-        return ctx.signal;
-      },
-      get header() {
-        return ctx.requestHeader;
-      },
-      get contextValues() {
-        return ctx.values;
-      },
-      // Not in connect's shape: lets callInterceptor name the protocol without building the request's Headers.
-      get protocolName() {
-        return ctx.protocolName;
-      },
-      // Not in connect's shape either: one header without building the request's Headers (the tracing interceptor).
-      rawHeader: (name: string) => (ctx as FastContext).rawHeader(name),
-    };
-    const res = await next(req as never);
+    // A server-streaming call's interceptors see its one request message as a stream, as in connect.
+    const res = await next(new FastRequest(streaming, streaming ? once(message) : message, method, service, ctx as FastContext));
     return res.message as Message | AsyncIterable<Message>;
   };
 }
 
-const ctxKey = Symbol("call context");
+// connect's request and response shapes for one fast-path call: one object each, whose lazy parts
+// are getters on the prototype, so that a call builds nothing the interceptors do not read. (A
+// spread copy, `{ ...res }`, keeps the own fields only; the fast path reads only its message.)
+class FastRequest {
+  readonly requestMethod = "POST";
+  constructor(
+    readonly stream: boolean,
+    /** Writable: an interceptor may wrap a stream's messages (the tracing interceptor does). */
+    public message: unknown,
+    readonly method: DescMethod,
+    readonly service: DescService,
+    readonly ctx: FastContext,
+  ) {}
+  get url() {
+    return this.ctx.url;
+  }
+  get signal() {
+    return this.ctx.signal;
+  }
+  get header() {
+    return this.ctx.requestHeader;
+  }
+  get contextValues() {
+    return this.ctx.values;
+  }
+  /** Not in connect's shape: the values if anything has made them, without making them (callInterceptor's actor). */
+  get existingValues() {
+    return this.ctx.existingValues;
+  }
+  /** Not in connect's shape: lets callInterceptor name the protocol without building the request's Headers. */
+  get protocolName() {
+    return this.ctx.protocolName;
+  }
+  /** Not in connect's shape either: one header as Node received it, without building the request's Headers (authentication). */
+  headerValue(name: string): string | undefined {
+    return this.ctx.rawHeader(name);
+  }
+  /** The same as a carrier function (the tracing interceptor's propagator calls it unbound). */
+  get rawHeader() {
+    return (name: string) => this.ctx.rawHeader(name);
+  }
+}
+
+class FastResponse {
+  constructor(
+    readonly stream: boolean,
+    readonly message: Message | AsyncIterable<Message>,
+    readonly method: DescMethod,
+    readonly service: DescService,
+    private readonly ctx: HandlerContext,
+  ) {}
+  get header() {
+    return this.ctx.responseHeader;
+  }
+  get trailer() {
+    return this.ctx.responseTrailer;
+  }
+}
 
 async function* once<T>(message: T): AsyncGenerator<T> {
   yield message;

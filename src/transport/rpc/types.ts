@@ -34,6 +34,8 @@ export interface Method {
 /** A fast-path call's context (./call-context.ts): connect's, and one request header as Node received it. */
 export interface FastContext extends HandlerContext {
   rawHeader(name: string): string | undefined;
+  /** The context values if anything has asked for them yet, else undefined (without creating them). */
+  readonly existingValues: ContextValues | undefined;
 }
 
 /** What a call's context (./call-context.ts) needs from the call it belongs to. */
