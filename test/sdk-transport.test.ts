@@ -12,6 +12,7 @@ import { create, fromBinary, fromJsonString, toBinary, type DescMessage } from "
 import type { Transport } from "@connectrpc/connect";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import { GetSettingsResponseSchema, ListHistoryResponseSchema, WatchSettingsResponseSchema } from "../gen/codexmanager/settings/v1/settings_pb.js";
 import { valueOf } from "../src/client/convert.js";
@@ -221,14 +222,7 @@ function structBytes(o: JsonObject): Uint8Array {
   return value.subarray(i + 1);
 }
 
+/** One length-delimited protobuf field. */
 function lengthDelimited(field: number, bytes: Uint8Array): Buffer {
-  const length: number[] = [];
-  for (let n = bytes.length; ; n >>>= 7) {
-    if (n < 0x80) {
-      length.push(n);
-      break;
-    }
-    length.push((n & 0x7f) | 0x80);
-  }
-  return Buffer.concat([Buffer.from([(field << 3) | 2, ...length]), bytes]);
+  return Buffer.from(new BinaryWriter().tag(field, WireType.LengthDelimited).bytes(bytes).finish());
 }

@@ -5,6 +5,7 @@
 // default durability: the WAL is fsynced before a write is acknowledged.
 // Written to over its v3 JSON gateway (HTTP/1.1) and its native gRPC
 // (etcdserverpb.KV/Put), both on the client port.
+import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { join } from "node:path";
 import { GrpcConnection, grpcFrame, httpRequest, until } from "./clients.js";
 import type { WrkRequests } from "./load.js";
@@ -56,21 +57,9 @@ async function etcdRevision(url: string): Promise<bigint> {
 
 const base64 = (text: string) => Buffer.from(text).toString("base64");
 
-/** A protobuf length-delimited field: tag, varint length, bytes. */
-function bytesField(field: number, bytes: Buffer): Buffer {
-  const length: number[] = [];
-  for (let n = bytes.length; ; n >>>= 7) {
-    if (n < 0x80) {
-      length.push(n);
-      break;
-    }
-    length.push((n & 0x7f) | 0x80);
-  }
-  return Buffer.concat([Buffer.from([(field << 3) | 2, ...length]), bytes]);
-}
-
-/** etcdserverpb.PutRequest, hand-encoded: field 1 key, field 2 value. */
-const putFrame = (key: string, value: string) => grpcFrame(Buffer.concat([bytesField(1, Buffer.from(key)), bytesField(2, Buffer.from(value))]));
+/** etcdserverpb.PutRequest, encoded field by field: 1 key, 2 value (bytes). */
+const putFrame = (key: string, value: string) =>
+  grpcFrame(Buffer.from(new BinaryWriter().tag(1, WireType.LengthDelimited).bytes(Buffer.from(key)).tag(2, WireType.LengthDelimited).bytes(Buffer.from(value)).finish()));
 
 /** Distinct Puts for run number `seq` over `keys`, like messages.ts's distinctSets: frame i puts seq * DISTINCT + i. */
 export const distinctPuts = (keys: string[]) => (seq: number): Buffer[] =>
