@@ -10,7 +10,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createContextKey } from "@connectrpc/connect";
-import { ConfigError, type RateLimit } from "./config.js";
+import { ConfigError, defaultBurst, MAX_RATE_PER_SECOND, type RateLimit } from "./config.js";
 import { errors } from "./domain/errors.js";
 
 export type Role = "read" | "write" | "admin";
@@ -139,9 +139,9 @@ export function actorLimitsFrom(raw: unknown, where: string): ActorLimits | unde
       if (burst !== undefined) throw new ConfigError(`${where}: rateLimits.${burstName} needs rateLimits.${rateName}`);
       return rate as null | undefined;
     }
-    if (typeof rate !== "number" || !(rate > 0) || rate > 1_000_000) throw new ConfigError(`${where}: rateLimits.${rateName} must be calls per second above 0, or null`);
+    if (typeof rate !== "number" || !(rate > 0) || rate > MAX_RATE_PER_SECOND) throw new ConfigError(`${where}: rateLimits.${rateName} must be calls per second above 0, or null`);
     if (burst !== undefined && (!Number.isInteger(burst) || (burst as number) < 1)) throw new ConfigError(`${where}: rateLimits.${burstName} must be a whole number of 1 or more`);
-    return { perSecond: rate, burst: (burst as number | undefined) ?? Math.max(1, Math.ceil(rate)) };
+    return { perSecond: rate, burst: (burst as number | undefined) ?? defaultBurst(rate) };
   };
   return { writes: one("writes", "burst"), watches: one("watches", "watchBurst") };
 }

@@ -191,6 +191,11 @@ function tlsSettings(env: Env): TlsSettings | undefined {
   return { certFile, keyFile, caFile, clientAuth: oneOf(env, "TLS_CLIENT_AUTH", ["require", "optional"], "require") };
 }
 
+/** The most calls per second a limit may allow (RATE_LIMIT_* and the tokens file's rateLimits). */
+export const MAX_RATE_PER_SECOND = 1_000_000;
+/** A limit's burst when none is given: one second's worth, at least one call. */
+export const defaultBurst = (perSecond: number) => Math.max(1, Math.ceil(perSecond));
+
 /** A rate per second (a decimal: 0.5 is one every two seconds) and its burst; undefined when the rate is unset. */
 function rateLimit(env: Env, rateName: string, burstName: string): RateLimit | undefined {
   const raw = read(env, rateName);
@@ -199,10 +204,10 @@ function rateLimit(env: Env, rateName: string, burstName: string): RateLimit | u
     return undefined;
   }
   const perSecond = Number(raw);
-  if (!/^\d+(\.\d+)?$/.test(raw) || !(perSecond > 0) || perSecond > 1_000_000) {
+  if (!/^\d+(\.\d+)?$/.test(raw) || !(perSecond > 0) || perSecond > MAX_RATE_PER_SECOND) {
     throw new ConfigError(`${rateName} must be a number of calls per second above 0 (such as 20 or 0.5), got "${raw}"`);
   }
-  return { perSecond, burst: int(env, burstName, Math.max(1, Math.ceil(perSecond)), 1, 1_000_000) };
+  return { perSecond, burst: int(env, burstName, defaultBurst(perSecond), 1, 1_000_000) };
 }
 
 /** OTEL_TRACES_EXPORTER (otlp, or none: the default) unless OTEL_SDK_DISABLED=true. */
