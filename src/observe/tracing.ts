@@ -62,8 +62,10 @@ const headersGetter: TextMapGetter<Headers> = {
   keys: (carrier) => [...carrier.keys()],
 };
 /** The fast path's requests read one header without building their Headers (transport/rpc/methods.ts). */
-type RawHeader = (name: string) => string | undefined;
-const rawHeaderGetter: TextMapGetter<RawHeader> = { get: (carrier, key) => carrier(key), keys: () => [] };
+interface FastHeaders {
+  headerValue(name: string): string | undefined;
+}
+const fastHeadersGetter: TextMapGetter<FastHeaders> = { get: (carrier, key) => carrier.headerValue(key), keys: () => [] };
 const nodeHeadersGetter: TextMapGetter<IncomingHttpHeaders> = {
   get: (carrier, key) => carrier[key],
   keys: (carrier) => Object.keys(carrier),
@@ -159,8 +161,8 @@ export function startTracing(storeKind: string, log: Logger): Tracing {
   const storeSpanKind = dbSystem === "redis" ? SpanKind.CLIENT : SpanKind.INTERNAL;
 
   const interceptor = (sampled: (span: Span, values: ContextValues) => void): Interceptor => (next) => async (req) => {
-    const raw = (req as { rawHeader?: RawHeader }).rawHeader;
-    const parent = raw ? propagator.extract(ROOT_CONTEXT, raw, rawHeaderGetter) : propagator.extract(ROOT_CONTEXT, req.header, headersGetter);
+    const parent =
+      "headerValue" in req ? propagator.extract(ROOT_CONTEXT, req as unknown as FastHeaders, fastHeadersGetter) : propagator.extract(ROOT_CONTEXT, req.header, headersGetter);
     const method = `${req.service.typeName}/${req.method.name}`;
     const protocol: Protocol = (req as { protocolName?: Protocol }).protocolName ?? protocolOf(req.header.get("content-type"));
     const span = tracer.startSpan(method, {

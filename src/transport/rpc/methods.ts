@@ -126,13 +126,9 @@ class FastRequest {
   get protocolName() {
     return this.ctx.protocolName;
   }
-  /** Not in connect's shape either: one header as Node received it, without building the request's Headers (authentication). */
+  /** Not in connect's shape either: one header as Node received it, without building the request's Headers (authentication, tracing). */
   headerValue(name: string): string | undefined {
     return this.ctx.rawHeader(name);
-  }
-  /** The same as a carrier function (the tracing interceptor's propagator calls it unbound). */
-  get rawHeader() {
-    return (name: string) => this.ctx.rawHeader(name);
   }
 }
 
