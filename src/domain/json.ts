@@ -2,7 +2,7 @@
 // point, numbers as JavaScript prints them. Every store keeps values in this
 // form (the Lua codec writes the same text), so equal values have equal text
 // and "unchanged" is a string comparison.
-import type { JsonObject, JsonValue } from "./types.js";
+import type { JsonObject, JsonValue, SettingsEntries } from "./types.js";
 
 export function canonicalJson(value: JsonValue): string {
   if (value === null || typeof value !== "object") return JSON.stringify(value);
@@ -62,4 +62,18 @@ export function setOwn<T = JsonValue>(target: Record<string, T>, key: string, va
 
 export function utf8Length(text: string): number {
   return Buffer.byteLength(text, "utf8");
+}
+
+/** A stored map as an object; "__proto__" stays a key. */
+export function entriesObject(entries: SettingsEntries): JsonObject {
+  const out: JsonObject = {};
+  for (const [key, text] of entries) setOwn(out, key, JSON.parse(text) as JsonValue);
+  return out;
+}
+
+/** A stored map as JSON text, from its canonical texts as they are. */
+export function entriesJson(entries: SettingsEntries): string {
+  let out = "{";
+  for (let i = 0; i < entries.length; i++) out += `${i === 0 ? "" : ","}${JSON.stringify(entries[i]![0])}:${entries[i]![1]}`;
+  return `${out}}`;
 }

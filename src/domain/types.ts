@@ -49,6 +49,9 @@ export interface ScopeRef {
 
 export type PathOp = "set" | "merge" | "unset";
 
+/** A whole map as stored: keys with their canonical JSON text, unparsed. */
+export type SettingsEntries = [key: string, text: string][];
+
 /** A validated settings or controls write, as the stores apply it. */
 export type Mutation =
   | { op: "set"; key: string; value: JsonValue }
@@ -80,8 +83,12 @@ export interface MutationResult {
   removed: boolean;
   /** For set and path: the top-level key's value after the write; undefined if absent. */
   value?: JsonValue;
-  /** Present when asked for with `withSettings`, and always for controls. */
-  settings?: JsonObject;
+  /**
+   * Present when asked for with `withSettings`, and always for controls: the map as stored, each
+   * key with its canonical JSON text, in the store's order. Unparsed, so that an answer that is
+   * JSON anyway (REST) is built from the texts without parsing and printing every value again.
+   */
+  settingsEntries?: SettingsEntries;
   /** For controls: the tuple's controls after the write. */
   controls?: ControlFields;
   /** The answer of an earlier write with the same request id; nothing was applied this time. */

@@ -1,6 +1,7 @@
 // The settings and controls writes: a settings update (object, entry or
 // path), unsetting one key, and applying a scope's controls. Each checks the
 // request (./requests.ts) and hands one Mutation to the store.
+import { entriesObject } from "../domain/json.js";
 import type { ControlFields, JsonObject, JsonValue, MutationResult } from "../domain/types.js";
 import type { Store } from "../store/store.js";
 import type { RequestChecks, SettingsUpdate, WriteInput } from "./requests.js";
@@ -43,7 +44,7 @@ export function settingsWrites(store: Store, req: RequestChecks) {
       const options = req.provenance(r, input, "ui");
       await req.admitWrite(input, r);
       const result = await store.mutate(input, { op: "controls", controls: fields!, settings: replacement }, options);
-      const applied = { ...result.controls!, settings: result.settings! };
+      const applied = { ...result.controls!, settings: entriesObject(result.settingsEntries!) };
       return { ...result, applied, summary: summarize(applied) };
     },
   };

@@ -86,7 +86,10 @@ export type Outcome = { ok: unknown } | { error: { reason: string; message: stri
 
 export async function attempt(store: Store, ref: ScopeRef, m: Mutation, options: WriteOptions): Promise<Outcome> {
   try {
-    return { ok: await store.mutate(ref, m, options) };
+    const result = await store.mutate(ref, m, options);
+    // A map's entries come in each store's own order (a hash's, a table's); the order means nothing.
+    result.settingsEntries?.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return { ok: result };
   } catch (err) {
     if (!(err instanceof DomainError)) throw err;
     return { error: { reason: err.reason, message: err.message, facts: err.facts } };

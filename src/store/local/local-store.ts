@@ -8,7 +8,7 @@
 import { errors } from "../../domain/errors.js";
 import { encodeCursor, type FeedCursor } from "../../domain/feed.js";
 import { mutationFingerprint } from "../../domain/fingerprint.js";
-import { setOwn } from "../../domain/json.js";
+import { entriesObject } from "../../domain/json.js";
 import { SchemaValidators } from "../../domain/schemas.js";
 import type { FeedChange, FeedEvent, HistoryEntry, JsonObject, JsonValue, Mutation, MutationResult, ScopeRef, StoreEvent, Tuple, WriteOptions } from "../../domain/types.js";
 import type { Logger } from "../../observe/log.js";
@@ -141,7 +141,7 @@ export class LocalStore implements Store {
     const result: MutationResult = { changed: v.changed, revision: v.revision, removed: v.removed };
     if (v.valueText !== undefined) result.value = JSON.parse(v.valueText) as JsonValue;
     if (v.replayed) result.replayed = true;
-    if (v.entries) result.settings = toObject(v.entries);
+    if (v.entries) result.settingsEntries = v.entries;
     if (v.controls) result.controls = v.controls;
     return result;
   }
@@ -268,7 +268,7 @@ export class LocalStore implements Store {
   }
 
   private settingsOf(id: TupleId): JsonObject {
-    return toObject(this.reader.settings(id));
+    return entriesObject(this.reader.settings(id));
   }
 
   private snapshot(id: TupleId): Tuple {
@@ -277,13 +277,7 @@ export class LocalStore implements Store {
   }
 }
 
-function toObject(entries: [string, string][]): JsonObject {
-  const out: JsonObject = {};
-  for (const [key, text] of entries) setOwn(out, key, JSON.parse(text) as JsonValue);
-  return out;
-}
-
 function toTuple(t: TupleTexts): Tuple {
   const { entries, ...rest } = t;
-  return { ...rest, settings: toObject(entries) };
+  return { ...rest, settings: entriesObject(entries) };
 }

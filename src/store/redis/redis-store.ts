@@ -298,7 +298,7 @@ export class RedisStore implements Store {
       removed: reply[3] === 1,
     };
     if (typeof reply[4] === "string") result.value = JSON.parse(reply[4]) as JsonValue;
-    if (Array.isArray(reply[5])) result.settings = pairsToObject(reply[5] as string[]);
+    if (Array.isArray(reply[5])) result.settingsEntries = pairs(reply[5] as string[]);
     if (reply[6] === 1) result.replayed = true;
     if (mutation.op === "controls") {
       result.controls = result.replayed ? pickControls(await this.readTupleAt(k, false, ref.sessionId, budget)) : { ...mutation.controls };

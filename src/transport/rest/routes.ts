@@ -3,7 +3,7 @@
 // as Connect, and maps errors in one place (./errors.ts).
 import type { z } from "zod";
 import { errors, issue } from "../../domain/errors.js";
-import { isObject } from "../../domain/json.js";
+import { entriesJson, isObject } from "../../domain/json.js";
 import { SESSION_LIST_PAGE } from "../../domain/limits.js";
 import type { JsonObject, JsonValue, Scope } from "../../domain/types.js";
 import type { Logger } from "../../observe/log.js";
@@ -29,14 +29,14 @@ import {
   toIssues,
   toRevision,
 } from "./schemas.js";
-import { controlsViewJson, historyEntryJson, sessionJson, sessionListJson, settingsJson, tupleJson } from "./views.js";
-import { ok, written, type Ctx, type Handler } from "./route-context.js";
+import { controlsViewJson, historyEntryJson, sessionJson, sessionListJson, tupleJson } from "./views.js";
+import { Ctx, ok, withSettings, written, type Handler } from "./route-context.js";
 import { getChanges, listSettings } from "./change-routes.js";
 import { peerOf } from "../peer.js";
 import { SCHEMA_ROUTES } from "./schema-routes.js";
 
-/** What every write takes besides its payload: provenance, compare-and-set and the Idempotency-Key header. */
-function writeOf(ctx: Ctx, fields: { ifRevision?: number | string; actor?: string; source?: string }) {
+/** What every write takes besides its payload: its scope, provenance, compare-and-set and the Idempotency-Key header; REST answers the whole map after it. */
+function writeOf(ctx: Ctx, fields: { ifRevision?: number | string; actor?: string; source?: string }, sessionId: string, scope: Scope) {
   const key = ctx.req.headers["idempotency-key"];
   return {
     caller: ctx.caller,
@@ -44,6 +44,9 @@ function writeOf(ctx: Ctx, fields: { ifRevision?: number | string; actor?: strin
     actor: fields.actor,
     source: fields.source,
     requestId: typeof key === "string" ? key : undefined,
+    sessionId,
+    scope,
+    withSettings: true,
   };
 }
 const outcome = (changed: boolean) => (changed ? "ok" : "unchanged");
@@ -122,13 +125,9 @@ const getSettings: Handler = async ({ params: [sessionId], query, ops, caller })
   const scope = parseScope(query.get("scope") ?? undefined);
   const key = query.get("key") ?? undefined;
   const read = await ops.getSettings({ sessionId: sessionId!, scope }, key, caller, atRevisionOf(query));
-  const revision = Number(read.revision);
-  if (read instanceof SettingsSnapshot) {
-    // The map's JSON text is built once per revision and shared; the envelope around it is small.
-    const head = JSON.stringify({ status: "ok", sessionId, scope }).slice(0, -1);
-    return { status: 200, body: undefined, raw: `${head},"settings":${await read.json()},"revision":${revision}}` };
-  }
-  return ok({ status: "ok", sessionId, scope, key: key!.trim(), found: read.found, value: read.value, revision });
+  // The map's JSON text is built once per revision and shared; the envelope around it is small.
+  if (read instanceof SettingsSnapshot) return withSettings({ status: "ok", sessionId, scope }, await read.json(), read.revision);
+  return ok({ status: "ok", sessionId, scope, key: key!.trim(), found: read.found, value: read.value, revision: Number(read.revision) });
 };
 
 const postSettings: Handler = async (ctx) => {
@@ -142,13 +141,13 @@ const postSettings: Handler = async (ctx) => {
         ? { kind: "path", ...(typeof b.path === "string" ? { path: b.path } : { segments: b.path }), value: b.value as JsonValue | undefined, op: b.op ?? "set" }
         : { kind: "entry", key: b.key, value: b.value as JsonValue | undefined };
   const result = await ctx.ops.setSettings(
-    { ...writeOf(ctx, b), sessionId, scope, withSettings: true },
+    writeOf(ctx, b, sessionId, scope),
     update,
   );
   const body: Record<string, unknown> = { status: outcome(result.changed), sessionId, scope };
   if (result.key !== undefined) body.key = result.key;
   if (update.kind === "path" && update.op === "unset") body.removed = result.removed;
-  return written({ ...body, settings: settingsJson(result.settings), revision: Number(result.revision) }, result.replayed);
+  return withSettings(body, entriesJson(result.settingsEntries ?? []), result.revision, result.replayed);
 };
 
 const deleteSetting: Handler = async (ctx) => {
@@ -157,13 +156,11 @@ const deleteSetting: Handler = async (ctx) => {
   if (!q.success) throw errors.invalid(toIssues(q.error));
   const scope = q.data.scope ?? "session";
   const result = await ctx.ops.unsetSetting(
-    { ...writeOf(ctx, q.data), sessionId, scope, withSettings: true },
+    writeOf(ctx, q.data, sessionId, scope),
     rawKey,
   );
-  return written({
-    status: outcome(result.changed), sessionId, scope, key: result.key, removed: result.removed,
-    settings: settingsJson(result.settings), revision: Number(result.revision),
-  }, result.replayed);
+  const body = { status: outcome(result.changed), sessionId, scope, key: result.key, removed: result.removed };
+  return withSettings(body, entriesJson(result.settingsEntries ?? []), result.revision, result.replayed);
 };
 
 const getControls: Handler = async ({ params: [sessionId], query, ops, caller }) => {
@@ -177,7 +174,7 @@ const postControls: Handler = async (ctx) => {
   const scope = b.scope ?? "session";
   const controls = b.controls as JsonObject;
   const result = await ctx.ops.applyControls(
-    { ...writeOf(ctx, b), sessionId, scope },
+    writeOf(ctx, b, sessionId, scope),
     controls,
     Object.prototype.hasOwnProperty.call(controls, "settings") ? controls.settings : undefined,
   );
@@ -244,18 +241,16 @@ const ROUTES: { method: string; name: string; procedure: string; pattern: RegExp
 
 function decodeParams(match: RegExpExecArray): string[] {
   try {
-    return match.slice(1).map((p) => decodeURIComponent(p));
+    const params = new Array<string>(match.length - 1);
+    for (let i = 1; i < match.length; i++) params[i - 1] = match[i]!.includes("%") ? decodeURIComponent(match[i]!) : match[i]!;
+    return params;
   } catch {
     throw errors.invalid([issue([], "the path is not valid percent-encoding", "invalid_format")]);
   }
 }
 
-/** Aborts when the client goes away (the response closes unfinished) or the server shuts down. */
-function clientOrServerGone(res: Res, shutdown: AbortSignal): AbortSignal {
-  const gone = new AbortController();
-  res.once("close", () => gone.abort());
-  return AbortSignal.any([gone.signal, shutdown]);
-}
+/** The query of every request that has none; routes only read a query. */
+const NO_QUERY = new URLSearchParams();
 
 export function restRoutes({ ops, log, shutdown, auth, limiter, trace, observe }: RouteContext): RouteHandler {
   return async (req: Req, res: Res) => {
@@ -271,15 +266,8 @@ export function restRoutes({ ops, log, shutdown, auth, limiter, trace, observe }
     }
     const started = performance.now();
     let answer: RestAnswer | undefined;
-    const query = new URLSearchParams(q === -1 ? "" : url.slice(q + 1));
-    let signal: AbortSignal | undefined;
-    const ctx: Ctx = {
-      req, res, log, params: [], query, ops, declaredActor: query.get("actor") || undefined,
-      // Made only for a route that asks (the event stream): most calls never need it.
-      get signal() {
-        return (signal ??= clientOrServerGone(res, shutdown));
-      },
-    };
+    const query = q === -1 ? NO_QUERY : new URLSearchParams(url.slice(q + 1));
+    const ctx = new Ctx(req, res, log, query, ops, shutdown);
     const serve = async () => {
       try {
         const peer = auth || limiter ? peerOf(req.socket) : undefined;

@@ -58,10 +58,6 @@ export function controlsViewJson(view: ControlsView): Record<string, unknown> {
   };
 }
 
-export function settingsJson(settings: JsonObject | undefined): JsonObject {
-  return settings ?? {};
-}
-
 export function historyEntryJson(e: HistoryEntry): Record<string, unknown> {
   return {
     revision: Number(e.revision),
