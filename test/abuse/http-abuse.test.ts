@@ -11,19 +11,13 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Attack } from "../support/abuse/attacker.js";
 import { COPIES, PATHS, type PathName } from "../support/abuse/paths.js";
-import { cpuSeconds, launch, openFiles, recoveryMs, rssMiB, watchServer } from "../support/abuse/probe.js";
+import { cpuSeconds, launch, openFiles, recoveryMs, RSS_GROWTH_MIB, rssMiB, watchServer } from "../support/abuse/probe.js";
 import { startMain } from "../support/process.js";
 import { restClient } from "../support/rest.js";
 
 const TIMEOUT_MS = 1000;
 /** Timers fire late on a loaded 2-core machine; HTTP/1.1's checks also run only every TIMEOUT_MS / 2. */
 const SLACK_MS = 1500;
-/**
- * What an attack may add to the server's resident memory, over what it held before the attack
- * (which grows with what the server loads, not with the attack). Unbounded, these attacks took
- * gigabytes; bounded, they take well under half of this.
- */
-const RSS_GROWTH_MIB = 250;
 /** What connect-node holds per stream while a 4 MiB answer waits: its own encoding of the map, and copies of it. */
 const COPY_MIB = 16;
 

@@ -33,6 +33,13 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/**
+ * What an attack may add to the server's resident memory, over what it held before the attack
+ * (which grows with what the server loads, not with the attack). Unbounded, these attacks took
+ * gigabytes; bounded, they take well under half of this.
+ */
+export const RSS_GROWTH_MIB = 250;
+
 export function rssMiB(pid: number): number {
   const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
   return Number(kb) / 1024;
