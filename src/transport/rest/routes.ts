@@ -5,7 +5,7 @@ import type { z } from "zod";
 import { errors, issue } from "../../domain/errors.js";
 import { entriesJson, isObject } from "../../domain/json.js";
 import { SESSION_LIST_PAGE } from "../../domain/limits.js";
-import type { JsonObject, JsonValue, Scope } from "../../domain/types.js";
+import type { JsonObject, JsonValue, MutationResult, Scope } from "../../domain/types.js";
 import type { Logger } from "../../observe/log.js";
 import type { SettingsUpdate } from "../../service/operations.js";
 import { sendJson } from "../http-json.js";
@@ -50,6 +50,9 @@ function writeOf(ctx: Ctx, fields: { ifRevision?: number | string; actor?: strin
   };
 }
 const outcome = (changed: boolean) => (changed ? "ok" : "unchanged");
+/** A settings write's answer: `body`, then the whole map after the write (from its stored texts) and the revision. */
+const writtenWithMap = (body: object, result: MutationResult) =>
+  withSettings(body, entriesJson(result.settingsEntries ?? []), result.revision, result.replayed);
 
 /**
  * SPEC §4 step 1: a scope that is not session or default is a malformed request.
@@ -147,7 +150,7 @@ const postSettings: Handler = async (ctx) => {
   const body: Record<string, unknown> = { status: outcome(result.changed), sessionId, scope };
   if (result.key !== undefined) body.key = result.key;
   if (update.kind === "path" && update.op === "unset") body.removed = result.removed;
-  return withSettings(body, entriesJson(result.settingsEntries ?? []), result.revision, result.replayed);
+  return writtenWithMap(body, result);
 };
 
 const deleteSetting: Handler = async (ctx) => {
@@ -159,8 +162,7 @@ const deleteSetting: Handler = async (ctx) => {
     writeOf(ctx, q.data, sessionId, scope),
     rawKey,
   );
-  const body = { status: outcome(result.changed), sessionId, scope, key: result.key, removed: result.removed };
-  return withSettings(body, entriesJson(result.settingsEntries ?? []), result.revision, result.replayed);
+  return writtenWithMap({ status: outcome(result.changed), sessionId, scope, key: result.key, removed: result.removed }, result);
 };
 
 const getControls: Handler = async ({ params: [sessionId], query, ops, caller }) => {
