@@ -122,6 +122,21 @@ describe.each(BACKENDS)("REST on the %s store", (backend) => {
       expect(res.body).toMatchObject({ status: "ok", settings: {}, revision: 7 });
     });
 
+    it("answers a write with the whole map built from its stored texts, a \"__proto__\" key and exact integers included", async () => {
+      const id = await session();
+      const raw = '{"settings":{"__proto__":{"x":1},"big":9007199254740991,"a":[1,"é"]}}';
+      let res = await rest("POST", settingsPath(id), undefined, { raw });
+      expect(res.status).toBe(200);
+      const expected = JSON.parse('{"__proto__":{"x":1},"big":9007199254740991,"a":[1,"é"]}');
+      expect(Object.hasOwn(res.body.settings, "__proto__")).toBe(true);
+      expect(res.body.settings).toEqual(expected);
+      res = await rest("DELETE", `${settingsPath(id)}/a`);
+      expect(res.body).toMatchObject({ status: "ok", key: "a", removed: true, revision: 2 });
+      expect(Object.hasOwn(res.body.settings, "__proto__")).toBe(true);
+      expect(res.body.settings).toEqual(JSON.parse('{"__proto__":{"x":1},"big":9007199254740991}'));
+      expect((await rest("GET", settingsPath(id))).body.settings).toEqual(res.body.settings);
+    });
+
     it("POST takes a path as an array of segments, so keys with dots are reachable", async () => {
       const id = await session();
       await rest("POST", settingsPath(id), { key: "a.b", value: { keep: 1 } });
