@@ -57,13 +57,24 @@ it("reconnects by itself after a failover notice that arrives while it is asking
   }
 
   // Served again without a restart, by the new primary.
+  let last = "";
   await until(async () => {
     try {
       await c.settings.setSettings({ sessionId, update: { case: "entry", value: { key: "after", value: num(1) } } });
       return true;
     } catch (err) {
       if ((err as ConnectError).code !== Code.Unavailable) throw err;
+      last = (err as ConnectError).rawMessage;
       return false;
     }
-  }, "a write to succeed", 30_000);
+  }, "a write to succeed", 30_000).catch(async (err: Error) => {
+    throw new Error(`${err.message}; last refusal: ${last}; ${await seen(sentinel)}`);
+  });
 }, 60_000);
+
+/** What each sentinel names as the primary, and each Redis's role: for a failure's message. */
+async function seen(s: TestSentinel): Promise<string> {
+  const views = await Promise.all(s.sentinelPorts.map((p) => s.primaryNow(p).then(String, (e: Error) => e.message)));
+  const roles = await Promise.all([s.primaryPort, s.replicaPort].map((p) => onPort(p, (r) => r.call("ROLE")).then((r) => String((r as unknown[])[0]), (e: Error) => e.message)));
+  return `sentinels name ${views.join(", ")}; ${s.primaryPort} is ${roles[0]}, ${s.replicaPort} is ${roles[1]}`;
+}

@@ -9,6 +9,9 @@ import { randomUUID } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
 import { errors } from "../../domain/errors.js";
 
+/** How soon a refused read of the id is tried again on the same connection. */
+const VERIFY_RETRY_MS = 200;
+
 export class DatasetIdentity {
   private id?: string;
   private state: "verified" | "verifying" | "diverged" = "verifying";
@@ -28,18 +31,28 @@ export class DatasetIdentity {
     client.on("close", () => {
       if (this.state === "verified") this.state = "verifying";
     });
-    client.on("ready", () => {
-      if (this.state !== "verifying") return;
-      client.get(this.key).then(
-        (id) => {
-          if (this.state !== "verifying") return;
-          this.state = id === this.id ? "verified" : "diverged";
-          if (this.state === "diverged") onDiverged?.();
-        },
-        // Not answered: the next "ready" tries again.
-        () => {},
-      );
-    });
+    client.on("ready", () => this.verify(client, onDiverged));
+  }
+
+  /**
+   * Reads the id back. Refused on a live connection (LOADING from a primary
+   * being turned into a replica, NOPERM, MASTERDOWN), it is read again: the
+   * store refuses every call unsent meanwhile, so nothing else would make the
+   * connection drop and say "ready" again, and it would stay refused for good.
+   */
+  private verify(client: Redis | Cluster, onDiverged?: () => void): void {
+    if (this.state !== "verifying") return;
+    client.get(this.key).then(
+      (id) => {
+        if (this.state !== "verifying") return;
+        this.state = id === this.id ? "verified" : "diverged";
+        if (this.state === "diverged") onDiverged?.();
+      },
+      // Not answered because the connection dropped: its next "ready" tries again.
+      () => {
+        if (client.status === "ready") setTimeout(() => client.status === "ready" && this.verify(client, onDiverged), VERIFY_RETRY_MS).unref();
+      },
+    );
   }
 
   /** Throws STORE_UNAVAILABLE while the dataset is unverified or has changed. */
