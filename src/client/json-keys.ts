@@ -28,16 +28,16 @@ function needsRenaming(bytes: Uint8Array, start: number, end: number): boolean {
   return end - start === PROTO.length && PROTO.every((b, i) => bytes[start + i] === b);
 }
 
-function renameKeys(bytes: Uint8Array): string {
-  const text = utf8.decode(bytes);
-  if (!text.includes("__proto__") && !text.includes("\\u")) return text;
+/** `text` (the UTF-8 of `bytes`) with every "__proto__" key renamed, or undefined when it holds none. */
+export function protoKeysRenamed(bytes: Uint8Array, text: string): string | undefined {
+  if (!text.includes("__proto__") && !text.includes("\\u")) return undefined;
   const edits: [number, number][] = [];
   scanJson(bytes, {
     key(start, end) {
       if (needsRenaming(bytes, start, end)) edits.push([start, end]);
     },
   });
-  if (edits.length === 0) return text;
+  if (edits.length === 0) return undefined;
   renamedAny = true;
   let out = "";
   let at = 0;
@@ -46,6 +46,11 @@ function renameKeys(bytes: Uint8Array): string {
     at = end;
   }
   return out + utf8.decode(bytes.subarray(at));
+}
+
+function renameKeys(bytes: Uint8Array): string {
+  const text = utf8.decode(bytes);
+  return protoKeysRenamed(bytes, text) ?? text;
 }
 
 /**

@@ -144,13 +144,14 @@ const FROM: Record<string, { raw(v: never): unknown; twin(v: never): unknown }> 
   },
 };
 
-type Plan = (shadow: Message) => Message;
+export type Plan = (shadow: Message) => Message;
 const plans = new Map<DescMessage, Plan | undefined>();
 
 /**
  * How to put a message read with its shadow in the real message's shape;
  * undefined when no Struct, Value or ListValue is in it. (No message of this
- * API holds one inside a oneof or a map, nor refers to itself.)
+ * API holds one in a map or refers to itself; a oneof holds messages that
+ * may, as SetSettingsRequest's update does.)
  */
 function planOf(real: DescMessage): Plan | undefined {
   if (plans.has(real)) return plans.get(real);
@@ -166,6 +167,14 @@ function planOf(real: DescMessage): Plan | undefined {
         delete out[raw];
         if (m[raw] !== undefined) out[name] = from.raw(m[raw] as never);
         else if (m[name] !== undefined && keysRenamed()) out[name] = from.twin(m[name] as never);
+      });
+    } else if (f.fieldKind === "message" && f.oneof) {
+      const inner = planOf(f.message);
+      if (!inner) continue;
+      const oneof = f.oneof.localName;
+      steps.push((m, out) => {
+        const chosen = m[oneof] as { case?: string; value?: Message } | undefined;
+        if (chosen?.case === name) out[oneof] = { case: name, value: inner(chosen.value!) };
       });
     } else if (f.fieldKind === "message" || (f.fieldKind === "list" && f.listKind === "message")) {
       const inner = planOf(f.message);
@@ -183,6 +192,23 @@ function planOf(real: DescMessage): Plan | undefined {
   };
   plans.set(real, plan);
   return plan;
+}
+
+/**
+ * protobuf-es's read depth for a shadow (binary): each JSON object is three
+ * messages there (Value, Struct, entry), two in the real types, whose limit is
+ * 100; so the same JSON depth reads both ways.
+ */
+export const SHADOW_READ = { recursionLimit: 150 };
+
+/**
+ * How to read `real` so that every "__proto__" key stays: with `shadow`, then
+ * `plan` puts the message in real's shape. Undefined when real holds no Struct,
+ * Value or ListValue. The server reads requests this way (transport/rpc/wire.ts).
+ */
+export function keepingProtoKeys(real: DescMessage): { shadow: DescMessage; plan: Plan } | undefined {
+  const plan = planOf(real);
+  return plan && { shadow: shadowOf(real), plan };
 }
 
 /** `transport`, its answers read so that every "__proto__" key stays (see the top of this file). */

@@ -2,8 +2,10 @@
 // protobuf-es's toJson / fromJson for Value, Struct and ListValue (a Value
 // without a kind, or a number that is not finite, is refused), without the
 // reflection objects those build per message, since every write's value
-// and every change's before and after pass through here.
+// and every change's before and after pass through here. Unlike them, a
+// "__proto__" key stays an entry (protobuf-es assigns it: the prototype).
 import type { ListValue, Struct, Value } from "@bufbuild/protobuf/wkt";
+import { setOwn } from "../domain/json.js";
 import type { JsonObject, JsonValue } from "../domain/types.js";
 
 /** protobuf-es's toJson(ValueSchema, v): throws on a Value without a kind or a number that is not finite. */
@@ -20,7 +22,7 @@ export function jsonOfValue(v: Value): JsonValue {
       return kind.value;
     case "structValue": {
       const out: JsonObject = {};
-      for (const [k, x] of Object.entries(kind.value.fields)) out[k] = jsonOfValue(x);
+      for (const [k, x] of Object.entries(kind.value.fields)) setOwn(out, k, jsonOfValue(x));
       return out;
     }
     case "listValue":
@@ -43,7 +45,7 @@ export function valueOfJson(j: JsonValue): Value {
   }
   if (Array.isArray(j)) return value({ case: "listValue", value: { $typeName: "google.protobuf.ListValue", values: j.map(valueOfJson) } satisfies ListValue });
   const fields: Record<string, Value> = {};
-  for (const [k, x] of Object.entries(j)) fields[k] = valueOfJson(x);
+  for (const [k, x] of Object.entries(j)) setOwn(fields, k, valueOfJson(x));
   return value({ case: "structValue", value: { $typeName: "google.protobuf.Struct", fields } satisfies Struct });
 }
 

@@ -12,6 +12,7 @@ import type net from "node:net";
 import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createConnectRouter, type ContextValues, type Interceptor } from "@connectrpc/connect";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
+import { keepingProtoKeys, SHADOW_READ } from "../client/proto-keys.js";
 import { DomainError } from "../domain/errors.js";
 import type { Limits } from "../domain/limits.js";
 import type { Logger } from "../observe/log.js";
@@ -48,11 +49,13 @@ export function connectFallback({ services, interceptors, contextValues, limits,
   const router = createConnectRouter({
     interceptors,
     jsonOptions: exactJsonOptions,
+    // Requests are read with shadow types (keepingProtoKeysOf), a level deeper per JSON object.
+    binaryOptions: SHADOW_READ,
     readMaxBytes: limit,
     acceptCompression: [withinLimit(compressionGzip, limit), withinLimit(compressionBrotli, limit)],
     shutdownSignal: shutdown,
   });
-  for (const [service, impl, own] of services) router.service(service, impl as never, own && { interceptors: own });
+  for (const [service, impl, own] of services) router.service(...keepingProtoKeysOf(service, impl), own && { interceptors: own });
   const handlers = new Map(router.handlers.map((h) => [h.requestPath, h]));
 
   return {
@@ -87,6 +90,25 @@ export function connectFallback({ services, interceptors, contextValues, limits,
         });
     },
   };
+}
+
+type Impl = Record<string, (req: unknown, ctx: unknown) => unknown>;
+
+/**
+ * `service` as connect-node reads it here, each request that holds a Struct or
+ * Value read with its shadow type and put in its real shape before `impl` sees
+ * it, so that a "__proto__" key stays (as on the fast path: rpc/wire.ts).
+ */
+function keepingProtoKeysOf(service: DescService, impl: object): [DescService, never] {
+  const own: Impl = {};
+  const methods = service.methods.map((method) => {
+    const keeping = keepingProtoKeys(method.input);
+    const fn = (impl as Impl)[method.localName];
+    if (!keeping || !fn) return method;
+    own[method.localName] = (req, ctx) => fn.call(impl, keeping.plan(req as never), ctx);
+    return { ...method, input: keeping.shadow };
+  });
+  return [{ ...service, methods }, { ...impl, ...own } as never];
 }
 
 /** The body of a call that takes one message, read whole within the limit. */

@@ -2,8 +2,9 @@
 // whatever else the fast path leaves to it) turns a JSON request body into
 // text through this decoder, which applies the integer rule first
 // (domain/exact-integers.ts), in Connect's error form, as wire.ts does for
-// the fast path.
+// the fast path, and marks every "__proto__" key (client/json-keys.ts).
 import type { ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
+import { protoKeysRenamed } from "../client/json-keys.js";
 import { errors } from "../domain/errors.js";
 import { inexactIntegers } from "../domain/exact-integers.js";
 import { domainToConnect } from "./connect-errors.js";
@@ -18,7 +19,9 @@ export const exactJsonOptions: JsonOptions & { textDecoder: { decode(bytes: Uint
     decode(bytes: Uint8Array): string {
       const issues = inexactIntegers(bytes);
       if (issues.length > 0) throw domainToConnect(errors.invalid(issues));
-      return utf8.decode(bytes);
+      const text = utf8.decode(bytes);
+      // Read with the shadow types (./connect-fallback.ts), whose plan takes the mark off again.
+      return protoKeysRenamed(bytes, text) ?? text;
     },
   },
 };

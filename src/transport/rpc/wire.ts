@@ -6,11 +6,14 @@
 // Anything else (compression, grpc+json, GET requests, unknown types) is
 // left to connect-node, which speaks every variant.
 import type { IncomingHttpHeaders } from "node:http";
-import { fromBinary, fromJsonString, toBinary, toJsonString, type DescMessage } from "@bufbuild/protobuf";
+import { fromBinary, fromJsonString, toBinary, type DescMessage } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { protoKeysRenamed } from "../../client/json-keys.js";
+import { keepingProtoKeys, SHADOW_READ } from "../../client/proto-keys.js";
 import { requireExactIntegers } from "../../domain/exact-integers.js";
 import { ownEncoding } from "../../service/encoded-answer.js";
 import { BARE, ENVELOPED, type Framing } from "../request-body.js";
+import { answerJson } from "./json-answer.js";
 import type { Codec, Kind, Message, Wire } from "./types.js";
 
 const IDENTITY = new Set([undefined, "", "identity"]);
@@ -48,14 +51,34 @@ const READ_JSON = { ignoreUnknownFields: true };
 export function decode(schema: DescMessage, codec: Codec, bytes: Uint8Array): Message {
   if (codec === "json") requireExactIntegers(bytes);
   try {
-    return codec === "proto" ? fromBinary(schema, bytes) : fromJsonString(schema, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8"), READ_JSON);
+    if (codec === "proto") return mayHoldProtoKey(bytes) ? readKeepingProtoKeys(schema, bytes) : fromBinary(schema, bytes);
+    const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
+    const renamed = protoKeysRenamed(bytes, text);
+    return renamed === undefined ? fromJsonString(schema, text, READ_JSON) : readKeepingProtoKeys(schema, renamed);
   } catch (e) {
     throw new ConnectError(`cannot decode ${schema.typeName}: ${(e as Error).message}`, Code.InvalidArgument);
   }
 }
 
+const PROTO_KEY = Buffer.from("__proto__");
+/** Whether a binary message may hold a "__proto__" key: its bytes hold the word (a key's bytes are its UTF-8). */
+const mayHoldProtoKey = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf(PROTO_KEY) >= 0;
+
+/**
+ * protobuf-es reads a Struct's entries into a plain object, where "__proto__"
+ * sets the prototype: the key, acknowledged and never stored, would be lost.
+ * A message that may hold one is read the SDK's way (client/proto-keys.ts):
+ * with a shadow type whose maps are lists, then put in the real shape.
+ */
+function readKeepingProtoKeys(schema: DescMessage, body: Uint8Array | string): Message {
+  const keeping = keepingProtoKeys(schema);
+  if (!keeping) return typeof body === "string" ? fromJsonString(schema, body, READ_JSON) : fromBinary(schema, body);
+  const shadowed = typeof body === "string" ? fromJsonString(keeping.shadow, body, READ_JSON) : fromBinary(keeping.shadow, body, SHADOW_READ);
+  return keeping.plan(shadowed as never) as Message;
+}
+
 export function encode(schema: DescMessage, codec: Codec, message: Message): Uint8Array {
-  return codec === "proto" ? toBinary(schema, message) : Buffer.from(toJsonString(schema, message));
+  return codec === "proto" ? toBinary(schema, message) : Buffer.from(answerJson(schema, message));
 }
 
 /** A unary answer's bytes: the ones it carries (a big map's, see service/encoded-answer.ts), else encoded here. */
