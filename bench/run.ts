@@ -182,7 +182,7 @@ async function main(): Promise<void> {
     scenarios: summary,
     anchors: Object.fromEntries(Object.entries(summary).filter(([k]) => k.startsWith("bare@") || k.startsWith("grpcjs@"))),
     targets: ONLY ? {} : { ...targets(summary), ...durableTargets(durable), ...tracingTargets(tracing) },
-    tracing: { note: "the service on Redis with tracing on (sampling nothing; every call sampled and exported over OTLP/HTTP to a sink on core 1) / the same round's service with tracing off (the default)", rows: tracing },
+    tracing: { note: "the service on Redis with tracing on (sampling nothing; every call sampled and exported over OTLP/HTTP to a sink on core 1) / the same round's run of their twin, an instance with tracing off (the default) that serves only what they serve, with the same calls; twinNoise: the twin / the default instance", rows: tracing },
     durable: { note: "the service on SQLite (synchronous=FULL) against etcd 3.4 (WAL fsync before every ack), both on core 0, data on the same filesystem; 16 sessions / keys; every write a change", rows: durable },
     sqlite: {
       note: "DATA_DIR in a temp dir, synchronous=FULL; every write a change",

@@ -128,18 +128,20 @@ export async function runOne(def: RunDef, round: number): Promise<void> {
   const w0 = mark(pid);
   const warm = await drive(def, { durationS: BUDGET.warmS, timeoutMs: BUDGET.warmS * 1000 + 30_000 });
   const warmCpuUs = cpuUse(w0, mark(pid), warm.calls).schedUs;
-  if (!nOf.has(def.key)) {
+  // A scenario run with another's calls takes its n, or sets it for both.
+  const nKey = def.scenario.callsOf ? `${def.scenario.callsOf}@${def.shape.id}` : def.key;
+  if (!nOf.has(nKey)) {
     // About runS of calls at the warm-up's rate, and at least enough for cpuFloorS of server CPU
     // (150 clock ticks in a full run: /proc/<pid>/stat counts in 10 ms ticks), whatever the
     // neighbours did to the warm-up's rate.
-    warmRate.set(def.key, warm.rps);
+    warmRate.set(nKey, warm.rps);
     const byRate = warm.rps * BUDGET.runS;
     const byCpu = (BUDGET.cpuFloorS * 1e6) / Math.max(1, warmCpuUs);
-    nOf.set(def.key, Math.round(Math.max(300, Math.min(200_000, Math.max(byRate, byCpu)))));
+    nOf.set(nKey, Math.round(Math.max(300, Math.min(200_000, Math.max(byRate, byCpu)))));
   }
-  const n = nOf.get(def.key)!;
+  const n = nOf.get(nKey)!;
   // Bounded in time as well: far past what the warm-up's rate predicts, the run fails.
-  const timeoutMs = Math.max(20_000, (10_000 * n) / Math.max(1, warmRate.get(def.key)!));
+  const timeoutMs = Math.max(20_000, (10_000 * n) / Math.max(1, warmRate.get(nKey)!));
   const m = await measure(def, n, { timeoutMs });
   record(round, def.key, def.scenario.id, def.shape.id, m).wallSeconds = +((performance.now() - started) / 1000).toFixed(2);
 }

@@ -28,6 +28,8 @@ export interface Scenario {
   probes?: boolean;
   /** The etcd comparison: its own rotation in each round, no ratio to the grpc-js anchor. */
   durable?: boolean;
+  /** Runs as many calls as this scenario (its id) in the same shape: the runs of a pair compare like for like. */
+  callsOf?: string;
   /** Not in the rounds; for --profile only (calls in the profiled run). */
   profileOnly?: number;
 }

@@ -11,8 +11,8 @@ import { callCounts, GrpcConnection, until } from "./clients.js";
 import { getFrame, PATHS } from "./messages.js";
 import { freePort, start, stop, type Proc } from "./procs.js";
 
-/** redis-otel-*: the service on Redis with tracing on, sampling nothing or everything (scenarios/tracing.ts). */
-export type ServerId = "bare" | "grpcjs" | "redis" | "sqlite" | "etcd" | "redis-otel-off" | "redis-otel-on";
+/** redis-otel-*: the service on Redis with tracing on, sampling nothing or everything, and their untraced twin (scenarios/tracing.ts). */
+export type ServerId = "bare" | "grpcjs" | "redis" | "sqlite" | "etcd" | "redis-otel-off" | "redis-otel-on" | "redis-otel-twin";
 
 export interface Server {
   id: ServerId;
@@ -53,6 +53,7 @@ const SCRIPTS: Record<NodeServerId, string> = {
   sqlite: "bench/server.mjs",
   "redis-otel-off": "bench/server.mjs",
   "redis-otel-on": "bench/server.mjs",
+  "redis-otel-twin": "bench/server.mjs",
 };
 
 function serverEnv(id: NodeServerId): Record<string, string> {
