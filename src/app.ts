@@ -54,7 +54,7 @@ export async function startServer({ config, store: bareStore, log, auth, routes,
   const hooks = operationHooks(metrics, log);
   const state = operationsState(config);
   const ops = createOperations(store, config, hooks, state);
-  const traced = tracing && tracedCalls(tracing, store, ops, (over) => createOperations(over, config, hooks, state));
+  const traced = tracing && tracedCalls(tracing, store, (over) => createOperations(over, config, hooks, state));
   const shutdown = new AbortController();
   // Every call in flight and every open stream listens for shutdown.
   setMaxListeners(0, shutdown.signal);

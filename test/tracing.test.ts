@@ -151,6 +151,23 @@ describe("tracing on (OTEL_TRACES_EXPORTER=otlp)", () => {
     expect(events.store.length).toBeGreaterThan(0);
   });
 
+  it("records nothing of a call its caller did not sample (parent-based), and serves it all the same", async () => {
+    const sessionId = `trace-unsampled-${randomUUID().slice(0, 8)}`;
+    const u = caller();
+    const unsampled = { ...u, traceparent: u.traceparent.replace(/-01$/, "-00") };
+    const sessions = createClient(SessionService, transports.grpc(withTrace(unsampled)));
+    await sessions.createSession({ sessionId });
+    const res = await fetch(`${url}/api/sessions/${sessionId}/settings`, {
+      method: "POST", headers: { traceparent: unsampled.traceparent, "content-type": "application/json" }, body: JSON.stringify({ key: "k", value: 1 }),
+    });
+    expect(res.status).toBe(200);
+    // Spans leave in the order they end: once a later sampled call's span is out, nothing earlier is pending.
+    const t = caller();
+    await createClient(SettingsService, transports.grpc(withTrace(t))).getSettings({ sessionId });
+    await serverSpan(t, `${SETTINGS}/GetSettings`);
+    expect(spansOf(u.traceId)).toEqual([]);
+  });
+
   it("never exports a setting value", () => {
     expect(receiver.bodies.length).toBeGreaterThan(0);
     expect(receiver.bodies.filter((b) => b.includes(SECRET))).toEqual([]);

@@ -17,7 +17,7 @@
 // cost 50-60 % of the server's CPU per write with nothing even sampled. So a
 // sampled call runs on operations of its own, over storeFor(span): the
 // server wires that (transport/server.ts).
-import { diag, DiagLogLevel, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span, type TextMapGetter } from "@opentelemetry/api";
+import { diag, DiagLogLevel, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span, type SpanOptions, type TextMapGetter } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
@@ -84,8 +84,8 @@ export interface Tracing {
    * with. `sampled` is told of each span that records, with the call's context values.
    */
   interceptor(sampled: (span: Span, values: ContextValues) => void): Interceptor;
-  /** The server span of a REST route (`route` as "POST /api/sessions/:sessionId/settings"). */
-  rest(method: string, route: string, headers: IncomingHttpHeaders): RestSpan;
+  /** The server span of a REST route (`route` as "POST /api/sessions/:sessionId/settings"); undefined when not sampled. */
+  rest(method: string, route: string, headers: IncomingHttpHeaders): RestSpan | undefined;
   /** `store` as seen by one call: each operation a child span of `parent`. */
   storeFor<S extends object>(parent: Span, store: S): S;
   /** Sends what is left, within `withinMs`. */
@@ -145,6 +145,28 @@ async function* traced<T>(messages: AsyncIterable<T>, span: Span, signal: () => 
   }
 }
 
+/** A sampled call: its span ends with the call's code, or with its response stream. */
+async function recorded(span: Span, req: Parameters<Parameters<Interceptor>[0]>[0], next: Parameters<Interceptor>[0]) {
+  let res;
+  try {
+    res = await next(req);
+  } catch (err) {
+    endRpc(span, err);
+    throw err;
+  }
+  if (!res.stream) {
+    endRpc(span);
+    return res;
+  }
+  return { ...res, message: traced(res.message, span, () => req.signal) };
+}
+
+/** A span's name and start options, made once per method or route. */
+interface SpanStart {
+  name: string;
+  options: SpanOptions;
+}
+
 export function startTracing(storeKind: string, log: Logger): Tracing {
   diag.setLogger(
     { error: (m) => log.warn({ otel: m }, "tracing"), warn: (m) => log.warn({ otel: m }, "tracing"), info: () => {}, debug: () => {}, verbose: () => {} },
@@ -160,32 +182,42 @@ export function startTracing(storeKind: string, log: Logger): Tracing {
   const dbSystem = storeKind.startsWith("redis") ? "redis" : storeKind;
   const storeSpanKind = dbSystem === "redis" ? SpanKind.CLIENT : SpanKind.INTERNAL;
 
-  const interceptor = (sampled: (span: Span, values: ContextValues) => void): Interceptor => (next) => async (req) => {
+  // A method's (or route's) span name and attributes, made once: a call that is not sampled
+  // allocates no more than its non-recording span. (The SDK copies attributes into a span.)
+  const rpcSpans = new Map<object, SpanStart[]>();
+  const rpcSpanOf = (req: { service: { typeName: string }; method: { name: string } }, protocol: Protocol): SpanStart => {
+    let both = rpcSpans.get(req.method);
+    if (!both) {
+      const name = `${req.service.typeName}/${req.method.name}`;
+      const start = (system: string): SpanStart => ({ name, options: { kind: SpanKind.SERVER, attributes: Object.freeze({ [ATTR_RPC_SYSTEM_NAME]: system, [ATTR_RPC_METHOD]: name }) } });
+      rpcSpans.set(req.method, (both = [start("grpc"), start("connectrpc")]));
+    }
+    return both[protocol === "connect" ? 1 : 0]!;
+  };
+  const restSpans = new Map<string, SpanStart>();
+  const restSpanOf = (method: string, route: string): SpanStart => {
+    let start = restSpans.get(route);
+    if (!start) {
+      const attributes = Object.freeze({ [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_HTTP_ROUTE]: route.slice(route.indexOf(" ") + 1) });
+      restSpans.set(route, (start = { name: route, options: { kind: SpanKind.SERVER, attributes } }));
+    }
+    return start;
+  };
+
+  const interceptor = (sampled: (span: Span, values: ContextValues) => void): Interceptor => (next) => (req) => {
     const parent =
       "headerValue" in req ? propagator.extract(ROOT_CONTEXT, req as unknown as FastHeaders, fastHeadersGetter) : propagator.extract(ROOT_CONTEXT, req.header, headersGetter);
-    const method = `${req.service.typeName}/${req.method.name}`;
     const protocol: Protocol = (req as { protocolName?: Protocol }).protocolName ?? protocolOf(req.header.get("content-type"));
-    const span = tracer.startSpan(method, {
-      kind: SpanKind.SERVER,
-      attributes: { [ATTR_RPC_SYSTEM_NAME]: protocol === "connect" ? "connectrpc" : "grpc", [ATTR_RPC_METHOD]: method },
-    }, parent);
+    const start = rpcSpanOf(req, protocol);
+    const span = tracer.startSpan(start.name, start.options, parent);
+    // Not sampled: nothing to record or to end, and the call goes on unwrapped.
+    if (!span.isRecording()) return next(req);
     if (!req.stream) {
       const sessionId = (req.message as { sessionId?: unknown }).sessionId;
       if (typeof sessionId === "string" && sessionId !== "") span.setAttribute(ATTR_SESSION_ID, sessionId);
     } else (req as { message: AsyncIterable<unknown> }).message = tagged(req.message, span);
-    if (span.isRecording()) sampled(span, req.contextValues);
-    let res;
-    try {
-      res = await next(req);
-    } catch (err) {
-      endRpc(span, err);
-      throw err;
-    }
-    if (!res.stream) {
-      endRpc(span);
-      return res;
-    }
-    return { ...res, message: traced(res.message, span, () => req.signal) };
+    sampled(span, req.contextValues);
+    return recorded(span, req, next);
   };
 
   return {
@@ -193,10 +225,9 @@ export function startTracing(storeKind: string, log: Logger): Tracing {
 
     rest(method, route, headers) {
       const parent = propagator.extract(ROOT_CONTEXT, headers, nodeHeadersGetter);
-      const span = tracer.startSpan(route, {
-        kind: SpanKind.SERVER,
-        attributes: { [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_HTTP_ROUTE]: route.slice(route.indexOf(" ") + 1) },
-      }, parent);
+      const start = restSpanOf(method, route);
+      const span = tracer.startSpan(start.name, start.options, parent);
+      if (!span.isRecording()) return undefined;
       return {
         span,
         end(status, sessionId) {

@@ -17,7 +17,8 @@ export interface TracedRoute {
   end(status: number, sessionId?: string): void;
 }
 
-export type RouteTracer = (method: string, route: string, headers: IncomingHttpHeaders) => TracedRoute;
+/** A route's span and operations; undefined when the call is not sampled (it runs on the server's). */
+export type RouteTracer = (method: string, route: string, headers: IncomingHttpHeaders) => TracedRoute | undefined;
 
 export interface TracedCalls {
   interceptor: Interceptor;
@@ -25,13 +26,13 @@ export interface TracedCalls {
 }
 
 /** `operationsOver(store)` builds operations over a store, sharing the server's caches. */
-export function tracedCalls(tracing: Tracing, store: Store, ops: Operations, operationsOver: (store: Store) => Operations): TracedCalls {
+export function tracedCalls(tracing: Tracing, store: Store, operationsOver: (store: Store) => Operations): TracedCalls {
   const opsFor = (span: Span) => operationsOver(tracing.storeFor(span, store));
   return {
     interceptor: tracing.interceptor((span, values) => values.set(callOperations, opsFor(span))),
     route(method, route, headers) {
       const call = tracing.rest(method, route, headers);
-      return { ops: call.span.isRecording() ? opsFor(call.span) : ops, end: call.end };
+      return call && { ops: opsFor(call.span), end: call.end };
     },
   };
 }
