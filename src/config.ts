@@ -87,6 +87,8 @@ export interface Config {
   logLevel: LogLevel;
   /** Origins (normalized, as browsers send them) whose pages may call and write; "*" for any. None by default. */
   corsOrigins: string[];
+  /** Host names a loopback-bound server answers to besides localhost (transport/host-check.ts); "*" for any. */
+  allowedHosts: string[];
   /** JSON file of bearer tokens; unset means authentication is off. */
   authTokensFile?: string;
   http: HttpLimits;
@@ -273,6 +275,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     logLevel: oneOf(env, "LOG_LEVEL", ["debug", "info", "warn", "error", "silent"], "info"),
     corsOrigins: origins(env, "CORS_ORIGINS"),
+    allowedHosts: read(env, "ALLOWED_HOSTS")?.split(",").map((h) => h.trim()).filter(Boolean) ?? [],
     authTokensFile: read(env, "AUTH_TOKENS_FILE"),
     http: {
       requestTimeoutMs: int(env, "HTTP_REQUEST_TIMEOUT_MS", 10_000, 100, 600_000),

@@ -66,9 +66,13 @@ export function foreignWriteOrigin(origins: string[], method: string | undefined
 export function refuseForeignWrite(origins: string[], req: Req, res: Res, isProcedure: boolean): boolean {
   const origin = foreignWriteOrigin(origins, req.method, req.headers);
   if (origin === undefined) return false;
-  const message = `writes from origin ${origin} are refused: only this server's own origin and CORS_ORIGINS may write`;
+  refuseUnread(req, res, isProcedure, "origin_not_allowed", `writes from origin ${origin} are refused: only this server's own origin and CORS_ORIGINS may write`);
+  return true;
+}
+
+/** Refuses a request before its body is read: a call in its protocol's permission_denied form, anything else as a REST 403. */
+export function refuseUnread(req: Req, res: Res, isProcedure: boolean, restCode: string, message: string): void {
   drainRest(req);
   if (isProcedure) refuseCall(req, res, new ConnectError(message, Code.PermissionDenied));
-  else sendJson(res, 403, { status: "error", code: "origin_not_allowed", message });
-  return true;
+  else sendJson(res, 403, { status: "error", code: restCode, message });
 }

@@ -1,7 +1,8 @@
 // The HTTP surface on one port: every RPC (gRPC, Connect, gRPC-Web) on the
 // fast path (./rpc) or, for what it leaves, connect-node
 // (./connect-fallback.ts); health checks, metrics, the REST routes and the
-// panel; CORS and the refusal of cross-site writes (./cors.ts). What it
+// panel; DNS-rebinding protection (./host-check.ts), CORS and the refusal of
+// cross-site writes (./cors.ts). What it
 // serves is wired in app.ts.
 import type net from "node:net";
 import type { DescService } from "@bufbuild/protobuf";
@@ -20,6 +21,7 @@ import { REFLECTION_SERVICES, reflectionServices } from "../service/reflection.j
 import type { Store } from "../store/store.js";
 import { connectFallback } from "./connect-fallback.js";
 import { applyCors, foreignWriteOrigin, refuseForeignWrite } from "./cors.js";
+import { hostCheck, refuseForeignHost, requestHost } from "./host-check.js";
 import { sendJson } from "./http-json.js";
 import type { Req, Res } from "./http-types.js";
 import { listenOnePort } from "./one-port.js";
@@ -59,7 +61,7 @@ export interface RouteContext {
 }
 
 export interface HttpSurface {
-  config: Pick<Config, "host" | "port" | "http" | "corsOrigins" | "limits">;
+  config: Pick<Config, "host" | "port" | "http" | "corsOrigins" | "allowedHosts" | "limits">;
   log: Logger;
   /** What /readyz and grpc.health.v1.Health answer from. */
   readiness: Readiness;
@@ -130,10 +132,12 @@ export async function serveOnePort(surface: HttpSurface): Promise<RunningServer>
   });
   const { procedures } = connect;
 
+  const hosts = hostCheck(config.host, config.allowedHosts);
   const handler = (req: Req, res: Res) => {
-    if (applyCors(config.corsOrigins, req, res)) return;
-    closeIfAnsweredEarly(req, res, config.limits.maxBodyBytes);
     const path = (req.url ?? "").split("?")[0]!;
+    closeIfAnsweredEarly(req, res, config.limits.maxBodyBytes);
+    if (refuseForeignHost(hosts, req, res, procedures.has(path))) return;
+    if (applyCors(config.corsOrigins, req, res)) return;
     if (refuseForeignWrite(config.corsOrigins, req, res, procedures.has(path))) return;
     if (!procedures.has(path)) return serveOther(req, res);
     // connect-node answers a GET on a procedure with an empty 405; say why, in Connect's error form.
@@ -149,8 +153,9 @@ export async function serveOnePort(surface: HttpSurface): Promise<RunningServer>
     http: config.http,
     log,
     tls,
-    // A write from a foreign origin goes the long way, to be refused in `handler`.
-    rawStream: (stream, headers) => !foreignWriteOrigin(config.corsOrigins, headers[":method"], headers) && serveGrpcUnary(stream, headers, rpc),
+    // A write from a foreign origin or for a foreign host goes the long way, to be refused in `handler`.
+    rawStream: (stream, headers) =>
+      !foreignWriteOrigin(config.corsOrigins, headers[":method"], headers) && (hosts?.(requestHost(headers)) ?? true) && serveGrpcUnary(stream, headers, rpc),
   });
   const url = `${tls ? "https" : "http"}://${config.host.includes(":") ? `[${config.host}]` : config.host}:${server.port}`;
   return {
