@@ -30,7 +30,9 @@ describe("SetSettings' answer in binary", () => {
       fc.property(answer, (a) => {
         const ours = setAnswerProto(a);
         expect(Buffer.from(ours).toString("hex")).toBe(Buffer.from(toBinary(SetSettingsResponseSchema, message(a))).toString("hex"));
-        expect(fromBinary(SetSettingsResponseSchema, ours)).toStrictEqual(message(a));
+        // protobuf-es reads a "__proto__" key into the prototype (the SDK reads answers with shadow
+        // types, client/proto-keys.ts; test/proto-keys.test.ts), so such a value is compared in bytes only.
+        if (!JSON.stringify(a.value ?? null).includes('"__proto__"')) expect(fromBinary(SetSettingsResponseSchema, ours)).toStrictEqual(message(a));
       }),
       { numRuns: 1000 },
     );
