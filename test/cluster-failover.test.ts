@@ -9,10 +9,9 @@
 // with `unavailable`. Dropped pub/sub and store connections end watches
 // instead of leaving them silently behind.
 import { randomUUID } from "node:crypto";
-import { Code, type ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startCluster, type TestCluster } from "./support/cluster.js";
-import { checkOutcomes, resumingWatch, until, untilWhole, writers, type ResumingWatch } from "./support/failover.js";
+import { checkOutcomes, resumingWatch, until, untilServed, untilWhole, writers, type ResumingWatch } from "./support/failover.js";
 import { onPort, unreadBytes } from "./support/redis.js";
 import { startTestServer, type Clients, type TestServer } from "./support/server.js";
 import { num } from "./support/watch-suite.js";
@@ -55,15 +54,7 @@ async function clientList(port: number): Promise<string> {
 /** One write, retried with its request id while the store is unavailable (it reconnects after a dropped connection). */
 async function write(c: Clients, sessionId: string, key: string): Promise<void> {
   const requestId = randomUUID();
-  await until(async () => {
-    try {
-      await c.settings.setSettings({ sessionId, requestId, update: { case: "entry", value: { key, value: num(1) } } });
-      return true;
-    } catch (err) {
-      if ((err as ConnectError).code !== Code.Unavailable) throw err;
-      return false;
-    }
-  }, `a write to ${sessionId}`);
+  await untilServed(() => c.settings.setSettings({ sessionId, requestId, update: { case: "entry", value: { key, value: num(1) } } }), `a write to ${sessionId}`);
 }
 
 async function watchEverywhere(ids: string[]): Promise<ResumingWatch[]> {

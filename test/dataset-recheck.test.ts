@@ -10,7 +10,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startRedis, type TestRedis } from "./support/redis.js";
 import { startTestServer, type TestServer } from "./support/server.js";
-import { until } from "./support/until.js";
+import { until, untilServed } from "./support/failover.js";
 import { num } from "./support/watch-suite.js";
 
 let redis: TestRedis;
@@ -51,15 +51,7 @@ it("reads the dataset id again when Redis refuses the read after a reconnect, an
   }
 
   // Served again on the same connection, without a restart.
-  await until(async () => {
-    try {
-      await c.settings.setSettings({ sessionId, update: { case: "entry", value: { key: "k", value: num(2) } } });
-      return true;
-    } catch (err) {
-      if ((err as ConnectError).code !== Code.Unavailable) throw err;
-      return false;
-    }
-  }, "a write to succeed");
+  await untilServed(() => c.settings.setSettings({ sessionId, update: { case: "entry", value: { key: "k", value: num(2) } } }), "a write to succeed");
   const got = await c.settings.getSettings({ sessionId, key: "k" });
   expect(got.found).toBe(true);
 }, 60_000);

@@ -6,10 +6,9 @@
 // the race is made certain: the sentinel the client asks first is frozen
 // while the other one fails the primary over.
 import { randomUUID } from "node:crypto";
-import { Code, type ConnectError } from "@connectrpc/connect";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { until } from "./support/failover.js";
+import { until, untilServed } from "./support/failover.js";
 import { onPort, unreadBytes } from "./support/redis.js";
 import { startSentinel, type TestSentinel } from "./support/sentinel.js";
 import { startTestServer, type TestServer } from "./support/server.js";
@@ -57,18 +56,9 @@ it("reconnects by itself after a failover notice that arrives while it is asking
   }
 
   // Served again without a restart, by the new primary.
-  let last = "";
-  await until(async () => {
-    try {
-      await c.settings.setSettings({ sessionId, update: { case: "entry", value: { key: "after", value: num(1) } } });
-      return true;
-    } catch (err) {
-      if ((err as ConnectError).code !== Code.Unavailable) throw err;
-      last = (err as ConnectError).rawMessage;
-      return false;
-    }
-  }, "a write to succeed", 30_000).catch(async (err: Error) => {
-    throw new Error(`${err.message}; last refusal: ${last}; ${await seen(sentinel)}`);
+  await untilServed(() => c.settings.setSettings({ sessionId, update: { case: "entry", value: { key: "after", value: num(1) } } }), "a write to succeed", {
+    timeoutMs: 30_000,
+    explain: () => seen(sentinel),
   });
 }, 60_000);
 

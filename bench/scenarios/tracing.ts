@@ -34,6 +34,9 @@ export const TRACING_SCENARIOS: Scenario[] = CPU_SCENARIOS.filter((s) => BASES.i
   [TWIN, ...VARIANTS].map((v) => ({ ...base, id: `${base.id}-otel-${v.id}`, label: `${base.label}, ${v.label}`, server: v.server, shapes: [base.shapes[0]!], callsOf: base.id })),
 );
 
+/** The base scenario of a traced one or its twin (set-grpc-otel-on: set-grpc). */
+const baseOf = (id: string) => id.replace(/-otel-\w+$/, "");
+
 export const usesTracing = (scenarios: Scenario[]) => scenarios.some((s) => s.server.startsWith("redis-otel"));
 
 /** The OTLP sink on core 1, and the two traced instances of the service and their twin on core 0. */
@@ -66,11 +69,10 @@ export interface TracingRow {
 export function tracingRows(sum: Record<string, Summary>): TracingRow[] {
   return TRACING_SCENARIOS.filter((s) => {
     const shape = s.shapes[0]!.id;
-    const base = s.id.replace(/-otel-\w+$/, "");
-    return !s.id.endsWith(`-otel-${TWIN.id}`) && sum[`${s.id}@${shape}`] && sum[`${base}-otel-${TWIN.id}@${shape}`];
+    return !s.id.endsWith(`-otel-${TWIN.id}`) && sum[`${s.id}@${shape}`] && sum[`${baseOf(s.id)}-otel-${TWIN.id}@${shape}`];
   }).map((s) => {
     const shape = s.shapes[0]!.id;
-    const base = s.id.replace(/-otel-(off|on)$/, "");
+    const base = baseOf(s.id);
     const twin = `${base}-otel-${TWIN.id}@${shape}`;
     return {
       base,

@@ -50,12 +50,15 @@ function sameOrigin(origin: string, host: string | undefined): boolean {
   }
 }
 
+/** The host a request names: its Host header, or HTTP/2's :authority. */
+export const requestHost = (headers: IncomingHttpHeaders) => headers.host ?? (headers[":authority"] as string | undefined);
+
 /** The origin of a write that may not be made from it (a page elsewhere), or undefined. */
 export function foreignWriteOrigin(origins: string[], method: string | undefined, headers: IncomingHttpHeaders): string | undefined {
   const origin = headers.origin;
   if (origin === undefined || READS.has(method ?? "GET")) return undefined;
   if (allowed(origins, origin)) return undefined;
-  return sameOrigin(origin, headers.host ?? (headers[":authority"] as string | undefined)) ? undefined : origin;
+  return sameOrigin(origin, requestHost(headers)) ? undefined : origin;
 }
 
 /**

@@ -7,8 +7,7 @@
 // else is refused, unless ALLOWED_HOSTS lists it. A server bound elsewhere
 // (0.0.0.0, a LAN address) is reached by names this one cannot know, and
 // checks nothing: put it behind authentication (TOKENS_FILE).
-import type { IncomingHttpHeaders } from "node:http";
-import { refuseUnread } from "./cors.js";
+import { refuseUnread, requestHost } from "./cors.js";
 import type { Req, Res } from "./http-types.js";
 
 /** Whether a request may be served, by the host it names (undefined: no Host, as HTTP/1.0 may send). */
@@ -35,8 +34,6 @@ export function hostCheck(bindHost: string, allowedHosts: string[]): HostCheck |
     return isLoopback(name) || allowed.has(name);
   };
 }
-
-export const requestHost = (headers: IncomingHttpHeaders) => headers.host ?? (headers[":authority"] as string | undefined);
 
 /** Refuses a request that names a host this server does not answer to (returns true), before its body is read. */
 export function refuseForeignHost(check: HostCheck | undefined, req: Req, res: Res, isProcedure: boolean): boolean {

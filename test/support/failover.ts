@@ -10,6 +10,27 @@ import { until } from "./until.js";
 
 export { until };
 
+/**
+ * Waits until `call` is served, trying it again while it is refused as
+ * unavailable (the store reconnecting); any other failure fails at once. A
+ * timeout names the last refusal, and what `explain` finds then.
+ */
+export async function untilServed(call: () => Promise<unknown>, what: string, options: { timeoutMs?: number; explain?: () => Promise<string> } = {}): Promise<void> {
+  let last = "";
+  await until(async () => {
+    try {
+      await call();
+      return true;
+    } catch (err) {
+      if ((err as ConnectError).code !== Code.Unavailable) throw err;
+      last = (err as ConnectError).rawMessage;
+      return false;
+    }
+  }, what, options.timeoutMs).catch(async (err: Error) => {
+    throw new Error(`${err.message}; last refusal: ${last}${options.explain ? `; ${await options.explain()}` : ""}`);
+  });
+}
+
 export interface Outcome {
   sessionId: string;
   key: string;

@@ -48,7 +48,7 @@ export class DatasetIdentity {
         this.state = id === this.id ? "verified" : "diverged";
         if (this.state === "diverged") onDiverged?.();
       },
-      // Not answered because the connection dropped: its next "ready" tries again.
+      // Refused on a connection still up: read again soon. Dropped: its next "ready" reads again.
       () => {
         if (client.status === "ready") setTimeout(() => client.status === "ready" && this.verify(client, onDiverged), VERIFY_RETRY_MS).unref();
       },
