@@ -3,9 +3,10 @@
 // ALLOWED_HOSTS. A rebound page sends its own name as Host and as Origin, so
 // the cross-site write check alone lets it write and read: here it is
 // refused on every path (REST, SSE, the panel, the RPC fast paths, the raw
-// gRPC stream and connect-node's), with nothing applied.
+// gRPC stream and connect-node's, for a compressed body), with nothing applied.
 import { randomUUID } from "node:crypto";
 import http2 from "node:http2";
+import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostCheck, hostName } from "../src/transport/host-check.js";
 import { startTestServer, type TestServer } from "./support/server.js";
@@ -23,9 +24,9 @@ afterAll(async () => {
 });
 
 /** An HTTP/1.1 request naming `host`, as a rebound page's would (Origin the same name). */
-async function as(target: TestServer, host: string, method: string, path: string, body?: string, type = "application/json") {
+async function as(target: TestServer, host: string, method: string, path: string, body?: string | Buffer, type = "application/json", extra: Record<string, string> = {}) {
   const port = new URL(target.url).port;
-  const headers: Record<string, string> = { host: `${host}:${port}`, origin: `http://${host}:${port}`, "content-type": type };
+  const headers: Record<string, string> = { host: `${host}:${port}`, origin: `http://${host}:${port}`, "content-type": type, ...extra };
   // fetch() will not send another Host: node:http does.
   const { request } = await import("node:http");
   return new Promise<{ status: number; text: string }>((resolve, reject) => {
@@ -45,7 +46,7 @@ describe("a server bound to 127.0.0.1", () => {
   it("refuses every request for another host, reads and writes, REST and RPC, with nothing applied", async () => {
     const before = await sessionCount(server);
     const sessionId = `rebind-${randomUUID()}`;
-    for (const [method, path, body, type] of [
+    for (const [method, path, body, type, extra] of [
       ["GET", "/api/sessions", undefined],
       ["POST", "/api/sessions", JSON.stringify({ sessionId })],
       ["GET", `/api/sessions/${sessionId}/settings/events`, undefined],
@@ -53,8 +54,10 @@ describe("a server bound to 127.0.0.1", () => {
       ["POST", `${SETTINGS}/GetSettings`, JSON.stringify({ sessionId })],
       ["POST", "/codexmanager.settings.v1.SessionService/CreateSession", JSON.stringify({ sessionId })],
       ["POST", "/codexmanager.settings.v1.SessionService/CreateSession", JSON.stringify({ sessionId }), "application/grpc-web+json"],
-    ] as [string, string, string | undefined, string?][]) {
-      const res = await as(server, "evil.test", method, path, body, type);
+      // connect-node's path: a compressed body.
+      ["POST", "/codexmanager.settings.v1.SessionService/CreateSession", gzipSync(JSON.stringify({ sessionId })), "application/json", { "content-encoding": "gzip" }],
+    ] as [string, string, string | Buffer | undefined, string?, Record<string, string>?][]) {
+      const res = await as(server, "evil.test", method, path, body, type, extra);
       expect(res.status, `${method} ${path}`).toBe(type?.startsWith("application/grpc") ? 200 : 403);
       expect(res.text, `${method} ${path}`).toMatch(/host evil\.test are refused/);
     }
