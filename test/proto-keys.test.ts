@@ -13,10 +13,15 @@ import { gzip } from "node:zlib";
 import { fromJson, toJsonString, type DescMessage } from "@bufbuild/protobuf";
 import { Code, type ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createClient } from "@connectrpc/connect";
+import { ChangesService } from "../gen/codexmanager/settings/v1/changes_pb.js";
+import { SchemaService } from "../gen/codexmanager/settings/v1/schemas_pb.js";
 import { SetSettingsRequestSchema, SettingsService } from "../gen/codexmanager/settings/v1/settings_pb.js";
-import { keepingProtoKeys } from "../src/client/proto-keys.js";
+import { json } from "../src/client/convert.js";
+import { sdkJsonOptions } from "../src/client/json-keys.js";
+import { keepingProtoKeys, keepProtoKeys, sdkBinaryOptions } from "../src/client/proto-keys.js";
 import { restClient, settingsPath, type Rest } from "./support/rest.js";
-import { makeTransport, startTestServer, type TestServer, type TransportName } from "./support/server.js";
+import { FALLBACK_TRANSPORTS, makeTransport, startTestServer, TRANSPORTS, type TestServer, type TransportName } from "./support/server.js";
 
 const OBJECT = '{"__proto__":{"x":1},"a":{"__proto__":2,"b":3}}';
 const VALUE = '{"__proto__":[{"__proto__":null}],"y":"z"}';
@@ -118,5 +123,47 @@ describe("JSON over Connect", () => {
     // Refused for its control character, as over REST, under its own name.
     expect(res.status).toBe(400);
     expect(((await res.json()) as { message: string }).message).toBe("settings.\u0000__proto__: must not contain control characters");
+  });
+});
+
+// Every answer that carries settings or a schema gives the key back, read as the SDK reads
+// (client/proto-keys.ts): a protobuf-es Struct field is written into a plain object by
+// assignment, so binary answers are written with own keys (rpc/struct-answers.ts) and
+// connect-node's JSON answers with the key marked (exact-json.ts).
+describe.each([...TRANSPORTS, ...FALLBACK_TRANSPORTS])("every answer over %s", (name) => {
+  const ownKeys = (v: unknown): unknown => JSON.parse(JSON.stringify(v, (_k, x: unknown) => (typeof x === "bigint" ? String(x) : x)));
+  const holdsKey = (v: unknown) => JSON.stringify(ownKeys(v)).includes('"__proto__"');
+
+  it("keeps \"__proto__\" keys: settings, one key, controls, a write, history, the list, a watch, a schema", async () => {
+    const sessionId = await newSession();
+    expect((await rest("POST", settingsPath(sessionId), JSON.parse('{"settings":{"__proto__":{"x":1},"k":{"__proto__":2}}}'))).status).toBe(200);
+    const schemaKey = `s${randomUUID().slice(0, 8)}`;
+    const schema = JSON.parse('{"type":"object","patternProperties":{"^__proto__$":{"type":"number"}},"examples":[{"__proto__":1}]}');
+    expect((await rest("PUT", `/api/schemas/${schemaKey}`, { schema })).status).toBe(200);
+
+    const transport = keepProtoKeys(makeTransport(server.url, name, { jsonOptions: sdkJsonOptions, binaryOptions: sdkBinaryOptions }));
+    const settings = createClient(SettingsService, transport);
+    const all = await settings.getSettings({ sessionId });
+    expect(ownKeys(all.settings)).toEqual(JSON.parse('{"__proto__":{"x":1},"k":{"__proto__":2}}'));
+    expect(ownKeys(all.settings)).toEqual(ownKeys((await settings.getControls({ sessionId })).session?.controls?.settings));
+    expect(holdsKey((await settings.getSettings({ sessionId, key: "k" })).value)).toBe(true);
+    const written = await settings.setSettings({ sessionId, update: { case: "path", value: { path: "k.y", value: { kind: { case: "numberValue", value: 1 } } } } });
+    expect(ownKeys(json(written.value))).toEqual(JSON.parse('{"__proto__":2,"y":1}'));
+    expect(holdsKey((await settings.listHistory({ sessionId })).entries)).toBe(true);
+
+    const scopes = (await createClient(ChangesService, transport).listSettings({ pageSize: 500 })).items;
+    expect(ownKeys(scopes.find((s) => s.sessionId === sessionId)?.settings)).toEqual(JSON.parse('{"__proto__":{"x":1},"k":{"__proto__":2,"y":1}}'));
+
+    const watch = new AbortController();
+    const stream = settings.watchSettings({ sessionId, fromRevision: 1n, includeSettings: true }, { signal: watch.signal });
+    for await (const m of stream) {
+      if (!m.entry) continue;
+      expect(ownKeys(m.settings)).toEqual(JSON.parse('{"__proto__":{"x":1},"k":{"__proto__":2,"y":1}}'));
+      break;
+    }
+    watch.abort();
+
+    const got = await createClient(SchemaService, transport).getSchema({ key: schemaKey });
+    expect(ownKeys(got.schema)).toEqual(schema);
   });
 });

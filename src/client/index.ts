@@ -23,6 +23,7 @@ export type { Change, SettingsChange, Tuple } from "./convert.js";
 export { SettingsError, type SchemaViolation, type SettingsIssue } from "./errors.js";
 export type { SchemaChangeRecord, SchemaSummary } from "./schemas.js";
 export { sdkJsonOptions } from "./json-keys.js";
+export { sdkBinaryOptions } from "./proto-keys.js";
 export type { ChangeFilter, FeedChange, FeedChangeKind, ScopeState, WatchChangesOptions } from "./changes.js";
 export { newRequestId, retryable, type WriteOptions } from "./writes.js";
 

@@ -5,13 +5,15 @@
 //   4 MiB answer waited on a WINDOW_UPDATE for every 64 KiB: 0.8-7.9 s per
 //   read against 90 ms with 16 MiB. The stream window is a SETTINGS value; the
 //   connection's is raised with a WINDOW_UPDATE once the session exists.
-// - JSON read with sdkJsonOptions, so "__proto__" keys survive (json-keys.ts).
+// - JSON read with sdkJsonOptions, so "__proto__" keys survive (json-keys.ts),
+//   and binary with sdkBinaryOptions, as deep as the service stores (proto-keys.ts).
 // - https: a CA to trust (a private one, instead of the system's) and a client
 //   certificate for services that ask for one (TLS_CA_FILE).
 import type http2 from "node:http2";
 import type { Interceptor, Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { sdkJsonOptions } from "./json-keys.js";
+import { sdkBinaryOptions } from "./proto-keys.js";
 
 /** HTTP/2 flow-control window, per stream and per connection: a whole 4 MiB map and then some. */
 export const HTTP2_WINDOW_BYTES = 16 * 1024 * 1024;
@@ -56,7 +58,7 @@ class WideWindowSessions extends Http2SessionManager {
 
 export function createSettingsTransport(options: SettingsTransportOptions): Transport {
   const { baseUrl, protocol = "grpc", httpVersion = "2", useBinaryFormat = true, interceptors = [], tls } = options;
-  const common = { baseUrl, useBinaryFormat, interceptors, jsonOptions: sdkJsonOptions };
+  const common = { baseUrl, useBinaryFormat, interceptors, jsonOptions: sdkJsonOptions, binaryOptions: sdkBinaryOptions };
   const h2 = () => ({ httpVersion: "2" as const, sessionManager: new WideWindowSessions(baseUrl, tls) });
   const h1 = { httpVersion: "1.1" as const, nodeOptions: tls };
   switch (protocol) {

@@ -202,6 +202,13 @@ function planOf(real: DescMessage): Plan | undefined {
 export const SHADOW_READ = { recursionLimit: 150 };
 
 /**
+ * Binary options for any transport the SDK is given:
+ * `createGrpcTransport({ ..., binaryOptions: sdkBinaryOptions })`. Without them
+ * a map deeper than about 30 levels (the service takes 32) fails to read.
+ */
+export const sdkBinaryOptions = SHADOW_READ;
+
+/**
  * How to read `real` so that every "__proto__" key stays: with `shadow`, then
  * `plan` puts the message in real's shape. Undefined when real holds no Struct,
  * Value or ListValue. The server reads requests this way (transport/rpc/wire.ts).

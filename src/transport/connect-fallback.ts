@@ -10,17 +10,18 @@
 // message of a bidi stream, with connect's own error.
 import type net from "node:net";
 import type { DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, createConnectRouter, type ContextValues, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, createConnectRouter, type ContextValues, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import { keepingProtoKeys, SHADOW_READ } from "../client/proto-keys.js";
 import { DomainError } from "../domain/errors.js";
 import type { Limits } from "../domain/limits.js";
 import type { Logger } from "../observe/log.js";
 import { domainToConnect } from "./connect-errors.js";
-import { exactJsonOptions } from "./exact-json.js";
+import { exactJsonOptions, protoKeysMarked } from "./exact-json.js";
 import type { Req, Res } from "./http-types.js";
 import { bodyTooLarge, declaredTooLarge, readBody, type Framing } from "./request-body.js";
 import { refuseCall } from "./rpc/connect-protocol.js";
+import { keepingStructKeys } from "./rpc/struct-answers.js";
 import { framingOfType } from "./rpc/wire.js";
 import { drainRest } from "./unread-body.js";
 
@@ -92,24 +93,37 @@ export function connectFallback({ services, interceptors, contextValues, limits,
   };
 }
 
-type Impl = Record<string, (req: unknown, ctx: unknown) => unknown>;
+type Impl = Record<string, (req: unknown, ctx: HandlerContext) => unknown>;
 
 /**
- * `service` as connect-node reads it here, each request that holds a Struct or
- * Value read with its shadow type and put in its real shape before `impl` sees
- * it, so that a "__proto__" key stays (as on the fast path: rpc/wire.ts).
+ * `service` as connect-node reads and writes it here. A request that holds a
+ * Struct or Value is read with its shadow type and put in its real shape
+ * before `impl` sees it. A binary answer's Struct fields are written with own
+ * keys (rpc/struct-answers.ts), and a JSON answer's "__proto__" keys go to
+ * connect marked (exact-json.ts); so the key stays, as on the fast path (rpc/wire.ts).
  */
 function keepingProtoKeysOf(service: DescService, impl: object): [DescService, never] {
   const own: Impl = {};
   const methods = service.methods.map((method) => {
     const keeping = keepingProtoKeys(method.input);
     const fn = (impl as Impl)[method.localName];
-    if (!keeping || !fn) return method;
-    own[method.localName] = (req, ctx) => fn.call(impl, keeping.plan(req as never), ctx);
-    return { ...method, input: keeping.shadow };
+    if (!fn || (!keeping && !keepingProtoKeys(method.output))) return method;
+    const read = keeping ? (req: unknown) => keeping.plan(req as never) : (req: unknown) => req;
+    const answer = (m: object, ctx: HandlerContext) => (isBinary(ctx) ? keepingStructKeys(method.output, m) : protoKeysMarked(m));
+    own[method.localName] =
+      method.methodKind === "server_streaming"
+        ? async function* (req, ctx) {
+            for await (const m of fn.call(impl, read(req), ctx) as AsyncIterable<object>) yield answer(m, ctx);
+          }
+        : method.methodKind === "unary"
+          ? async (req, ctx) => answer((await fn.call(impl, read(req), ctx)) as object, ctx)
+          : fn;
+    return keeping ? { ...method, input: keeping.shadow } : method;
   });
   return [{ ...service, methods }, { ...impl, ...own } as never];
 }
+
+const isBinary = (ctx: HandlerContext) => !(ctx.requestHeader.get("content-type") ?? "").includes("json");
 
 /** The body of a call that takes one message, read whole within the limit. */
 async function* oneMessage(req: Req, limit: number, framing: Framing): AsyncGenerator<Uint8Array> {

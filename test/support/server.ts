@@ -15,6 +15,8 @@ import { Authenticator } from "../../src/auth.js";
 import { createLogger, type Logger } from "../../src/observe/log.js";
 import { openStore } from "../../src/store/open-store.js";
 import type { Store } from "../../src/store/store.js";
+import type { sdkJsonOptions } from "../../src/client/json-keys.js";
+import type { sdkBinaryOptions } from "../../src/client/proto-keys.js";
 import { restRoutes } from "../../src/transport/rest/routes.js";
 import { startServer, type RunningServer } from "../../src/app.js";
 
@@ -52,10 +54,18 @@ export function tempDataDir(): string {
 }
 
 /** A generated client's transport; HTTP/2 ones may be given their connection's options, any may have interceptors. */
-export function makeTransport(url: string, name: TransportName, options: { nodeOptions?: http2.ClientSessionOptions; interceptors?: Interceptor[] } = {}): Transport {
-  const base = { baseUrl: url, nodeOptions: options.nodeOptions, interceptors: options.interceptors };
+export interface TransportOptions {
+  nodeOptions?: http2.ClientSessionOptions;
+  interceptors?: Interceptor[];
+  jsonOptions?: typeof sdkJsonOptions;
+  binaryOptions?: typeof sdkBinaryOptions;
+}
+
+export function makeTransport(url: string, name: TransportName, options: TransportOptions = {}): Transport {
+  const { jsonOptions, binaryOptions } = options;
+  const base = { baseUrl: url, nodeOptions: options.nodeOptions, interceptors: options.interceptors, jsonOptions, binaryOptions };
   // HTTP/1.1 transports take Node's request options, not an HTTP/2 session's.
-  const h1 = { baseUrl: url, interceptors: options.interceptors };
+  const h1 = { baseUrl: url, interceptors: options.interceptors, jsonOptions, binaryOptions };
   const gzip = { sendCompression: compressionGzip, acceptCompression: [compressionGzip], compressMinBytes: 0 };
   switch (name) {
     case "grpc":

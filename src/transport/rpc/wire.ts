@@ -14,6 +14,7 @@ import { requireExactIntegers } from "../../domain/exact-integers.js";
 import { ownEncoding } from "../../service/encoded-answer.js";
 import { BARE, ENVELOPED, type Framing } from "../request-body.js";
 import { answerJson } from "./json-answer.js";
+import { keepingStructKeys } from "./struct-answers.js";
 import type { Codec, Kind, Message, Wire } from "./types.js";
 
 const IDENTITY = new Set([undefined, "", "identity"]);
@@ -78,7 +79,7 @@ function readKeepingProtoKeys(schema: DescMessage, body: Uint8Array | string): M
 }
 
 export function encode(schema: DescMessage, codec: Codec, message: Message): Uint8Array {
-  return codec === "proto" ? toBinary(schema, message) : Buffer.from(answerJson(schema, message));
+  return codec === "proto" ? toBinary(schema, keepingStructKeys(schema, message)) : Buffer.from(answerJson(schema, message));
 }
 
 /** A unary answer's bytes: the ones it carries (a big map's, see service/encoded-answer.ts), else encoded here. */
