@@ -2,10 +2,10 @@
 // managed primary, configured once: fail fast while Redis is away (nothing
 // is queued for replay behind a caller's back), reconnect in the background,
 // and follow a failover by itself.
-import type { Writable } from "node:stream";
 import { Cluster, Redis, type RedisOptions } from "ioredis";
 import type { Config } from "../../config.js";
 import { markLostAfterSend } from "./call-budget.js";
+import { coalesceWrites, writeCommandsAsBytes } from "./command-writes.js";
 
 export type RedisConnectionConfig = Pick<
   Config,
@@ -13,6 +13,7 @@ export type RedisConnectionConfig = Pick<
 >;
 
 export function createRedisClient(config: RedisConnectionConfig): Redis | Cluster {
+  writeCommandsAsBytes();
   const options: RedisOptions = {
     lazyConnect: true,
     connectTimeout: config.storeTimeoutMs,
@@ -56,32 +57,6 @@ export function createRedisClient(config: RedisConnectionConfig): Redis | Cluste
   coalesceWrites(client);
   keepConnecting(client);
   return client;
-}
-
-type Sending = { sendCommand(...args: unknown[]): unknown; stream?: Writable; status: string };
-
-/**
- * The commands of one turn of the event loop leave in one write. ioredis
- * writes each command to its socket on its own, a syscall each, and on
- * loopback the sender also pays the receiving side of TCP: 8 % of the server's
- * CPU under 128 concurrent writers. The socket is corked at a turn's first
- * command and uncorked once the turn's I/O callbacks have run (setImmediate):
- * 0.78x the CPU per SetSettings over gRPC, 0.87x over REST (bench, two
- * instances paired per round, 7 rounds).
- * A command still corked when the connection drops was never sent, and is
- * failed as one that may have run (markLostAfterSend): the honest side.
- */
-function coalesceWrites(redis: Redis): void {
-  const target = redis as unknown as Sending;
-  const send = target.sendCommand;
-  target.sendCommand = function (this: Sending, ...args: unknown[]) {
-    const stream = this.stream;
-    if (stream && this.status === "ready" && stream.writableCorked === 0) {
-      stream.cork();
-      setImmediate(() => stream.uncork());
-    }
-    return send.apply(this, args);
-  };
 }
 
 /** Clients being closed by quit(): the only end that is meant. */
