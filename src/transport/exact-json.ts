@@ -14,8 +14,10 @@ import { domainToConnect } from "./connect-errors.js";
 
 const utf8 = new TextDecoder();
 const utf8Out = new TextEncoder();
-// A key, not a value: in JSON only a key is followed by a colon. No stored key holds U+0000.
-const MARKED_KEY = '"\\u0000__proto__":';
+/** How a "__proto__" key reaches toJsonString (protoKeysMarked): no stored key holds U+0000. */
+const MARKED = "\u0000__proto__";
+// Its text: a key, not a value, since in JSON only a key is followed by a colon.
+const MARKED_KEY = `${JSON.stringify(MARKED)}:`;
 
 type JsonOptions = NonNullable<ConnectNodeAdapterOptions["jsonOptions"]>;
 
@@ -47,6 +49,6 @@ export function protoKeysMarked<T>(v: T): T {
   const values = keys.map((k) => protoKeysMarked(o[k]));
   if (!keys.includes("__proto__") && values.every((x, i) => x === o[keys[i]!])) return v;
   const out: Record<string, unknown> = {};
-  keys.forEach((k, i) => (out[k === "__proto__" ? "\u0000__proto__" : k] = values[i]));
+  keys.forEach((k, i) => (out[k === "__proto__" ? MARKED : k] = values[i]));
   return out as T;
 }

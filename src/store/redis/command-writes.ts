@@ -51,11 +51,12 @@ export function writeCommandsAsBytes(): void {
 
 function commandBytes(name: string, args: string[]): Buffer {
   const lengths = new Array<number>(args.length);
-  let size = headerSize(args.length + 1) + bulkSize(Buffer.byteLength(name));
+  const nameBytes = Buffer.byteLength(name);
+  let size = headerSize(args.length + 1) + bulkSize(nameBytes);
   for (let i = 0; i < args.length; i++) size += bulkSize((lengths[i] = Buffer.byteLength(args[i]!)));
   const out = Buffer.allocUnsafe(size);
   let at = writeHeader(out, 0, STAR, args.length + 1);
-  at = writeBulk(out, at, name, Buffer.byteLength(name));
+  at = writeBulk(out, at, name, nameBytes);
   for (let i = 0; i < args.length; i++) at = writeBulk(out, at, args[i]!, lengths[i]!);
   return out;
 }
@@ -93,4 +94,3 @@ function writeBulk(out: Buffer, at: number, text: string, bytes: number): number
   out[at++] = 10;
   return at;
 }
-

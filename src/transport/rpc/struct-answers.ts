@@ -18,12 +18,10 @@ type Message = Record<string, unknown> & { $unknown?: { no: number; wireType: Wi
 /** Returns the message itself when nothing in it needs help, else a copy that keeps its keys. */
 type Keep = (m: Message) => Message;
 
-const hasOwn = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
-
 function holdsProtoKey(v: JsonValue | undefined): boolean {
   if (v === null || typeof v !== "object") return false;
   if (Array.isArray(v)) return v.some(holdsProtoKey);
-  if (hasOwn(v, "__proto__")) return true;
+  if (Object.hasOwn(v, "__proto__")) return true;
   for (const k of Object.keys(v)) if (holdsProtoKey(v[k])) return true;
   return false;
 }
